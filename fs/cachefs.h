@@ -1,0 +1,138 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Per-mount state of the aria-cachefs daemon and its inode table.
+ *
+ * Inode numbers:
+ *   1               the mount root
+ *   2               monomorph/
+ *   3               tmp/
+ *   16 .. 271       monomorph/00 .. monomorph/ff
+ *   >= 1024         files: the store's version ids. A temp file gets a fresh
+ *                   id at create; when its rename commits, that id becomes
+ *                   the committed version's id, so the kernel's dentry (moved
+ *                   by rename) keeps naming the right inode. Every version
+ *                   has its own number and its bytes never change, which is
+ *                   what makes long kernel timeouts and keep_cache safe.
+ *
+ * Inode states and moves:
+ *   TMP      a file in tmp/; bytes in a staging file outside the mount
+ *   PENDING  a direct create in a shard, invisible to lookups until flush
+ *   ENTRY    a committed version; immutable bytes in the store
+ *   TMP -> ENTRY by rename, PENDING -> ENTRY by a successful flush.
+ *
+ * Invariants:
+ *   1. An inode is in the table while nlookup > 0 or nopen > 0.
+ *   2. An ENTRY inode that an entry no longer names is `orphaned`; its
+ *      blob is dropped from the store when it leaves the table.
+ *   3. Lookups hold ns_lock shared from reading the store until the inode
+ *      is in the table; commits and removes hold it exclusive, so a
+ *      version's "in use" answer cannot go stale during a commit.
+ *   Lock order: inode->lock, ns_lock, store, itab_lock.
+ */
+#ifndef ACFS_FS_CACHEFS_H
+#define ACFS_FS_CACHEFS_H
+
+#define FUSE_USE_VERSION 312
+
+#include <fuse_lowlevel.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "acfs/key.h"
+#include "acfs/store.h"
+
+#define INO_ROOT 1
+#define INO_MONOMORPH 2
+#define INO_TMP 3
+#define INO_SHARD0 16
+#define INO_SHARD_LAST (INO_SHARD0 + 255)
+
+enum inode_type { INODE_TMP, INODE_PENDING, INODE_ENTRY };
+
+struct inode {
+	uint64_t ino;
+	struct inode *hnext;        /* protected by fs->itab_lock */
+	struct inode *tnext;        /* tmp/ listing, protected by itab_lock */
+	uint64_t nlookup;           /* protected by fs->itab_lock */
+	uint64_t nopen;             /* protected by fs->itab_lock */
+	bool orphaned;              /* protected by fs->itab_lock */
+	bool in_tmp;                /* linked in fs->tmp_list; itab_lock */
+	char *name;                 /* tmp name; protected by itab_lock */
+
+	pthread_mutex_t lock;
+	enum inode_type type;       /* protected by lock */
+	struct acfs_key key;        /* ENTRY/PENDING target; lock */
+	uint64_t size;              /* protected by lock */
+	int64_t atime_ns, mtime_ns, ctime_ns; /* protected by lock */
+	mode_t mode;                /* permission bits; lock */
+	int stage_fd;               /* TMP/PENDING: staging file; lock */
+	bool written;               /* PENDING: a write arrived; lock */
+	bool failed;                /* PENDING: its commit was refused */
+	pid_t writer_tid, writer_tgid; /* PENDING: last writer; lock */
+	void *data;                 /* ENTRY: loaded bytes while open; lock */
+	size_t data_len;            /* protected by lock */
+};
+
+struct acfs_fs {
+	struct acfs_store *store;
+	int staging_dfd;            /* directory of staging files */
+	struct fuse_session *se;
+	uid_t uid;
+	gid_t gid;
+	int64_t start_ns;
+	uint64_t max_entry_size;
+	unsigned max_tmp_files;
+	double entry_timeout;       /* committed entries and dirs */
+	double neg_timeout;         /* absent entries */
+
+	pthread_rwlock_t ns_lock;   /* see invariant 3 */
+
+	pthread_mutex_t itab_lock;
+	struct inode **buckets;     /* protected by itab_lock */
+	size_t nbuckets;            /* protected by itab_lock */
+	size_t ninodes;             /* protected by itab_lock */
+	struct inode *tmp_list;     /* protected by itab_lock */
+	unsigned ntmp;              /* protected by itab_lock */
+};
+
+/* inode.c */
+int inode_table_init(struct acfs_fs *fs);
+void inode_table_release(struct acfs_fs *fs);
+struct inode *inode_new(uint64_t ino, enum inode_type type);
+/* Frees an inode that is in no table; accepts NULL. */
+void inode_free(struct inode *in);
+/* Inserts @in with nlookup 1 (caller holds no lock). */
+void inode_insert(struct acfs_fs *fs, struct inode *in);
+/* Finds @ino; the pointer is valid while the kernel holds a reference. */
+struct inode *inode_find(struct acfs_fs *fs, uint64_t ino);
+/*
+ * Finds or creates the ENTRY inode of committed @e and adds one lookup.
+ * Returns NULL on allocation failure.
+ */
+struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
+			      const struct acfs_entry *e);
+/* Drops @nlookup lookups / one open; frees the inode at zero. */
+void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup);
+void inode_open(struct acfs_fs *fs, struct inode *in);
+void inode_close(struct acfs_fs *fs, struct inode *in);
+/* Is version @id known to the kernel or open? (acfs_in_use_fn) */
+bool inode_in_use(uint64_t id, void *fs);
+/* After a commit/remove retired version @old_id: orphan or drop it. */
+void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept);
+/* tmp/ names, all under itab_lock. */
+struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
+void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);
+
+/* log.c */
+void acfs_log_init(bool use_syslog, bool debug);
+void acfs_log(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+bool acfs_log_debug_enabled(void);
+
+/* ops.c */
+extern const struct fuse_lowlevel_ops acfs_ops;
+int64_t acfs_now_ns(void);
+
+#endif

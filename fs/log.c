@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: MIT */
+/* Logging: stderr in the foreground, syslog (the journal) in the background. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "cachefs.h"
+
+static bool log_syslog;
+static bool log_debug;
+
+void acfs_log_init(bool use_syslog, bool debug)
+{
+	log_syslog = use_syslog;
+	log_debug = debug;
+	if (use_syslog)
+		openlog("aria-cachefs", LOG_PID, LOG_DAEMON);
+}
+
+bool acfs_log_debug_enabled(void)
+{
+	return log_debug;
+}
+
+void acfs_log(int priority, const char *fmt, ...)
+{
+	static const char *const names[] = {
+		"emerg", "alert", "crit", "error", "warning", "notice", "info",
+		"debug",
+	};
+	va_list ap;
+
+	if (priority == LOG_DEBUG && !log_debug)
+		return;
+	va_start(ap, fmt);
+	if (log_syslog) {
+		vsyslog(priority, fmt, ap);
+	} else {
+		char line[1024];
+		vsnprintf(line, sizeof(line), fmt, ap);
+		fprintf(stderr, "aria-cachefs: %s: %s\n",
+			names[priority & 7], line);
+	}
+	va_end(ap);
+}

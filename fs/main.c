@@ -1,0 +1,505 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aria-cachefs: mounts a monomorphization cache backed by a RocksDB store.
+ *
+ * Start-up order matters: RocksDB's lock and threads do not survive fork,
+ * so the background fork happens first and the parent only waits for the
+ * child to report "mounted" (or its exit status) through a pipe.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+#include <dirent.h>
+
+#include "acfs/size.h"
+#include "cachefs.h"
+#include "config.h"
+
+struct options {
+	char *store;
+	char *max_entry_size;
+	int sync;
+	int show_help;
+	int show_version;
+	char *mountpoint; /* taken out before libfuse resolves it */
+};
+
+#define OPT(t, p, v) { t, offsetof(struct options, p), v }
+static const struct fuse_opt option_spec[] = {
+	OPT("--store %s", store, 0),
+	OPT("--store=%s", store, 0),
+	OPT("store=%s", store, 0),
+	OPT("--max-entry-size=%s", max_entry_size, 0),
+	OPT("max_entry_size=%s", max_entry_size, 0),
+	OPT("--sync", sync, 1),
+	OPT("sync_commits", sync, 1),
+	OPT("-h", show_help, 1),
+	OPT("--help", show_help, 1),
+	OPT("-V", show_version, 1),
+	OPT("--version", show_version, 1),
+	FUSE_OPT_END
+};
+
+/* Keeps the mountpoint for ourselves: libfuse's realpath() of it fails on
+ * a stale mount and on a directory that does not exist yet. */
+static int opt_proc(void *data, const char *arg, int key,
+		    struct fuse_args *outargs)
+{
+	struct options *o = data;
+
+	(void)outargs;
+	if (key != FUSE_OPT_KEY_NONOPT)
+		return 1;
+	if (o->mountpoint) {
+		fprintf(stderr, "aria-cachefs: unexpected argument %s (one "
+			"MOUNTPOINT only)\n", arg);
+		return -1;
+	}
+	o->mountpoint = strdup(arg);
+	return o->mountpoint ? 0 : -1;
+}
+
+static void usage(const char *prog)
+{
+	printf("usage: %s [options] MOUNTPOINT\n\n"
+	       "Mounts the Aria monomorphization cache at MOUNTPOINT (usually\n"
+	       "PROJECT/.aria/cache); entries live in a RocksDB store outside it.\n\n"
+	       "options:\n"
+	       "    --store DIR            store directory (default: $ARIA_CACHE_STORE,\n"
+	       "                           else $XDG_CACHE_HOME/aria-cachefs,\n"
+	       "                           else ~/.cache/aria-cachefs); -o store=DIR\n"
+	       "    --max-entry-size SIZE  largest entry accepted (default 256M);\n"
+	       "                           -o max_entry_size=SIZE\n"
+	       "    --sync                 fsync every commit (power-loss safe);\n"
+	       "                           -o sync_commits\n"
+	       "    -f                     stay in the foreground, log to stderr\n"
+	       "    -d                     FUSE debug output (implies -f)\n"
+	       "    -o OPT[,OPT...]        FUSE mount options (allow_other, ...)\n"
+	       "    -h, --help             this help\n"
+	       "    -V, --version          print the version\n\n",
+	       prog);
+}
+
+/* ---- paths -------------------------------------------------------------- */
+
+/* Lexically absolute and normalized ("a/../b" -> "b"); caller frees. */
+static char *absolute_path(const char *path)
+{
+	char cwd[PATH_MAX], *joined, *out;
+	size_t used = 0;
+
+	if (path[0] == '/') {
+		joined = strdup(path);
+	} else {
+		if (!getcwd(cwd, sizeof(cwd)))
+			return NULL;
+		if (asprintf(&joined, "%s/%s", cwd, path) < 0)
+			joined = NULL;
+	}
+	if (!joined)
+		return NULL;
+	out = calloc(1, strlen(joined) + 2);
+	if (!out) {
+		free(joined);
+		return NULL;
+	}
+	for (const char *c = joined; *c;) {
+		size_t n;
+
+		while (*c == '/')
+			c++;
+		n = strcspn(c, "/");
+		if (n == 0 || (n == 1 && c[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && c[0] == '.' && c[1] == '.') {
+			while (used > 0 && out[used] != '/')
+				used--;
+			out[used] = '\0';
+		} else {
+			out[used++] = '/';
+			memcpy(out + used, c, n);
+			used += n;
+			out[used] = '\0';
+		}
+		c += n;
+	}
+	if (used == 0) {
+		out[0] = '/';
+		out[1] = '\0';
+	}
+	free(joined);
+	return out;
+}
+
+static bool path_inside(const char *child, const char *parent)
+{
+	size_t n = strlen(parent);
+
+	if (strcmp(parent, "/") == 0)
+		return true;
+	return strncmp(child, parent, n) == 0 &&
+	       (child[n] == '/' || child[n] == '\0');
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = strdup(path);
+	int r = 0;
+
+	if (!p)
+		return -ENOMEM;
+	for (char *s = p + 1;; s++) {
+		if (*s == '/' || *s == '\0') {
+			char c = *s;
+			*s = '\0';
+			if (mkdir(p, mode) < 0 && errno != EEXIST) {
+				r = -errno;
+				break;
+			}
+			*s = c;
+			if (c == '\0')
+				break;
+		}
+	}
+	free(p);
+	return r;
+}
+
+static char *default_store(void)
+{
+	const char *env = getenv("ARIA_CACHE_STORE");
+	char *out = NULL;
+
+	if (env && *env)
+		return strdup(env);
+	env = getenv("XDG_CACHE_HOME");
+	if (env && *env) {
+		if (asprintf(&out, "%s/aria-cachefs", env) < 0)
+			return NULL;
+		return out;
+	}
+	env = getenv("HOME");
+	if (!env || !*env)
+		return NULL;
+	if (asprintf(&out, "%s/.cache/aria-cachefs", env) < 0)
+		return NULL;
+	return out;
+}
+
+/* A daemon killed with -9 leaves "Transport endpoint is not connected". */
+static int clear_stale_mount(const char *mp)
+{
+	struct stat st;
+
+	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+		return 0;
+	fprintf(stderr, "aria-cachefs: %s is a stale mount of a daemon that "
+		"died; unmounting it first\n", mp);
+	if (geteuid() == 0 && umount2(mp, MNT_DETACH) == 0)
+		return 0;
+	pid_t pid = fork();
+	if (pid == 0) {
+		execlp("fusermount3", "fusermount3", "-u", "-z", mp,
+		       (char *)NULL);
+		_exit(127);
+	}
+	int status = 0;
+	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "aria-cachefs: could not clear the stale mount "
+			"at %s; run: fusermount3 -u -z %s\n", mp, mp);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+/* ---- the store lock ----------------------------------------------------- */
+
+static int lock_store(const char *store, const char *mp, int *ret_fd)
+{
+	char path[PATH_MAX], info[PATH_MAX + 64] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/daemon.lock", store);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		fprintf(stderr, "aria-cachefs: cannot open %s: %s\n", path,
+			strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = pread(fd, info, sizeof(info) - 1, 0);
+		info[n > 0 ? n : 0] = '\0';
+		for (char *c = info; *c; c++)
+			if (*c == '\n')
+				*c = ' ';
+		fprintf(stderr, "aria-cachefs: store %s is in use by another "
+			"aria-cachefs (%s); unmount that one first or pass "
+			"another --store\n", store,
+			info[0] ? info : "pid unknown");
+		close(fd);
+		return -EBUSY;
+	}
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "pid %d mountpoint %s\n", (int)getpid(), mp);
+	*ret_fd = fd;
+	return 0;
+}
+
+/* Staged bytes do not outlive a mount (the SPEC: discarded at mount). */
+static int prepare_staging(const char *store, int *ret_dfd)
+{
+	char path[PATH_MAX];
+	DIR *d;
+	struct dirent *de;
+	int dfd;
+
+	snprintf(path, sizeof(path), "%s/staging", store);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	dfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dup(dfd));
+	if (d) {
+		while ((de = readdir(d)))
+			if (de->d_name[0] != '.')
+				unlinkat(dfd, de->d_name, 0);
+		closedir(d);
+	}
+	*ret_dfd = dfd;
+	return 0;
+}
+
+/* ---- background start --------------------------------------------------- */
+
+/* In the parent: waits for the child's verdict and exits with it. */
+static int go_background(int *ret_notify_fd)
+{
+	int p[2];
+	pid_t pid;
+	char c;
+
+	if (pipe(p) < 0)
+		return -errno;
+	pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid > 0) {
+		int status = 0;
+		close(p[1]);
+		if (read(p[0], &c, 1) == 1)
+			_exit(0);
+		waitpid(pid, &status, 0);
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(p[0]);
+	setsid();
+	*ret_notify_fd = p[1];
+	return 0;
+}
+
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR);
+
+	if (fd < 0)
+		return;
+	dup2(fd, 0);
+	dup2(fd, 1);
+	dup2(fd, 2);
+	if (fd > 2)
+		close(fd);
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct fuse_cmdline_opts cmd = { 0 };
+	struct options opts = { 0 };
+	struct acfs_store_options sopts = { 0 };
+	struct acfs_fs fs = { .staging_dfd = -1 };
+	struct fuse_loop_config *loop = NULL;
+	char *store_dir = NULL, *mp = NULL, err[ACFS_ERR_MAX] = "";
+	char dbdir[PATH_MAX];
+	int lock_fd = -1, notify_fd = -1, ret = 1, r;
+
+	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) < 0)
+		return 2;
+	if (opts.show_help) {
+		usage(argv[0]);
+		printf("FUSE options:\n");
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (opts.show_version) {
+		printf("aria-cachefs %s (libfuse %s)\n", ACFS_VERSION,
+		       fuse_pkgversion());
+		ret = 0;
+		goto out_args;
+	}
+	if (!opts.mountpoint) {
+		fprintf(stderr, "usage: %s [options] MOUNTPOINT (try --help)\n",
+			argv[0]);
+		ret = 2;
+		goto out_args;
+	}
+	/* Paths: the mountpoint (made if absent) and the store outside it. */
+	if (clear_stale_mount(opts.mountpoint) < 0)
+		goto out_args;
+	if (mkdir_p(opts.mountpoint, 0755) < 0 ||
+	    !(mp = realpath(opts.mountpoint, NULL))) {
+		fprintf(stderr, "aria-cachefs: mountpoint %s: %s\n",
+			opts.mountpoint, strerror(errno));
+		goto out_args;
+	}
+	if (fuse_opt_add_arg(&args, mp) != 0 ||
+	    fuse_parse_cmdline(&args, &cmd) != 0) {
+		ret = 2;
+		goto out_args;
+	}
+	fs.max_entry_size = 256ULL << 20;
+	if (opts.max_entry_size &&
+	    acfs_size_parse(opts.max_entry_size, &fs.max_entry_size) < 0) {
+		fprintf(stderr, "aria-cachefs: --max-entry-size %s is not a "
+			"size (examples: 64M, 1G)\n", opts.max_entry_size);
+		ret = 2;
+		goto out_args;
+	}
+	store_dir = opts.store ? absolute_path(opts.store) : NULL;
+	if (!store_dir) {
+		char *d = default_store();
+		store_dir = d ? absolute_path(d) : NULL;
+		free(d);
+	}
+	if (!store_dir) {
+		fprintf(stderr, "aria-cachefs: no store directory: pass --store "
+			"DIR or set ARIA_CACHE_STORE or HOME\n");
+		goto out_args;
+	}
+	if (path_inside(store_dir, mp)) {
+		fprintf(stderr, "aria-cachefs: the store %s is inside the "
+			"mountpoint %s; the daemon must never use its own "
+			"mount: choose a store elsewhere (--store DIR)\n",
+			store_dir, mp);
+		ret = 2;
+		goto out_args;
+	}
+	if ((r = mkdir_p(store_dir, 0700)) < 0) {
+		fprintf(stderr, "aria-cachefs: cannot create store %s: %s\n",
+			store_dir, strerror(-r));
+		goto out_args;
+	}
+	char *real_store = realpath(store_dir, NULL);
+	if (real_store && path_inside(real_store, mp)) {
+		fprintf(stderr, "aria-cachefs: the store %s resolves to %s, "
+			"inside the mountpoint %s; choose a store elsewhere\n",
+			store_dir, real_store, mp);
+		free(real_store);
+		ret = 2;
+		goto out_args;
+	}
+	free(real_store);
+
+	if (!cmd.foreground && go_background(&notify_fd) < 0) {
+		perror("aria-cachefs: fork");
+		goto out_args;
+	}
+	if (lock_store(store_dir, mp, &lock_fd) < 0)
+		goto out_args;
+	if ((r = prepare_staging(store_dir, &fs.staging_dfd)) < 0) {
+		fprintf(stderr, "aria-cachefs: staging directory in %s: %s\n",
+			store_dir, strerror(-r));
+		goto out_lock;
+	}
+	snprintf(dbdir, sizeof(dbdir), "%s/db", store_dir);
+	sopts.sync = opts.sync;
+	if ((r = acfs_store_open(dbdir, &sopts, &fs.store, err)) < 0) {
+		fprintf(stderr, "aria-cachefs: cannot open store %s: %s\n",
+			dbdir, err);
+		goto out_lock;
+	}
+	fs.uid = getuid();
+	fs.gid = getgid();
+	fs.start_ns = acfs_now_ns();
+	fs.max_tmp_files = 16384;
+	fs.entry_timeout = 86400.0;
+	fs.neg_timeout = 86400.0;
+	pthread_rwlock_init(&fs.ns_lock, NULL);
+	if (inode_table_init(&fs) < 0)
+		goto out_store;
+
+	fs.se = fuse_session_new(&args, &acfs_ops, sizeof(acfs_ops), &fs);
+	if (!fs.se)
+		goto out_itab;
+	if (fuse_set_signal_handlers(fs.se) != 0)
+		goto out_session;
+	if (fuse_session_mount(fs.se, mp) != 0) {
+		fprintf(stderr, "aria-cachefs: cannot mount at %s\n", mp);
+		goto out_signals;
+	}
+	acfs_log_init(!cmd.foreground, cmd.debug);
+	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
+	if (notify_fd >= 0) {
+		if (write(notify_fd, "", 1) != 1)
+			acfs_log(LOG_WARNING, "could not notify the parent");
+		close(notify_fd);
+		notify_fd = -1;
+		detach_stdio();
+		if (chdir("/") < 0)
+			acfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
+	}
+
+	loop = fuse_loop_cfg_create();
+	fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
+	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads > 0 &&
+					 cmd.max_threads <= 1024
+					 ? cmd.max_threads
+					 : 16);
+	/* libfuse 3.14 warns about its own "unset" value if passed on. */
+	if (cmd.max_idle_threads != UINT_MAX)
+		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
+	if (cmd.singlethread)
+		ret = fuse_session_loop(fs.se) ? 1 : 0;
+	else
+		ret = fuse_session_loop_mt(fs.se, loop) ? 1 : 0;
+	fuse_loop_cfg_destroy(loop);
+	acfs_log(LOG_INFO, "unmounting %s", mp);
+	fuse_session_unmount(fs.se);
+out_signals:
+	fuse_remove_signal_handlers(fs.se);
+out_session:
+	fuse_session_destroy(fs.se);
+out_itab:
+	inode_table_release(&fs);
+	pthread_rwlock_destroy(&fs.ns_lock);
+out_store:
+	acfs_store_close(fs.store);
+out_lock:
+	if (fs.staging_dfd >= 0)
+		close(fs.staging_dfd);
+	if (lock_fd >= 0)
+		close(lock_fd);
+out_args:
+	free(store_dir);
+	free(mp);
+	free(cmd.mountpoint);
+	free(opts.store);
+	free(opts.mountpoint);
+	free(opts.max_entry_size);
+	fuse_opt_free_args(&args);
+	return ret;
+}

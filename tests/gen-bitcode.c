@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * gen-bitcode: writes real LLVM bitcode made with LLVM-C, the way a
+ * monomorphizing compiler would emit one specialization per module.
+ *
+ *   gen-bitcode OUT.bc NAME FUNCTIONS [TRIPLE]
+ *
+ * FUNCTIONS sets the size: each function is a small loop over i32 math, so
+ * 1 gives ~1 KiB and 400 gives well over 16 KiB (the size at which LLVM
+ * mmaps a file). NAME seeds function names and constants, so different
+ * names give different bytes and the same name always the same bytes.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <llvm-c/BitWriter.h>
+#include <llvm-c/Core.h>
+
+static unsigned long long fnv1a(const char *s)
+{
+	unsigned long long h = 0xcbf29ce484222325ULL;
+	for (; *s; s++) {
+		h ^= (unsigned char)*s;
+		h *= 0x100000001b3ULL;
+	}
+	return h;
+}
+
+static void add_function(LLVMModuleRef m, LLVMContextRef ctx,
+			 const char *name, unsigned long long seed)
+{
+	LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+	LLVMTypeRef params[] = { i32, i32 };
+	LLVMTypeRef fty = LLVMFunctionType(i32, params, 2, 0);
+	LLVMValueRef f = LLVMAddFunction(m, name, fty);
+	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, f, "entry");
+	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, f, "loop");
+	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, f, "done");
+	LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+	LLVMValueRef a = LLVMGetParam(f, 0), n = LLVMGetParam(f, 1);
+
+	LLVMPositionBuilderAtEnd(b, entry);
+	LLVMBuildBr(b, loop);
+
+	LLVMPositionBuilderAtEnd(b, loop);
+	LLVMValueRef i = LLVMBuildPhi(b, i32, "i");
+	LLVMValueRef acc = LLVMBuildPhi(b, i32, "acc");
+	LLVMValueRef k = LLVMConstInt(i32, seed % 1000003, 0);
+	LLVMValueRef t = LLVMBuildMul(b, acc, k, "t");
+	t = LLVMBuildXor(b, t, i, "x");
+	t = LLVMBuildAdd(b, t, LLVMConstInt(i32, (seed >> 20) % 65521, 0),
+			 "y");
+	LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i32, 1, 0), "n");
+	LLVMValueRef cond = LLVMBuildICmp(b, LLVMIntSLT, next, n, "c");
+	LLVMBuildCondBr(b, cond, loop, done);
+	LLVMValueRef zero = LLVMConstInt(i32, 0, 0);
+	LLVMValueRef ivals[] = { zero, next };
+	LLVMValueRef avals[] = { a, t };
+	LLVMBasicBlockRef blocks[] = { entry, loop };
+	LLVMAddIncoming(i, ivals, blocks, 2);
+	LLVMAddIncoming(acc, avals, blocks, 2);
+
+	LLVMPositionBuilderAtEnd(b, done);
+	LLVMBuildRet(b, t);
+	LLVMDisposeBuilder(b);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4 || strcmp(argv[1], "--help") == 0) {
+		fprintf(stderr, "usage: gen-bitcode OUT.bc NAME FUNCTIONS "
+			"[TRIPLE]\n");
+		return argc < 4 ? 2 : 0;
+	}
+	const char *out = argv[1], *name = argv[2];
+	long nfuncs = strtol(argv[3], NULL, 10);
+	unsigned long long seed = fnv1a(name);
+	LLVMContextRef ctx = LLVMContextCreate();
+	LLVMModuleRef m = LLVMModuleCreateWithNameInContext(name, ctx);
+
+	LLVMSetTarget(m, argc > 4 ? argv[4] : "x86_64-pc-linux-gnu");
+	LLVMSetDataLayout(m, "e-m:e-p270:32:32-p271:32:32-p272:64:64-"
+			     "i64:64-f80:128-n8:16:32:64-S128");
+	for (long f = 0; f < (nfuncs > 0 ? nfuncs : 1); f++) {
+		char fname[256];
+		snprintf(fname, sizeof(fname), "aria_max_%s_%ld", name, f);
+		add_function(m, ctx, fname, seed + (unsigned long long)f * 7919);
+	}
+	int r = LLVMWriteBitcodeToFile(m, out);
+	LLVMDisposeModule(m);
+	LLVMContextDispose(ctx);
+	if (r != 0) {
+		fprintf(stderr, "gen-bitcode: cannot write %s\n", out);
+		return 1;
+	}
+	return 0;
+}

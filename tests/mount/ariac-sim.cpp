@@ -1,0 +1,276 @@
+// SPDX-License-Identifier: MIT
+//
+// ariac-sim: behaves exactly like the unmodified Aria compiler's
+// monomorphization cache (SPEC.md), with std::filesystem and plain POSIX
+// I/O, and checks every byte it reads back.
+//
+//   ariac-sim --cache DIR --corpus DIR [--ops N] [--seed S]
+//             [--committed FILE] [--touch] [--verify-list FILE]
+//
+// The corpus holds <16 hex>.bc files (real bitcode); a key always maps to
+// the same bytes, so concurrent stores of one key write identical data.
+// --committed appends each key whose rename returned success.
+// --verify-list checks that every key listed is present and identical.
+// Exit 0 when every read matched, 1 on any mismatch, 2 on usage errors.
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+struct Counters {
+	unsigned long probes = 0, hits = 0, misses = 0, stores = 0;
+	unsigned long store_failures = 0, mismatches = 0, future = 0;
+	unsigned long long bytes_verified = 0;
+};
+
+static std::string read_file(const fs::path &p)
+{
+	std::ifstream in(p, std::ios::binary);
+	return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+static fs::path entry_path(const fs::path &cache, const std::string &key)
+{
+	return cache / "monomorph" / key.substr(0, 2) / (key.substr(2) + ".bc");
+}
+
+// Reads the whole file the way LLVM's MemoryBuffer does: mmap at 16 KiB
+// and more, read() below. Returns false if it vanished meanwhile.
+static bool load(const fs::path &p, std::string &out)
+{
+	int fd = open(p.c_str(), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	struct stat st;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return false;
+	}
+	size_t size = (size_t)st.st_size;
+	out.clear();
+	if (size >= 16384) {
+		void *m = mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED) {
+			std::perror(("mmap " + p.string()).c_str());
+			close(fd);
+			return false;
+		}
+		out.assign(static_cast<const char *>(m), size);
+		munmap(m, size);
+	} else {
+		out.resize(size);
+		size_t done = 0;
+		while (done < size) {
+			ssize_t n = read(fd, &out[done], size - done);
+			if (n <= 0)
+				break;
+			done += (size_t)n;
+		}
+		out.resize(done);
+	}
+	close(fd);
+	return true;
+}
+
+static bool store(const fs::path &cache, const std::string &key,
+		  const std::string &bytes, std::mt19937_64 &rng)
+{
+	char nonce[32];
+	std::snprintf(nonce, sizeof(nonce), "%016llx",
+		      (unsigned long long)rng());
+	fs::path tmp = cache / "tmp" / (key + "_" + nonce + ".tmp");
+	{
+		std::ofstream out(tmp, std::ios::binary);
+		if (!out)
+			return false;
+		out.write(bytes.data(), (std::streamsize)bytes.size());
+		out.close();
+		if (!out) {
+			std::error_code ec;
+			fs::remove(tmp, ec);
+			return false;
+		}
+	}
+	fs::path dst = entry_path(cache, key);
+	std::error_code ec;
+	fs::create_directories(dst.parent_path(), ec);
+	fs::rename(tmp, dst, ec);
+	if (ec) {
+		std::fprintf(stderr, "ariac-sim: rename %s -> %s: %s\n",
+			     tmp.c_str(), dst.c_str(), ec.message().c_str());
+		fs::remove(tmp, ec);
+		return false;
+	}
+	return true;
+}
+
+static void usage()
+{
+	std::fprintf(stderr,
+		     "usage: ariac-sim --cache DIR --corpus DIR [--ops N] "
+		     "[--seed S] [--committed FILE] [--touch] "
+		     "[--verify-list FILE]\n");
+}
+
+int main(int argc, char **argv)
+{
+	fs::path cache, corpus_dir, committed_file, verify_list;
+	unsigned long ops = 1000;
+	unsigned long long seed = 1;
+	bool touch = false;
+
+	for (int i = 1; i < argc; i++) {
+		std::string a = argv[i];
+		auto next = [&]() -> std::string {
+			if (i + 1 >= argc) {
+				usage();
+				std::exit(2);
+			}
+			return argv[++i];
+		};
+		if (a == "--cache")
+			cache = next();
+		else if (a == "--corpus")
+			corpus_dir = next();
+		else if (a == "--ops")
+			ops = std::stoul(next());
+		else if (a == "--seed")
+			seed = std::stoull(next());
+		else if (a == "--committed")
+			committed_file = next();
+		else if (a == "--verify-list")
+			verify_list = next();
+		else if (a == "--touch")
+			touch = true;
+		else if (a == "--help") {
+			usage();
+			return 0;
+		} else {
+			usage();
+			return 2;
+		}
+	}
+	if (cache.empty() || corpus_dir.empty()) {
+		usage();
+		return 2;
+	}
+
+	std::map<std::string, std::string> corpus;
+	for (auto &de : fs::directory_iterator(corpus_dir))
+		if (de.path().extension() == ".bc")
+			corpus[de.path().stem().string()] = read_file(de.path());
+	if (corpus.empty()) {
+		std::fprintf(stderr, "ariac-sim: empty corpus %s\n",
+			     corpus_dir.c_str());
+		return 2;
+	}
+	std::vector<std::string> keys;
+	for (auto &kv : corpus)
+		keys.push_back(kv.first);
+
+	Counters c;
+	std::string got;
+	if (!verify_list.empty()) {
+		std::ifstream in(verify_list);
+		std::string key;
+		unsigned long checked = 0, bad = 0;
+		while (in >> key) {
+			checked++;
+			if (!load(entry_path(cache, key), got)) {
+				std::fprintf(stderr, "ariac-sim: committed %s is "
+					     "missing\n", key.c_str());
+				bad++;
+			} else if (got != corpus[key]) {
+				std::fprintf(stderr, "ariac-sim: committed %s "
+					     "differs\n", key.c_str());
+				bad++;
+			}
+		}
+		std::printf("ariac-sim: verified %lu committed entries, %lu "
+			    "bad\n", checked, bad);
+		return bad ? 1 : 0;
+	}
+
+	// Startup, as the compiler does it: caching is off if this fails.
+	std::error_code ec;
+	fs::create_directories(cache / "monomorph", ec);
+	if (!ec)
+		fs::create_directories(cache / "tmp", ec);
+	if (ec) {
+		std::fprintf(stderr, "ariac-sim: caching disabled: %s\n",
+			     ec.message().c_str());
+		return 1;
+	}
+
+	FILE *log = committed_file.empty()
+			    ? nullptr
+			    : std::fopen(committed_file.c_str(), "a");
+	std::mt19937_64 rng(seed);
+	auto t0 = std::chrono::steady_clock::now();
+	for (unsigned long op = 0; op < ops; op++) {
+		const std::string &key = keys[rng() % keys.size()];
+		const std::string &want = corpus[key];
+		fs::path p = entry_path(cache, key);
+		c.probes++;
+		bool hit = false;
+		if (fs::exists(p, ec)) {
+			auto mt = fs::last_write_time(p, ec);
+			if (!ec && mt > fs::file_time_type::clock::now()) {
+				c.future++;
+			} else if (load(p, got)) {
+				hit = true;
+				c.hits++;
+				if (got != want) {
+					c.mismatches++;
+					std::fprintf(stderr, "ariac-sim: %s: read "
+						     "%zu bytes that differ "
+						     "from the %zu stored\n",
+						     p.c_str(), got.size(),
+						     want.size());
+				} else {
+					c.bytes_verified += got.size();
+				}
+				if (touch)
+					fs::last_write_time(
+						p,
+						fs::file_time_type::clock::now(),
+						ec);
+			}
+		}
+		if (hit)
+			continue;
+		c.misses++;
+		if (store(cache, key, want, rng)) {
+			c.stores++;
+			if (log) {
+				std::fprintf(log, "%s\n", key.c_str());
+				std::fflush(log);
+			}
+		} else {
+			c.store_failures++;
+		}
+	}
+	double secs = std::chrono::duration<double>(
+			      std::chrono::steady_clock::now() - t0)
+			      .count();
+	if (log)
+		std::fclose(log);
+	std::printf("ariac-sim: %lu probes, %lu hits (%llu bytes verified), "
+		    "%lu stores, %lu failed stores, %lu future-dated, %lu "
+		    "mismatches, %.3f s\n",
+		    c.probes, c.hits, c.bytes_verified, c.stores,
+		    c.store_failures, c.future, c.mismatches, secs);
+	return c.mismatches ? 1 : 0;
+}
