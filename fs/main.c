@@ -40,6 +40,7 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--store %s", store, 0),
 	OPT("--store=%s", store, 0),
 	OPT("store=%s", store, 0),
+	OPT("--max-entry-size %s", max_entry_size, 0),
 	OPT("--max-entry-size=%s", max_entry_size, 0),
 	OPT("max_entry_size=%s", max_entry_size, 0),
 	OPT("--sync", sync, 1),

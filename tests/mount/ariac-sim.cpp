@@ -5,7 +5,11 @@
 // I/O, and checks every byte it reads back.
 //
 //   ariac-sim --cache DIR --corpus DIR [--ops N] [--seed S]
-//             [--committed FILE] [--touch] [--verify-list FILE]
+//             [--mode mixed|store|hit] [--committed FILE] [--touch]
+//             [--verify-list FILE]
+//
+// mixed: probe, hit or store (the compiler); store: always tmp + rename;
+// hit: always probe + read, and a miss is an error.
 //
 // The corpus holds <16 hex>.bc files (real bitcode); a key always maps to
 // the same bytes, so concurrent stores of one key write identical data.
@@ -120,7 +124,8 @@ static void usage()
 {
 	std::fprintf(stderr,
 		     "usage: ariac-sim --cache DIR --corpus DIR [--ops N] "
-		     "[--seed S] [--committed FILE] [--touch] "
+		     "[--seed S] [--mode mixed|store|hit] [--committed FILE] "
+		     "[--touch] "
 		     "[--verify-list FILE]\n");
 }
 
@@ -130,6 +135,7 @@ int main(int argc, char **argv)
 	unsigned long ops = 1000;
 	unsigned long long seed = 1;
 	bool touch = false;
+	std::string mode = "mixed";
 
 	for (int i = 1; i < argc; i++) {
 		std::string a = argv[i];
@@ -152,6 +158,8 @@ int main(int argc, char **argv)
 			committed_file = next();
 		else if (a == "--verify-list")
 			verify_list = next();
+		else if (a == "--mode")
+			mode = next();
 		else if (a == "--touch")
 			touch = true;
 		else if (a == "--help") {
@@ -225,7 +233,7 @@ int main(int argc, char **argv)
 		fs::path p = entry_path(cache, key);
 		c.probes++;
 		bool hit = false;
-		if (fs::exists(p, ec)) {
+		if (mode != "store" && fs::exists(p, ec)) {
 			auto mt = fs::last_write_time(p, ec);
 			if (!ec && mt > fs::file_time_type::clock::now()) {
 				c.future++;
@@ -252,6 +260,12 @@ int main(int argc, char **argv)
 		if (hit)
 			continue;
 		c.misses++;
+		if (mode == "hit") {
+			std::fprintf(stderr, "ariac-sim: %s: expected a hit\n",
+				     p.c_str());
+			c.mismatches++;
+			continue;
+		}
 		if (store(cache, key, want, rng)) {
 			c.stores++;
 			if (log) {

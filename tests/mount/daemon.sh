@@ -1,0 +1,84 @@
+#!/bin/bash
+# The command line: --help/--version, default store, refusals with clear
+# messages, one daemon per store, SIGTERM/SIGINT unmount cleanly, -f, -o.
+. "$(dirname "$0")/lib.sh"
+
+ok "--help" sh -c "'$ACFS_DAEMON' --help | grep -q -- '--store'"
+ok "--version" sh -c "'$ACFS_DAEMON' --version | grep -q 'aria-cachefs'"
+ok "no mountpoint: usage error (exit 2)" \
+	sh -c "'$ACFS_DAEMON' --store '$STORE'; [ \$? -eq 2 ]"
+ok "bad --max-entry-size refused (exit 2)" \
+	sh -c "'$ACFS_DAEMON' --store '$STORE' --max-entry-size lots '$MNT' 2>&1 | grep -q 'not a size'"
+inside() {
+	local out
+	out=$("$ACFS_DAEMON" --store "$MNT/store" "$MNT" 2>&1)
+	[ $? -eq 2 ] && echo "$out" | grep -q "inside the mountpoint" &&
+		! mountpoint -q "$MNT"
+}
+ok "a store inside the mountpoint is refused" inside
+
+ok "mount (default options)" mount_cache
+second() {
+	local out rc=0
+	out=$("$ACFS_DAEMON" --store "$STORE" "$WORK/mnt2" 2>&1) || rc=$?
+	echo "$out"
+	[ "$rc" -ne 0 ] || return 1
+	echo "$out" | grep -q "store $STORE is in use" &&
+		echo "$out" | grep -q "pid $(daemon_pid)" &&
+		echo "$out" | grep -q "mountpoint $MNT" &&
+		! mountpoint -q "$WORK/mnt2"
+}
+ok "a second daemon on the store fails, naming store, pid and mountpoint" second
+sigterm() {
+	local pid
+	pid=$(daemon_pid)
+	kill -TERM "$pid" &&
+		wait_until "daemon exits on SIGTERM" 30 "! kill -0 $pid 2>/dev/null" &&
+		! mountpoint -q "$MNT"
+}
+ok "SIGTERM unmounts cleanly" sigterm
+
+# Job control on, so the background daemon does not start with SIGINT
+# ignored (what a non-interactive shell does to its & commands).
+start_fg() {
+	(set -m; "$ACFS_DAEMON" -f -o fsname=acfs-test --store "$STORE" "$MNT" \
+		2>>"$WORK/daemon.err" & echo $! >"$WORK/fg.pid")
+}
+ok "mount in the foreground with -f and -o options" start_fg
+ok "foreground mount becomes live" wait_until "mounted" 30 "mountpoint -q '$MNT'"
+ok "-o fsname passed through to the kernel" sh -c "grep -q '^acfs-test $MNT ' /proc/mounts"
+sigint() {
+	local pid
+	pid=$(cat "$WORK/fg.pid")
+	kill -INT "$pid" &&
+		wait_until "daemon exits on SIGINT" 30 "! kill -0 $pid 2>/dev/null" &&
+		! mountpoint -q "$MNT"
+}
+ok "SIGINT unmounts cleanly" sigint
+
+default_store() {
+	ARIA_CACHE_STORE="$WORK/envstore" "$ACFS_DAEMON" "$MNT" &&
+		[ -d "$WORK/envstore/db" ] && unmount_default
+}
+unmount_default() {
+	local pid
+	pid=$(awk '{print $2}' "$WORK/envstore/daemon.lock")
+	fusermount3 -u "$MNT" &&
+		wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"
+}
+ok "\$ARIA_CACHE_STORE is the default store" default_store
+xdg_store() {
+	env -u ARIA_CACHE_STORE XDG_CACHE_HOME="$WORK/xdg" "$ACFS_DAEMON" "$MNT" &&
+		[ -d "$WORK/xdg/aria-cachefs/db" ] &&
+		{ local pid; pid=$(awk '{print $2}' "$WORK/xdg/aria-cachefs/daemon.lock");
+		  fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"; }
+}
+ok "then \$XDG_CACHE_HOME/aria-cachefs" xdg_store
+home_store() {
+	env -u ARIA_CACHE_STORE -u XDG_CACHE_HOME HOME="$WORK/home" "$ACFS_DAEMON" "$MNT" &&
+		[ -d "$WORK/home/.cache/aria-cachefs/db" ] &&
+		{ local pid; pid=$(awk '{print $2}' "$WORK/home/.cache/aria-cachefs/daemon.lock");
+		  fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"; }
+}
+ok "then \$HOME/.cache/aria-cachefs" home_store
+finish

@@ -1,0 +1,104 @@
+# Shared helpers of the mount tests. Sourced, not run.
+# Needs: ACFS_DAEMON, ACFS_GEN, ACFS_SIM, ACFS_OPS, ACFS_CHECK (meson sets
+# them). Each test gets its own directory and mountpoint, removed at exit.
+set -u
+
+if [ ! -e /dev/fuse ]; then
+	echo "########################################################" >&2
+	echo "# SKIPPED: /dev/fuse is absent, so the mount tests     #" >&2
+	echo "# cannot mount anything on this machine.               #" >&2
+	echo "########################################################" >&2
+	# CI must never skip: it sets ACFS_REQUIRE_FUSE=1.
+	[ -n "${ACFS_REQUIRE_FUSE:-}" ] && exit 1
+	exit 77
+fi
+
+WORK=$(mktemp -d /tmp/acfs-test.XXXXXX)
+MNT=$WORK/mnt
+STORE=$WORK/store
+TESTS_RUN=0
+TESTS_FAILED=0
+
+cleanup() {
+	if mountpoint -q "$MNT" 2>/dev/null || ! stat "$MNT" >/dev/null 2>&1; then
+		fusermount3 -u -z "$MNT" 2>/dev/null
+	fi
+	local pid
+	pid=$(daemon_pid 2>/dev/null)
+	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# Prints the pid of the daemon serving $STORE (from its lock file).
+daemon_pid() {
+	awk '{print $2}' "$STORE/daemon.lock" 2>/dev/null
+}
+
+# Mounts in the background; aria-cachefs returns once the mount is live.
+mount_cache() {
+	"$ACFS_DAEMON" --store "$STORE" "$@" "$MNT" 2>>"$WORK/daemon.err"
+}
+
+unmount_cache() {
+	local pid
+	pid=$(daemon_pid)
+	fusermount3 -u "$MNT" || return 1
+	# The daemon exits once the kernel has closed the session; wait for it
+	# so the next mount finds the store unlocked.
+	wait_until "daemon $pid exits" 30 "! kill -0 $pid 2>/dev/null"
+}
+
+# wait_until DESC SECONDS CONDITION: polls a condition (never a fixed sleep)
+# until it holds or the deadline passes.
+wait_until() {
+	local desc=$1 secs=$2 cond=$3 deadline
+	deadline=$(($(date +%s) + secs))
+	until eval "$cond"; do
+		if [ "$(date +%s)" -ge "$deadline" ]; then
+			echo "# timed out waiting until $desc" >&2
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# ok DESC COMMAND...: runs a check and prints a TAP line.
+ok() {
+	local desc=$1
+	shift
+	TESTS_RUN=$((TESTS_RUN + 1))
+	local rc=0
+	"$@" >"$WORK/ok.out" 2>&1 || rc=$?
+	# Nested output becomes TAP comments.
+	sed 's/^/# /' "$WORK/ok.out"
+	if [ "$rc" -eq 0 ]; then
+		echo "ok $TESTS_RUN - $desc"
+	else
+		echo "not ok $TESTS_RUN - $desc"
+		TESTS_FAILED=$((TESTS_FAILED + 1))
+		if [ -s "$WORK/daemon.err" ]; then
+			echo "# daemon log (last lines):"
+			tail -n 5 "$WORK/daemon.err" | sed 's/^/#   /'
+		fi
+	fi
+}
+
+finish() {
+	echo "1..$TESTS_RUN"
+	echo "# $((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
+	[ "$TESTS_FAILED" -eq 0 ]
+}
+
+# make_corpus DIR COUNT SEED: COUNT real bitcode files named <16 hex>.bc,
+# sizes from ~1 KiB to ~300 KiB (a third of them 16 KiB or more).
+make_corpus() {
+	local dir=$1 count=$2 seed=$3 i key n
+	local sizes=(1 3 8 20 60 150 400 1500)
+	mkdir -p "$dir"
+	for ((i = 0; i < count; i++)); do
+		key=$(printf 'corpus-%s-%d' "$seed" "$i" | sha256sum | cut -c1-16)
+		n=${sizes[$((i % ${#sizes[@]}))]}
+		"$ACFS_GEN" "$dir/$key.bc" "k$key" "$n" || return 1
+	done
+}
