@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "acfs/paths.h"
 #include "acfs/size.h"
 #include "cachefs.h"
 #include "config.h"
@@ -175,27 +176,6 @@ static int mkdir_p(const char *path, mode_t mode)
 	}
 	free(p);
 	return r;
-}
-
-static char *default_store(void)
-{
-	const char *env = getenv("ARIA_CACHE_STORE");
-	char *out = NULL;
-
-	if (env && *env)
-		return strdup(env);
-	env = getenv("XDG_CACHE_HOME");
-	if (env && *env) {
-		if (asprintf(&out, "%s/aria-cachefs", env) < 0)
-			return NULL;
-		return out;
-	}
-	env = getenv("HOME");
-	if (!env || !*env)
-		return NULL;
-	if (asprintf(&out, "%s/.cache/aria-cachefs", env) < 0)
-		return NULL;
-	return out;
 }
 
 /* A daemon killed with -9 leaves "Transport endpoint is not connected". */
@@ -382,7 +362,7 @@ int main(int argc, char *argv[])
 	}
 	store_dir = opts.store ? absolute_path(opts.store) : NULL;
 	if (!store_dir) {
-		char *d = default_store();
+		char *d = acfs_default_store();
 		store_dir = d ? absolute_path(d) : NULL;
 		free(d);
 	}

@@ -1,0 +1,25 @@
+#!/bin/sh
+# Installs what aria-cachefs needs to build, run and test on Debian
+# (bookworm or newer). Runs apt-get only when something is missing.
+set -eu
+
+PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
+librocksdb-dev llvm-dev clang libcmocka-dev attr"
+
+missing=""
+for p in $PKGS; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
+		missing="$missing $p"
+done
+if [ -n "$missing" ]; then
+	echo "install-deps: installing:$missing"
+	SUDO=""
+	[ "$(id -u)" -eq 0 ] || SUDO=sudo
+	$SUDO apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
+fi
+if [ ! -e /dev/fuse ]; then
+	echo "install-deps: /dev/fuse is absent; loading the fuse module" >&2
+	{ [ "$(id -u)" -eq 0 ] && modprobe fuse; } || sudo modprobe fuse || true
+fi
+echo "install-deps: all dependencies present"

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "acfs/size.h"
+
+static void parse(void **state)
+{
+	uint64_t v;
+
+	(void)state;
+	assert_int_equal(acfs_size_parse("0", &v), 0);
+	assert_true(v == 0);
+	assert_int_equal(acfs_size_parse("512", &v), 0);
+	assert_true(v == 512);
+	assert_int_equal(acfs_size_parse("64K", &v), 0);
+	assert_true(v == 65536);
+	assert_int_equal(acfs_size_parse("32M", &v), 0);
+	assert_true(v == 32ULL << 20);
+	assert_int_equal(acfs_size_parse("10G", &v), 0);
+	assert_true(v == 10ULL << 30);
+	assert_int_equal(acfs_size_parse("10g", &v), 0);
+	assert_true(v == 10ULL << 30);
+	assert_int_equal(acfs_size_parse("1.5T", &v), 0);
+	assert_true(v == 3ULL << 39);
+	assert_int_equal(acfs_size_parse("256MiB", &v), 0);
+	assert_true(v == 256ULL << 20);
+	assert_int_equal(acfs_size_parse("1KB", &v), 0);
+	assert_true(v == 1024);
+}
+
+static void rejects(void **state)
+{
+	uint64_t v = 7;
+
+	(void)state;
+	assert_int_equal(acfs_size_parse("", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("lots", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("-1G", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("10X", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("10GG", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("1.", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse(" 1G", &v), -EINVAL);
+	assert_int_equal(acfs_size_parse("99999999999999999999", &v), -ERANGE);
+	assert_int_equal(acfs_size_parse("99999999999T", &v), -ERANGE);
+	assert_true(v == 7);
+}
+
+static void format(void **state)
+{
+	char buf[32];
+
+	(void)state;
+	acfs_size_format(512, buf, sizeof(buf));
+	assert_string_equal(buf, "512B");
+	acfs_size_format(10ULL << 30, buf, sizeof(buf));
+	assert_string_equal(buf, "10G");
+	acfs_size_format(1536, buf, sizeof(buf));
+	assert_string_equal(buf, "1.5K");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(parse),
+		cmocka_unit_test(rejects),
+		cmocka_unit_test(format),
+	};
+	return cmocka_run_group_tests_name("size", tests, NULL, NULL);
+}

@@ -1,0 +1,388 @@
+/* SPDX-License-Identifier: MIT */
+/* The entry store against a real RocksDB in a temporary directory. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "acfs/store.h"
+
+struct fixture {
+	char dir[64];
+	struct acfs_store *s;
+};
+
+static int open_store(struct fixture *f)
+{
+	char err[ACFS_ERR_MAX] = "";
+	struct acfs_store_options o = { 0 };
+	int r = acfs_store_open(f->dir, &o, &f->s, err);
+	if (r < 0)
+		fprintf(stderr, "open: %s\n", err);
+	return r;
+}
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	snprintf(f->dir, sizeof(f->dir), "/tmp/acfs-unit.XXXXXX");
+	if (!mkdtemp(f->dir) || open_store(f) < 0)
+		return -1;
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	acfs_store_close(f->s);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(f);
+	return 0;
+}
+
+static void reopen(struct fixture *f)
+{
+	acfs_store_close(f->s);
+	f->s = NULL;
+	assert_int_equal(open_store(f), 0);
+}
+
+static void assert_invariants(struct acfs_store *s)
+{
+	char err[ACFS_ERR_MAX] = "";
+	int r = acfs_store_check(s, err);
+	if (r < 0)
+		fail_msg("invariants broken: %s", err);
+}
+
+static bool yes(uint64_t id, void *u)
+{
+	(void)id;
+	(void)u;
+	return true;
+}
+
+static int commit(struct acfs_store *s, uint64_t hash, const char *data,
+		  uint64_t *ret_id, struct acfs_entry *ret_old, bool noreplace,
+		  acfs_in_use_fn in_use)
+{
+	struct acfs_commit c = { 0 };
+	char err[ACFS_ERR_MAX] = "";
+
+	c.key.hash = hash;
+	c.key.kind = ACFS_KIND_BC;
+	c.id = acfs_store_alloc_id(s);
+	c.data = data;
+	c.size = strlen(data);
+	c.now_ns = 1000;
+	c.noreplace = noreplace;
+	c.in_use = in_use;
+	if (ret_id)
+		*ret_id = c.id;
+	return acfs_store_commit(s, &c, ret_old, err);
+}
+
+static void expect_blob(struct acfs_store *s, uint64_t id, const char *want)
+{
+	void *data = NULL;
+	size_t len = 0;
+
+	assert_int_equal(acfs_store_read_blob(s, id, &data, &len), 0);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(data, want, len);
+	free(data);
+}
+
+static void commit_and_get(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0xc49a2b7f8e123456ULL, ACFS_KIND_BC };
+	struct acfs_entry e, old;
+	struct acfs_store_counters c;
+	uint64_t id;
+
+	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
+	assert_int_equal(commit(f->s, k.hash, "BC\xc0\xde-one", &id, &old,
+				false, NULL), 0);
+	assert_true(old.id == 0);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.id == id);
+	assert_int_equal(e.size, 8);
+	assert_true(e.mtime_ns == 1000 && e.ctime_ns == 1000);
+	expect_blob(f->s, id, "BC\xc0\xde-one");
+	acfs_store_get_counters(f->s, &c);
+	assert_int_equal(c.entries, 1);
+	assert_int_equal(c.bytes, 8);
+	/* The .meta of the same key is another entry. */
+	k.kind = ACFS_KIND_META;
+	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
+	assert_invariants(f->s);
+}
+
+static void replace_drops_unused_version(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x1100000000000001ULL, ACFS_KIND_BC };
+	struct acfs_entry e, old;
+	struct acfs_store_counters c;
+	uint64_t id1, id2;
+	void *data;
+	size_t len;
+
+	assert_int_equal(commit(f->s, k.hash, "first", &id1, &old, false, NULL), 0);
+	assert_int_equal(commit(f->s, k.hash, "second!", &id2, &old, false, NULL), 0);
+	assert_true(id2 > id1);
+	assert_true(old.id == id1);
+	assert_int_equal(old.size, 5);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.id == id2);
+	expect_blob(f->s, id2, "second!");
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	acfs_store_get_counters(f->s, &c);
+	assert_int_equal(c.entries, 1);
+	assert_int_equal(c.bytes, 7);
+	assert_invariants(f->s);
+}
+
+static void replace_keeps_version_in_use(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_entry old;
+	uint64_t id1, id2;
+	void *data;
+	size_t len;
+
+	assert_int_equal(commit(f->s, 0x22, "reader holds me", &id1, &old,
+				false, NULL), 0);
+	assert_int_equal(commit(f->s, 0x22, "new", &id2, &old, false, yes), 0);
+	/* A reader that opened id1 still reads it, whole. */
+	expect_blob(f->s, id1, "reader holds me");
+	assert_invariants(f->s);
+	assert_int_equal(acfs_store_drop_orphan(f->s, id1), 0);
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	expect_blob(f->s, id2, "new");
+	assert_invariants(f->s);
+}
+
+static void orphans_swept_at_open(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_entry old;
+	uint64_t id1, id2;
+	void *data;
+	size_t len;
+
+	assert_int_equal(commit(f->s, 0x33, "old", &id1, &old, false, NULL), 0);
+	assert_int_equal(commit(f->s, 0x33, "new", &id2, &old, false, yes), 0);
+	reopen(f); /* no reader survives a restart */
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	expect_blob(f->s, id2, "new");
+	assert_invariants(f->s);
+}
+
+static void noreplace(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x44, ACFS_KIND_BC };
+	struct acfs_entry e, old;
+	uint64_t id1, id2;
+
+	assert_int_equal(commit(f->s, 0x44, "a", &id1, &old, true, NULL), 0);
+	assert_int_equal(commit(f->s, 0x44, "bb", &id2, &old, true, NULL), -EEXIST);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.id == id1);
+	expect_blob(f->s, id1, "a");
+	assert_invariants(f->s);
+}
+
+static void remove_entry(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x55, ACFS_KIND_BC };
+	struct acfs_entry e, old;
+	struct acfs_store_counters c;
+	char err[ACFS_ERR_MAX];
+	uint64_t id;
+
+	assert_int_equal(commit(f->s, 0x55, "gone soon", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_remove(f->s, &k, id + 1, NULL, NULL, &old,
+					   err), -ENOENT);
+	assert_int_equal(acfs_store_remove(f->s, &k, id, NULL, NULL, &old, err), 0);
+	assert_true(old.id == id);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
+	assert_int_equal(acfs_store_remove(f->s, &k, 0, NULL, NULL, &old, err),
+			 -ENOENT);
+	acfs_store_get_counters(f->s, &c);
+	assert_int_equal(c.entries, 0);
+	assert_int_equal(c.bytes, 0);
+	assert_invariants(f->s);
+}
+
+static void set_times(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x66, ACFS_KIND_BC };
+	struct acfs_entry e, old;
+	uint64_t id;
+
+	assert_int_equal(commit(f->s, 0x66, "t", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_set_times(f->s, &k, id, 5, -1), 0);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.atime_ns == 5 && e.mtime_ns == 1000);
+	assert_int_equal(acfs_store_set_times(f->s, &k, id, -1, 7), 0);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.atime_ns == 5 && e.mtime_ns == 7);
+	/* A replaced version's times do not touch the new one. */
+	assert_int_equal(acfs_store_set_times(f->s, &k, id + 1000, 9, 9), -ENOENT);
+	reopen(f);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_true(e.atime_ns == 5 && e.mtime_ns == 7);
+}
+
+static void survives_reopen_and_ids_never_repeat(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x77, ACFS_KIND_META };
+	struct acfs_store_counters c;
+	struct acfs_entry e;
+	uint64_t max = 0;
+
+	for (int i = 0; i < 100; i++) {
+		struct acfs_commit cm = { 0 };
+		char err[ACFS_ERR_MAX];
+		char data[32];
+		snprintf(data, sizeof(data), "entry %d", i);
+		cm.key.hash = 0x7700000000000000ULL | (uint64_t)i;
+		cm.key.kind = ACFS_KIND_META;
+		cm.id = acfs_store_alloc_id(f->s);
+		assert_true(cm.id > max);
+		max = cm.id;
+		cm.data = data;
+		cm.size = strlen(data);
+		assert_int_equal(acfs_store_commit(f->s, &cm, NULL, err), 0);
+	}
+	reopen(f);
+	k.hash = 0x7700000000000000ULL | 42;
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	expect_blob(f->s, e.id, "entry 42");
+	acfs_store_get_counters(f->s, &c);
+	assert_int_equal(c.entries, 100);
+	assert_true(acfs_store_alloc_id(f->s) > max);
+	assert_invariants(f->s);
+}
+
+struct collect {
+	uint64_t hashes[16];
+	int kinds[16];
+	int n;
+	int stop_after;
+};
+
+static int collect_fn(const struct acfs_key *key, const struct acfs_entry *e,
+		      void *u)
+{
+	struct collect *c = u;
+
+	(void)e;
+	c->hashes[c->n] = key->hash;
+	c->kinds[c->n] = key->kind;
+	c->n++;
+	return c->n == c->stop_after ? 1 : 0;
+}
+
+static void iterate_shard(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_entry old;
+	struct collect c = { .stop_after = -1 };
+	struct acfs_key after;
+
+	assert_int_equal(commit(f->s, 0x0100000000000003ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->s, 0x0100000000000001ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->s, 0x0200000000000000ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->s, 0x00ffffffffffffffULL, "x", NULL, &old, false, NULL), 0);
+	struct acfs_commit m = { .key = { 0x0100000000000001ULL, ACFS_KIND_META },
+				 .id = acfs_store_alloc_id(f->s), .data = "{}",
+				 .size = 2 };
+	char err[ACFS_ERR_MAX];
+	assert_int_equal(acfs_store_commit(f->s, &m, NULL, err), 0);
+
+	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, true, NULL,
+						     collect_fn, &c), 0);
+	assert_int_equal(c.n, 3);
+	assert_true(c.hashes[0] == 0x0100000000000001ULL && c.kinds[0] == ACFS_KIND_BC);
+	assert_true(c.hashes[1] == 0x0100000000000001ULL && c.kinds[1] == ACFS_KIND_META);
+	assert_true(c.hashes[2] == 0x0100000000000003ULL);
+
+	/* Resume after the first: readdir offsets. */
+	c.n = 0;
+	after.hash = 0x0100000000000001ULL;
+	after.kind = ACFS_KIND_BC;
+	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, false, &after,
+						     collect_fn, &c), 0);
+	assert_int_equal(c.n, 2);
+	assert_int_equal(c.kinds[0], ACFS_KIND_META);
+
+	/* Stop early: the callback's value comes back. */
+	c.n = 0;
+	c.stop_after = 1;
+	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, true, NULL,
+						     collect_fn, &c), 1);
+	assert_int_equal(c.n, 1);
+}
+
+static void empty_entry_and_read_only_reader(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x88, ACFS_KIND_BC };
+	struct acfs_store_options ro = { .read_only = true };
+	struct acfs_store *r;
+	struct acfs_entry e, old;
+	char err[ACFS_ERR_MAX];
+	uint64_t id;
+
+	assert_int_equal(commit(f->s, 0x88, "", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(e.size, 0);
+	expect_blob(f->s, id, "");
+	acfs_store_sync(f->s);
+	/* A read-only instance beside the daemon's sees committed entries. */
+	assert_int_equal(acfs_store_open(f->dir, &ro, &r, err), 0);
+	assert_int_equal(acfs_store_get(r, &k, &e), 0);
+	assert_true(e.id == id);
+	assert_int_equal(acfs_store_commit(r, &(struct acfs_commit){ .key = k,
+					   .id = 1, .data = "", .size = 0 },
+					   NULL, err), -EROFS);
+	acfs_store_close(r);
+}
+
+int main(void)
+{
+#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(commit_and_get),
+		T(replace_drops_unused_version),
+		T(replace_keeps_version_in_use),
+		T(orphans_swept_at_open),
+		T(noreplace),
+		T(remove_entry),
+		T(set_times),
+		T(survives_reopen_and_ids_never_repeat),
+		T(iterate_shard),
+		T(empty_entry_and_read_only_reader),
+	};
+	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
+}
