@@ -733,7 +733,8 @@ int acfs_store_check(struct acfs_store *s, char *err)
 
 	if (r < 0)
 		goto out;
-	qsort(ids, n, sizeof(*ids), cmp_u64);
+	if (n > 0)
+		qsort(ids, n, sizeof(*ids), cmp_u64);
 	for (size_t i = 1; i < n; i++)
 		if (ids[i] == ids[i - 1]) {
 			snprintf(err, ACFS_ERR_MAX, "id %llu owned twice",
@@ -760,7 +761,7 @@ int acfs_store_check(struct acfs_store *s, char *err)
 		size_t klen;
 		uint64_t id = get_be64(
 			(const unsigned char *)rocksdb_iter_key(it, &klen));
-		if (!bsearch(&id, ids, n, sizeof(*ids), cmp_u64)) {
+		if (n == 0 || !bsearch(&id, ids, n, sizeof(*ids), cmp_u64)) {
 			snprintf(err, ACFS_ERR_MAX,
 				 "blob %llu is owned by nobody",
 				 (unsigned long long)id);

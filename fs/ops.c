@@ -807,14 +807,14 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 /* Loads an entry's bytes once per open period. Caller holds in->lock. */
 static int load_locked(struct acfs_fs *fs, struct inode *in)
 {
+	char path[ACFS_KEY_PATH_MAX];
 	int r;
 
-	if (in->data || in->size == 0)
+	if (in->data)
 		return 0;
+	acfs_key_format_path(&in->key, path);
 	r = acfs_store_read_blob(fs->store, in->ino, &in->data, &in->data_len);
 	if (r == 0 && in->data_len != in->size) {
-		char path[ACFS_KEY_PATH_MAX];
-		acfs_key_format_path(&in->key, path);
 		acfs_log(LOG_ERR, "%s: stored version %llu has %zu bytes, "
 			 "record says %llu", path,
 			 (unsigned long long)in->ino, in->data_len,
@@ -823,13 +823,38 @@ static int load_locked(struct acfs_fs *fs, struct inode *in)
 		in->data = NULL;
 		r = -EIO;
 	} else if (r < 0) {
-		char path[ACFS_KEY_PATH_MAX];
-		acfs_key_format_path(&in->key, path);
 		acfs_log(LOG_ERR, "%s: reading version %llu: %s", path,
 			 (unsigned long long)in->ino, strerror(-r));
 		r = -EIO;
 	}
 	return r;
+}
+
+/* Caller holds in->lock; it is released here before the reply. */
+static void read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
+		       size_t size, off_t off)
+{
+	int r = load_locked(fs, in);
+	const char *data = in->data;
+	size_t len = in->data_len;
+
+	/* The kernel may send RELEASE (and FORGET) as soon as it has the
+	 * reply, before fuse_reply_buf returns here: hold the inode open so
+	 * its bytes outlive the reply. */
+	if (r == 0)
+		inode_open(fs, in);
+	pthread_mutex_unlock(&in->lock);
+	if (r < 0) {
+		reply_err(req, r);
+		return;
+	}
+	if ((uint64_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off,
+			       size < len - (size_t)off ? size
+							: len - (size_t)off);
+	inode_close(fs, in);
 }
 
 static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
@@ -846,20 +871,7 @@ static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	}
 	pthread_mutex_lock(&in->lock);
 	if (in->type == INODE_ENTRY) {
-		r = load_locked(fs, in);
-		const char *data = in->data;
-		size_t len = in->size;
-		pthread_mutex_unlock(&in->lock);
-		/* The bytes stay put while this handle is open. */
-		if (r < 0)
-			reply_err(req, r);
-		else if ((uint64_t)off >= len)
-			fuse_reply_buf(req, NULL, 0);
-		else
-			fuse_reply_buf(req, data + off,
-				       size < len - (size_t)off
-					       ? size
-					       : len - (size_t)off);
+		read_entry(req, fs, in, size, off);
 		return;
 	}
 	char *buf = malloc(size ? size : 1);

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -78,8 +79,16 @@ static bool load(const fs::path &p, std::string &out)
 		size_t done = 0;
 		while (done < size) {
 			ssize_t n = read(fd, &out[done], size - done);
-			if (n <= 0)
-				break;
+			if (n < 0) {
+				// An I/O error (the daemon was killed) is a
+				// failed read, not wrong bytes.
+				std::fprintf(stderr, "ariac-sim: read %s: %s\n",
+					     p.c_str(), std::strerror(errno));
+				close(fd);
+				return false;
+			}
+			if (n == 0)
+				break; // short: compared, and reported
 			done += (size_t)n;
 		}
 		out.resize(done);

@@ -16,6 +16,10 @@ fi
 WORK=$(mktemp -d /tmp/acfs-test.XXXXXX)
 MNT=$WORK/mnt
 STORE=$WORK/store
+# Sanitizer reports of every process (the daemon's stderr is /dev/null in
+# the background) go to files here; finish() fails if there are any.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$WORK/sanitizer"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$WORK/sanitizer"
 TESTS_RUN=0
 TESTS_FAILED=0
 
@@ -85,6 +89,14 @@ ok() {
 }
 
 finish() {
+	TESTS_RUN=$((TESTS_RUN + 1))
+	if ls "$WORK"/sanitizer.* >/dev/null 2>&1; then
+		sed 's/^/# /' "$WORK"/sanitizer.*
+		echo "not ok $TESTS_RUN - no sanitizer reports"
+		TESTS_FAILED=$((TESTS_FAILED + 1))
+	else
+		echo "ok $TESTS_RUN - no sanitizer reports"
+	fi
 	echo "1..$TESTS_RUN"
 	echo "# $((TESTS_RUN - TESTS_FAILED)) passed, $TESTS_FAILED failed"
 	[ "$TESTS_FAILED" -eq 0 ]
