@@ -786,8 +786,10 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 				 "immutable; replace them by rename", path);
 			r = -EACCES;
 		}
-		/* This version's bytes never change: keep the page cache. */
+		/* This version's bytes never change: keep the page cache, and
+		 * a read-only close has nothing to flush. */
 		fi->keep_cache = 1;
+		fi->noflush = 1;
 	} else if (fi->flags & O_TRUNC) {
 		if (ftruncate(in->stage_fd, 0) < 0)
 			r = -errno;
