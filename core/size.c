@@ -64,3 +64,31 @@ void acfs_size_format(uint64_t bytes, char *buf, size_t len)
 	}
 	snprintf(buf, len, v < 10 ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
+
+int acfs_duration_parse(const char *text, int64_t *ret_ns)
+{
+	uint64_t v = 0, mult = 1;
+	const char *p = text;
+
+	if (!text || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	for (; isdigit((unsigned char)*p); p++) {
+		if (v > 1000000000ULL)
+			return -ERANGE;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	switch (*p) {
+	case '\0': case 's': mult = 1; break;
+	case 'm': mult = 60; break;
+	case 'h': mult = 3600; break;
+	case 'd': mult = 86400; break;
+	case 'w': mult = 7 * 86400; break;
+	default: return -EINVAL;
+	}
+	if (*p && p[1])
+		return -EINVAL;
+	if (v * mult > (uint64_t)INT64_MAX / 1000000000ULL)
+		return -ERANGE;
+	*ret_ns = (int64_t)(v * mult) * 1000000000LL;
+	return 0;
+}

@@ -66,6 +66,7 @@ struct inode {
 	struct acfs_key key;        /* ENTRY/PENDING target; lock */
 	uint64_t size;              /* protected by lock */
 	int64_t atime_ns, mtime_ns, ctime_ns; /* protected by lock */
+	uint64_t stored;            /* ENTRY: bytes in the store; lock */
 	mode_t mode;                /* permission bits; lock */
 	int stage_fd;               /* TMP/PENDING: staging file; lock */
 	bool written;               /* PENDING: a write arrived; lock */
@@ -88,6 +89,34 @@ struct acfs_fs {
 	double neg_timeout;         /* absent entries */
 
 	pthread_rwlock_t ns_lock;   /* see invariant 3 */
+	char *store_dir;
+	uint64_t max_size;          /* the budget, stored bytes */
+	unsigned low_water_pct;     /* eviction stops at this % of it */
+	unsigned flush_secs;        /* uses reach the store this often */
+
+	/* lru.c: recorded uses and the housekeeping thread */
+	pthread_mutex_t lru_lock;
+	pthread_cond_t lru_cv;      /* wakes the housekeeper */
+	pthread_cond_t room_cv;     /* an eviction pass ended */
+	struct acfs_touch *touches; /* protected by lru_lock */
+	size_t ntouches, touch_cap; /* protected by lru_lock */
+	bool evict_wanted;          /* protected by lru_lock */
+	bool stopping;              /* protected by lru_lock */
+	uint64_t evict_passes;      /* protected by lru_lock */
+	pthread_t keeper;
+	bool keeper_started;
+
+	/* kernel dentry invalidations, sent from their own thread */
+	pthread_mutex_t inval_lock;
+	pthread_cond_t inval_cv;
+	struct inval *inval_head;   /* protected by inval_lock */
+	pthread_t notifier;
+	bool notifier_started;
+
+	/* control.c */
+	int control_fd;
+	pthread_t control;
+	bool control_started;
 
 	pthread_mutex_t itab_lock;
 	struct inode **buckets;     /* protected by itab_lock */
@@ -124,6 +153,34 @@ void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept);
 /* tmp/ names, all under itab_lock. */
 struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);
+
+/* lru.c */
+int fs_lru_start(struct acfs_fs *fs);
+void fs_lru_stop(struct acfs_fs *fs);
+/* Records a use of ENTRY @in (caller holds in->lock). */
+void fs_lru_note(struct acfs_fs *fs, struct inode *in);
+/* Persists recorded uses now. */
+void fs_lru_flush(struct acfs_fs *fs);
+/* A commit went over budget: evict in the background. */
+void fs_lru_kick(struct acfs_fs *fs);
+/* Blocks until one eviction pass has run (after a -EAGAIN commit). */
+void fs_lru_wait_room(struct acfs_fs *fs);
+/* acfs_evict_opts hooks: the namespace lock, and what was evicted. */
+void fs_evict_batch_lock(bool lock, void *fs);
+void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
+		bool kept, void *fs);
+
+/* xattr.c */
+void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *value, size_t size, int flags);
+void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   size_t size);
+void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
+
+/* control.c: the aria-cache command's socket, STORE/control.sock */
+int fs_control_start(struct acfs_fs *fs);
+void fs_control_stop(struct acfs_fs *fs);
 
 /* log.c */
 void acfs_log_init(bool use_syslog, bool debug);

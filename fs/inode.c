@@ -156,6 +156,7 @@ struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
 			in->atime_ns = e->atime_ns;
 			in->mtime_ns = e->mtime_ns;
 			in->ctime_ns = e->ctime_ns;
+			in->stored = e->stored;
 			in->mode = 0444;
 			insert_locked(fs, in);
 		}

@@ -30,6 +30,7 @@
 struct options {
 	char *store;
 	char *max_entry_size;
+	char *max_size;
 	int sync;
 	int show_help;
 	int show_version;
@@ -44,6 +45,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--max-entry-size %s", max_entry_size, 0),
 	OPT("--max-entry-size=%s", max_entry_size, 0),
 	OPT("max_entry_size=%s", max_entry_size, 0),
+	OPT("--max-size %s", max_size, 0),
+	OPT("--max-size=%s", max_size, 0),
+	OPT("max_size=%s", max_size, 0),
 	OPT("--sync", sync, 1),
 	OPT("sync_commits", sync, 1),
 	OPT("-h", show_help, 1),
@@ -81,6 +85,9 @@ static void usage(const char *prog)
 	       "    --store DIR            store directory (default: $ARIA_CACHE_STORE,\n"
 	       "                           else $XDG_CACHE_HOME/aria-cachefs,\n"
 	       "                           else ~/.cache/aria-cachefs); -o store=DIR\n"
+	       "    --max-size SIZE        budget of stored bytes (default 10G);\n"
+	       "                           least recently used entries are\n"
+	       "                           evicted to 90%% of it; -o max_size=SIZE\n"
 	       "    --max-entry-size SIZE  largest entry accepted (default 256M);\n"
 	       "                           -o max_entry_size=SIZE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
@@ -352,6 +359,13 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
+	fs.max_size = 10ULL << 30;
+	if (opts.max_size && acfs_size_parse(opts.max_size, &fs.max_size) < 0) {
+		fprintf(stderr, "aria-cachefs: --max-size %s is not a size "
+			"(examples: 500M, 10G)\n", opts.max_size);
+		ret = 2;
+		goto out_args;
+	}
 	fs.max_entry_size = 256ULL << 20;
 	if (opts.max_entry_size &&
 	    acfs_size_parse(opts.max_entry_size, &fs.max_entry_size) < 0) {
@@ -413,6 +427,18 @@ int main(int argc, char *argv[])
 			dbdir, err);
 		goto out_lock;
 	}
+	fs.store_dir = store_dir;
+	fs.low_water_pct = 90;
+	fs.flush_secs = 5;
+	fs.control_fd = -1;
+	pthread_mutex_init(&fs.lru_lock, NULL);
+	pthread_cond_init(&fs.lru_cv, NULL);
+	pthread_cond_init(&fs.room_cv, NULL);
+	pthread_mutex_init(&fs.inval_lock, NULL);
+	pthread_cond_init(&fs.inval_cv, NULL);
+	if ((r = acfs_store_set_budget(fs.store, fs.max_size)) < 0)
+		fprintf(stderr, "aria-cachefs: cannot record the budget in %s: "
+			"%s\n", store_dir, strerror(-r));
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.start_ns = acfs_now_ns();
@@ -433,6 +459,12 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	}
 	acfs_log_init(!cmd.foreground, cmd.debug);
+	if (fs_lru_start(&fs) < 0) {
+		fprintf(stderr, "aria-cachefs: cannot start the housekeeping "
+			"thread\n");
+		goto out_unmount;
+	}
+	fs_control_start(&fs);
 	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
 	if (notify_fd >= 0) {
 		if (write(notify_fd, "", 1) != 1)
@@ -459,6 +491,9 @@ int main(int argc, char *argv[])
 		ret = fuse_session_loop_mt(fs.se, loop) ? 1 : 0;
 	fuse_loop_cfg_destroy(loop);
 	acfs_log(LOG_INFO, "unmounting %s", mp);
+out_unmount:
+	fs_control_stop(&fs);
+	fs_lru_stop(&fs);
 	fuse_session_unmount(fs.se);
 out_signals:
 	fuse_remove_signal_handlers(fs.se);
@@ -481,6 +516,7 @@ out_args:
 	free(opts.store);
 	free(opts.mountpoint);
 	free(opts.max_entry_size);
+	free(opts.max_size);
 	fuse_opt_free_args(&args);
 	return ret;
 }

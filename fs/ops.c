@@ -77,7 +77,10 @@ static void file_attr_locked(struct acfs_fs *fs, struct inode *in,
 	st->st_gid = fs->gid;
 	st->st_size = (off_t)in->size;
 	st->st_blksize = 4096;
-	st->st_blocks = (blkcnt_t)((in->size + 511) / 512);
+	/* du(1) tells the truth: entries count the bytes the store keeps. */
+	st->st_blocks = (blkcnt_t)(((in->type == INODE_ENTRY ? in->stored
+							      : in->size) +
+				    511) / 512);
 	st->st_atim = ts_of(in->atime_ns);
 	st->st_mtim = ts_of(in->mtime_ns);
 	st->st_ctim = ts_of(in->ctime_ns);
@@ -90,10 +93,14 @@ static void file_attr(struct acfs_fs *fs, struct inode *in, struct stat *st)
 	pthread_mutex_unlock(&in->lock);
 }
 
+/* Entries: atime moves with use, and ls -lu should show it within 1 s. */
+#define ENTRY_ATTR_TIMEOUT 1.0
+
 static double attr_timeout_of(struct acfs_fs *fs, struct inode *in)
 {
-	/* Temp files change size as they are written; entries never do. */
-	return in->type == INODE_ENTRY ? fs->entry_timeout : 0.0;
+	(void)fs;
+	/* Temp files change size as they are written; entries only atime. */
+	return in->type == INODE_ENTRY ? ENTRY_ATTR_TIMEOUT : 0.0;
 }
 
 static void reply_dir_entry(fuse_req_t req, fuse_ino_t ino)
@@ -138,6 +145,7 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		 * the kernel remember "absent" past its commit. */
 		double t = pending_exists(fs, &key) ? 0.0 : fs->neg_timeout;
 		pthread_rwlock_unlock(&fs->ns_lock);
+		acfs_store_count(fs->store, ACFS_STAT_MISSES, 1);
 		reply_negative(req, t);
 		return;
 	}
@@ -155,8 +163,12 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		return;
 	}
 	e.ino = in->ino;
-	e.entry_timeout = e.attr_timeout = fs->entry_timeout;
-	file_attr(fs, in, &e.attr);
+	e.entry_timeout = fs->entry_timeout;
+	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
+	pthread_mutex_lock(&in->lock);
+	fs_lru_note(fs, in);
+	file_attr_locked(fs, in, &e.attr);
+	pthread_mutex_unlock(&in->lock);
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(fs, in, 1);
 }
@@ -790,6 +802,10 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		 * a read-only close has nothing to flush. */
 		fi->keep_cache = 1;
 		fi->noflush = 1;
+		if (!writing) {
+			fs_lru_note(fs, in);
+			acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		}
 	} else if (fi->flags & O_TRUNC) {
 		if (ftruncate(in->stage_fd, 0) < 0)
 			r = -errno;
@@ -815,7 +831,9 @@ static int load_locked(struct acfs_fs *fs, struct inode *in)
 	if (in->data)
 		return 0;
 	acfs_key_format_path(&in->key, path);
-	r = acfs_store_read_blob(fs->store, in->ino, &in->data, &in->data_len);
+	char err[ACFS_ERR_MAX] = "";
+	r = acfs_store_read_blob(fs->store, in->ino, &in->data, &in->data_len,
+				 err);
 	if (r == 0 && in->data_len != in->size) {
 		acfs_log(LOG_ERR, "%s: stored version %llu has %zu bytes, "
 			 "record says %llu", path,
@@ -826,7 +844,7 @@ static int load_locked(struct acfs_fs *fs, struct inode *in)
 		r = -EIO;
 	} else if (r < 0) {
 		acfs_log(LOG_ERR, "%s: reading version %llu: %s", path,
-			 (unsigned long long)in->ino, strerror(-r));
+			 (unsigned long long)in->ino, err[0] ? err : strerror(-r));
 		r = -EIO;
 	}
 	return r;
@@ -912,6 +930,7 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 "--max-entry-size) to inode %llu",
 			 (unsigned long long)fs->max_entry_size,
 			 (unsigned long long)in->ino);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		r = -EFBIG;
 	} else {
 		n = pwrite(in->stage_fd, buf, size, off);
@@ -957,7 +976,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
 	struct in_use_ctx ctx = { .fs = fs };
-	struct acfs_entry old;
+	struct acfs_entry old, ent;
 	struct acfs_commit c = { 0 };
 	char *buf;
 	ssize_t n = 0;
@@ -987,16 +1006,36 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.in_use = in_use_cb;
 	c.userdata = &ctx;
 
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = acfs_store_commit(fs->store, &c, &old, err);
-	pthread_rwlock_unlock(&fs->ns_lock);
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_wrlock(&fs->ns_lock);
+		r = acfs_store_commit(fs->store, &c, &ent, &old, err);
+		pthread_rwlock_unlock(&fs->ns_lock);
+		if (r != -EAGAIN)
+			break;
+		if (tries == 3) {
+			/* Eviction ran and could not make room: what is
+			 * left is pinned. */
+			snprintf(err, sizeof(err), "the store is over its "
+				 "%llu-byte budget and eviction cannot free "
+				 "space (pinned entries?); unpin or raise "
+				 "--max-size", (unsigned long long)fs->max_size);
+			r = -ENOSPC;
+			break;
+		}
+		fs_lru_wait_room(fs);
+	}
 	free(buf);
 	if (r == -EEXIST)
 		return r;
 	if (r < 0) {
 		acfs_log(LOG_ERR, "commit of %s failed: %s", path, err);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		return r;
 	}
+	struct acfs_store_counters cnt;
+	acfs_store_get_counters(fs->store, &cnt);
+	if (fs->max_size && cnt.stored > fs->max_size)
+		fs_lru_kick(fs);
 	inode_retired(fs, old.id, ctx.kept);
 	close(in->stage_fd);
 	in->stage_fd = -1;
@@ -1004,6 +1043,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->key = *key;
 	in->mode = 0444;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;
+	in->stored = ent.stored;
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
 		 (unsigned long long)in->size, (unsigned long long)in->ino);
 	return 0;
@@ -1300,4 +1340,8 @@ const struct fuse_lowlevel_ops acfs_ops = {
 	.readdir = acfs_readdir,
 	.statfs = acfs_statfs,
 	.access = acfs_access,
+	.setxattr = acfs_setxattr,
+	.getxattr = acfs_getxattr,
+	.listxattr = acfs_listxattr,
+	.removexattr = acfs_removexattr,
 };

@@ -3,12 +3,15 @@
  * gen-bitcode: writes real LLVM bitcode made with LLVM-C, the way a
  * monomorphizing compiler would emit one specialization per module.
  *
- *   gen-bitcode OUT.bc NAME FUNCTIONS [TRIPLE]
+ *   gen-bitcode OUT.bc NAME FUNCTIONS [--triple TRIPLE] [--data BYTES]
  *
  * FUNCTIONS sets the size: each function is a small loop over i32 math, so
  * 1 gives ~1 KiB and 400 gives well over 16 KiB (the size at which LLVM
  * mmaps a file). NAME seeds function names and constants, so different
  * names give different bytes and the same name always the same bytes.
+ * Such modules are very regular (zstd shrinks them ~10x); --data adds a
+ * constant array of BYTES pseudo-random bytes, which does not compress,
+ * to get entries whose stored size is what a test needs.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,12 +69,40 @@ static void add_function(LLVMModuleRef m, LLVMContextRef ctx,
 	LLVMDisposeBuilder(b);
 }
 
+static void add_data(LLVMModuleRef m, LLVMContextRef ctx, long n,
+		     unsigned long long seed)
+{
+	char *bytes = malloc((size_t)n);
+	unsigned long long x = seed | 1;
+
+	for (long i = 0; i < n; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		bytes[i] = (char)(x >> 24);
+	}
+	LLVMValueRef init = LLVMConstStringInContext(ctx, bytes, (unsigned)n, 1);
+	LLVMValueRef g = LLVMAddGlobal(m, LLVMTypeOf(init), "aria_blob");
+	LLVMSetInitializer(g, init);
+	LLVMSetGlobalConstant(g, 1);
+	free(bytes);
+}
+
 int main(int argc, char **argv)
 {
+	const char *triple = "x86_64-pc-linux-gnu";
+	long data = 0;
+
 	if (argc < 4 || strcmp(argv[1], "--help") == 0) {
 		fprintf(stderr, "usage: gen-bitcode OUT.bc NAME FUNCTIONS "
-			"[TRIPLE]\n");
+			"[--triple TRIPLE] [--data BYTES]\n");
 		return argc < 4 ? 2 : 0;
+	}
+	for (int i = 4; i + 1 < argc; i += 2) {
+		if (strcmp(argv[i], "--triple") == 0)
+			triple = argv[i + 1];
+		else if (strcmp(argv[i], "--data") == 0)
+			data = strtol(argv[i + 1], NULL, 10);
 	}
 	const char *out = argv[1], *name = argv[2];
 	long nfuncs = strtol(argv[3], NULL, 10);
@@ -79,7 +110,9 @@ int main(int argc, char **argv)
 	LLVMContextRef ctx = LLVMContextCreate();
 	LLVMModuleRef m = LLVMModuleCreateWithNameInContext(name, ctx);
 
-	LLVMSetTarget(m, argc > 4 ? argv[4] : "x86_64-pc-linux-gnu");
+	LLVMSetTarget(m, triple);
+	if (data > 0)
+		add_data(m, ctx, data, seed);
 	LLVMSetDataLayout(m, "e-m:e-p270:32:32-p271:32:32-p272:64:64-"
 			     "i64:64-f80:128-n8:16:32:64-S128");
 	for (long f = 0; f < (nfuncs > 0 ? nfuncs : 1); f++) {

@@ -64,12 +64,38 @@ static void format(void **state)
 	assert_string_equal(buf, "1.5K");
 }
 
+static void durations(void **state)
+{
+	int64_t ns = 5;
+
+	(void)state;
+	assert_int_equal(acfs_duration_parse("90", &ns), 0);
+	assert_true(ns == 90LL * 1000000000LL);
+	assert_int_equal(acfs_duration_parse("10m", &ns), 0);
+	assert_true(ns == 600LL * 1000000000LL);
+	assert_int_equal(acfs_duration_parse("2h", &ns), 0);
+	assert_true(ns == 7200LL * 1000000000LL);
+	assert_int_equal(acfs_duration_parse("7d", &ns), 0);
+	assert_true(ns == 7LL * 86400 * 1000000000LL);
+	assert_int_equal(acfs_duration_parse("1w", &ns), 0);
+	assert_true(ns == 7LL * 86400 * 1000000000LL);
+	ns = 5;
+	assert_int_equal(acfs_duration_parse("", &ns), -EINVAL);
+	assert_int_equal(acfs_duration_parse("h", &ns), -EINVAL);
+	assert_int_equal(acfs_duration_parse("3y", &ns), -EINVAL);
+	assert_int_equal(acfs_duration_parse("3dd", &ns), -EINVAL);
+	assert_int_equal(acfs_duration_parse("-3d", &ns), -EINVAL);
+	assert_int_equal(acfs_duration_parse("99999999999999w", &ns), -ERANGE);
+	assert_true(ns == 5);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(parse),
 		cmocka_unit_test(rejects),
 		cmocka_unit_test(format),
+		cmocka_unit_test(durations),
 	};
 	return cmocka_run_group_tests_name("size", tests, NULL, NULL);
 }

@@ -92,7 +92,7 @@ static int commit(struct acfs_store *s, uint64_t hash, const char *data,
 	c.in_use = in_use;
 	if (ret_id)
 		*ret_id = c.id;
-	return acfs_store_commit(s, &c, ret_old, err);
+	return acfs_store_commit(s, &c, NULL, ret_old, err);
 }
 
 static void expect_blob(struct acfs_store *s, uint64_t id, const char *want)
@@ -100,7 +100,7 @@ static void expect_blob(struct acfs_store *s, uint64_t id, const char *want)
 	void *data = NULL;
 	size_t len = 0;
 
-	assert_int_equal(acfs_store_read_blob(s, id, &data, &len), 0);
+	assert_int_equal(acfs_store_read_blob(s, id, &data, &len, NULL), 0);
 	assert_int_equal(len, strlen(want));
 	assert_memory_equal(data, want, len);
 	free(data);
@@ -150,7 +150,7 @@ static void replace_drops_unused_version(void **state)
 	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
 	assert_true(e.id == id2);
 	expect_blob(f->s, id2, "second!");
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
 	acfs_store_get_counters(f->s, &c);
 	assert_int_equal(c.entries, 1);
 	assert_int_equal(c.bytes, 7);
@@ -172,7 +172,7 @@ static void replace_keeps_version_in_use(void **state)
 	expect_blob(f->s, id1, "reader holds me");
 	assert_invariants(f->s);
 	assert_int_equal(acfs_store_drop_orphan(f->s, id1), 0);
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
 	expect_blob(f->s, id2, "new");
 	assert_invariants(f->s);
 }
@@ -188,7 +188,7 @@ static void orphans_swept_at_open(void **state)
 	assert_int_equal(commit(f->s, 0x33, "old", &id1, &old, false, NULL), 0);
 	assert_int_equal(commit(f->s, 0x33, "new", &id2, &old, false, yes), 0);
 	reopen(f); /* no reader survives a restart */
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len), -ENOENT);
+	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
 	expect_blob(f->s, id2, "new");
 	assert_invariants(f->s);
 }
@@ -272,7 +272,7 @@ static void survives_reopen_and_ids_never_repeat(void **state)
 		max = cm.id;
 		cm.data = data;
 		cm.size = strlen(data);
-		assert_int_equal(acfs_store_commit(f->s, &cm, NULL, err), 0);
+		assert_int_equal(acfs_store_commit(f->s, &cm, NULL, NULL, err), 0);
 	}
 	reopen(f);
 	k.hash = 0x7700000000000000ULL | 42;
@@ -318,7 +318,7 @@ static void iterate_shard(void **state)
 				 .id = acfs_store_alloc_id(f->s), .data = "{}",
 				 .size = 2 };
 	char err[ACFS_ERR_MAX];
-	assert_int_equal(acfs_store_commit(f->s, &m, NULL, err), 0);
+	assert_int_equal(acfs_store_commit(f->s, &m, NULL, NULL, err), 0);
 
 	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, true, NULL,
 						     collect_fn, &c), 0);
@@ -365,7 +365,7 @@ static void empty_entry_and_read_only_reader(void **state)
 	assert_true(e.id == id);
 	assert_int_equal(acfs_store_commit(r, &(struct acfs_commit){ .key = k,
 					   .id = 1, .data = "", .size = 0 },
-					   NULL, err), -EROFS);
+					   NULL, NULL, err), -EROFS);
 	acfs_store_close(r);
 }
 

@@ -6,18 +6,22 @@
  * counter that never goes back (the filesystem uses it as inode number).
  * Column families:
  *   entries  key(8, big endian) + kind(1) -> struct acfs_entry record
- *   blobs    id(8, big endian)             -> the entry's bytes
+ *   blobs    id(8, big endian)             -> format(1) + the entry's bytes,
+ *                                             raw (0) or zstd-compressed (1)
  *   orphans  id(8, big endian)             -> ""  (blob no entry names, but
  *                                                  a reader may still hold)
- *   default  "counters", "id_limit"
+ *   lru      atime(8, big endian) + key(9) -> ""  (unpinned entries, oldest
+ *                                                  first: eviction order)
+ *   default  "counters", "stats", "id_limit", "budget"
  *
  * Invariants (checked by acfs_store_check):
- *   1. Every entries row names a blobs row of exactly its size.
+ *   1. Every entries row names a blobs row of exactly its stored size.
  *   2. A blobs row is named by exactly one entries row, or has an orphans
  *      row, never both.
- *   3. counters.entries / counters.bytes equal the count and the sum of
- *      sizes of the entries rows.
+ *   3. counters.entries / .bytes / .stored equal the count and the sums of
+ *      size and stored size of the entries rows.
  *   4. Every id in blobs is below the persisted id_limit.
+ *   5. The lru rows are exactly (atime, key) of the unpinned entries.
  * Each public call that changes anything is one atomic RocksDB write, so
  * the invariants hold after a crash at any moment. Orphans are swept at
  * open, when no reader can exist any more.
@@ -40,6 +44,7 @@ struct acfs_store;
 struct acfs_entry {
 	uint64_t id;       /* version id == inode number */
 	uint64_t size;     /* logical bytes */
+	uint64_t stored;   /* bytes the store keeps (after compression) */
 	int64_t mtime_ns;  /* commit time, or what utimens set */
 	int64_t atime_ns;  /* last use */
 	int64_t ctime_ns;  /* commit time */
@@ -51,11 +56,30 @@ struct acfs_entry {
 struct acfs_store_options {
 	bool sync;           /* fsync the WAL on every commit */
 	bool read_only;      /* open for reading, alongside a daemon */
+	int zstd_level;      /* 0: the default (3); < 0: store uncompressed */
 };
 
 struct acfs_store_counters {
 	uint64_t entries;
-	uint64_t bytes;
+	uint64_t bytes;      /* logical */
+	uint64_t stored;     /* what the budget counts */
+};
+
+/* Activity counters, kept in memory and persisted by acfs_store_flush. */
+enum acfs_stat {
+	ACFS_STAT_HITS,          /* opens of a committed entry */
+	ACFS_STAT_MISSES,        /* lookups of an absent entry */
+	ACFS_STAT_STORES,        /* commits */
+	ACFS_STAT_REJECTED,      /* commits refused (invalid, too big, full) */
+	ACFS_STAT_EVICTIONS,     /* entries removed by eviction or gc */
+	ACFS_STAT_EVICTED_BYTES, /* their logical bytes */
+	ACFS_STAT_PEAK_STORED,   /* highest counters.stored after a commit */
+	ACFS_STAT_COUNT
+};
+
+struct acfs_stats {
+	uint64_t v[ACFS_STAT_COUNT];
+	int64_t since_ns;        /* when the counters were last zeroed */
 };
 
 /* Size of the error buffers taken below. */
@@ -72,6 +96,15 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 /* Closes; accepts NULL. */
 void acfs_store_close(struct acfs_store *store);
 
+/*
+ * The size budget (stored bytes; 0 = none). It is persisted so tools see
+ * it when no daemon runs. A commit that starts while the store is over
+ * budget fails with -EAGAIN: evict, then retry. So the total exceeds the
+ * budget by at most the entry that pushed it over.
+ */
+int acfs_store_set_budget(struct acfs_store *store, uint64_t bytes);
+uint64_t acfs_store_budget(struct acfs_store *store);
+
 /* Looks up @key. Returns 0, -ENOENT, or -EIO. */
 int acfs_store_get(struct acfs_store *store, const struct acfs_key *key,
 		   struct acfs_entry *ret_entry);
@@ -80,11 +113,12 @@ int acfs_store_get(struct acfs_store *store, const struct acfs_key *key,
 uint64_t acfs_store_alloc_id(struct acfs_store *store);
 
 /*
- * Reads the bytes of version @id into a malloc'd buffer the caller frees.
- * Returns 0, -ENOENT (no such blob), or -EIO.
+ * Reads the bytes of version @id (decompressed) into a malloc'd buffer the
+ * caller frees. Returns 0, -ENOENT (no such blob), -EIO (unreadable or
+ * corrupt; the reason in @err if not NULL).
  */
 int acfs_store_read_blob(struct acfs_store *store, uint64_t id,
-			 void **ret_data, size_t *ret_size);
+			 void **ret_data, size_t *ret_size, char *err);
 
 /*
  * Tells whether the version @id is still in use by a reader; if so its
@@ -106,11 +140,14 @@ struct acfs_commit {
 /*
  * Makes @c->data the committed version of @c->key in one atomic write:
  * puts the blob and the entry, and drops or orphans the version replaced.
- * On success fills @ret_old (if not NULL) with the replaced entry, or
- * ret_old->id == 0 if there was none. Returns 0, -EEXIST, -ENOSPC, -EIO.
+ * On success fills @ret_new (if not NULL) with the new entry and @ret_old
+ * (if not NULL) with the replaced one, or ret_old->id == 0 if there was
+ * none. A pin carries over to the new version.
+ * Returns 0, -EEXIST, -EAGAIN (over budget), -ENOSPC, -EIO.
  */
 int acfs_store_commit(struct acfs_store *store, const struct acfs_commit *c,
-		      struct acfs_entry *ret_old, char *err);
+		      struct acfs_entry *ret_new, struct acfs_entry *ret_old,
+		      char *err);
 
 /*
  * Removes @key (only if its version is @id, or any version if @id is 0).
@@ -122,10 +159,63 @@ int acfs_store_remove(struct acfs_store *store, const struct acfs_key *key,
 
 /*
  * Sets times (a negative value leaves that time alone) of @key, if its
- * version is still @id. Returns 0, -ENOENT (gone or replaced), -EIO.
+ * version is still @id (any version if @id is 0). Returns 0, -ENOENT
+ * (gone or replaced), -EIO.
  */
 int acfs_store_set_times(struct acfs_store *store, const struct acfs_key *key,
 			 uint64_t id, int64_t atime_ns, int64_t mtime_ns);
+
+/* One recorded use of an entry, for acfs_store_touch. */
+struct acfs_touch {
+	struct acfs_key key;
+	uint64_t id;
+	int64_t atime_ns;
+};
+
+/*
+ * Persists uses recorded in memory, in one write: moves each entry's lru
+ * row to its new access time. Uses of replaced versions and times older
+ * than the stored one are skipped. Reorders @t. Returns 0 or -EIO.
+ */
+int acfs_store_touch(struct acfs_store *store, struct acfs_touch *t,
+		     size_t n);
+
+/* Pins (never evicted) or unpins @key. Returns 0, -ENOENT, -EIO. */
+int acfs_store_set_pinned(struct acfs_store *store, const struct acfs_key *key,
+			  bool pinned);
+
+struct acfs_evict_opts {
+	/* Called (lock true, then false) around each batch of removals,
+	 * outside the store's lock; may be NULL. */
+	void (*batch_lock)(bool lock, void *userdata);
+	uint64_t target_stored;    /* evict until stored <= this ... */
+	bool use_target;
+	int64_t older_than_ns;     /* ... and every entry used before this */
+	bool dry_run;              /* report, remove nothing */
+	acfs_in_use_fn in_use;
+	void *userdata;
+};
+
+/* Called for each entry evicted (or that would be, in a dry run). */
+typedef void (*acfs_evicted_fn)(const struct acfs_key *key,
+				const struct acfs_entry *entry, bool kept,
+				void *userdata);
+
+struct acfs_evict_result {
+	uint64_t entries;
+	uint64_t bytes;            /* logical */
+	uint64_t stored;
+	uint64_t visited;          /* lru rows looked at */
+};
+
+/*
+ * Evicts least-recently-used first, skipping pinned entries, visiting only
+ * what it evicts (plus rows made stale by concurrent use). Commits wait
+ * at most one batch. Returns 0 or -EIO.
+ */
+int acfs_store_evict(struct acfs_store *store,
+		     const struct acfs_evict_opts *opts, acfs_evicted_fn fn,
+		     void *userdata, struct acfs_evict_result *ret);
 
 /* Deletes the orphaned blob @id once nobody reads it. Returns 0 or -EIO. */
 int acfs_store_drop_orphan(struct acfs_store *store, uint64_t id);
@@ -141,9 +231,21 @@ int acfs_store_foreach_in_shard(struct acfs_store *store, unsigned shard,
 				bool from_start, const struct acfs_key *after,
 				acfs_entry_fn fn, void *userdata);
 
+/* Calls @fn for every entry in key order (stops as foreach_in_shard). */
+int acfs_store_foreach(struct acfs_store *store, acfs_entry_fn fn,
+		       void *userdata);
+
 /* Current counters. */
 void acfs_store_get_counters(struct acfs_store *store,
 			     struct acfs_store_counters *ret);
+
+/* Activity counters: add, read, zero; persisted by acfs_store_flush. */
+void acfs_store_count(struct acfs_store *store, enum acfs_stat which,
+		      uint64_t n);
+void acfs_store_get_stats(struct acfs_store *store, struct acfs_stats *ret);
+void acfs_store_zero_stats(struct acfs_store *store, int64_t now_ns);
+/* Persists the activity counters. 0 or -EIO. */
+int acfs_store_flush_stats(struct acfs_store *store);
 
 /* Makes every commit so far durable against power loss. 0 or -EIO. */
 int acfs_store_sync(struct acfs_store *store);

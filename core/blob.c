@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+#include "blob.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zstd.h>
+
+#include "acfs/store.h" /* ACFS_ERR_MAX */
+
+enum { FMT_RAW = 0, FMT_ZSTD = 1 };
+
+int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
+		     size_t *ret_len)
+{
+	size_t bound = ZSTD_compressBound(len);
+	unsigned char *out;
+
+	/* Tiny values do not pay for a frame header. */
+	if (level >= 0 && len >= 64) {
+		out = malloc(1 + bound);
+		if (!out)
+			return -ENOMEM;
+		size_t n = ZSTD_compress(out + 1, bound, data, len,
+					 level ? level : 3);
+		if (!ZSTD_isError(n) && n < len) {
+			out[0] = FMT_ZSTD;
+			*ret = out;
+			*ret_len = 1 + n;
+			return 0;
+		}
+		free(out);
+	}
+	out = malloc(1 + len);
+	if (!out)
+		return -ENOMEM;
+	out[0] = FMT_RAW;
+	if (len)
+		memcpy(out + 1, data, len);
+	*ret = out;
+	*ret_len = 1 + len;
+	return 0;
+}
+
+int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
+		     char *err)
+{
+	const unsigned char *v = val;
+	unsigned long long size;
+	void *out;
+
+	if (vlen < 1) {
+		snprintf(err, ACFS_ERR_MAX, "empty value");
+		return -EIO;
+	}
+	if (v[0] == FMT_RAW) {
+		out = malloc(vlen > 1 ? vlen - 1 : 1);
+		if (!out)
+			return -ENOMEM;
+		memcpy(out, v + 1, vlen - 1);
+		*ret = out;
+		*ret_len = vlen - 1;
+		return 0;
+	}
+	if (v[0] != FMT_ZSTD) {
+		snprintf(err, ACFS_ERR_MAX, "unknown format byte %u", v[0]);
+		return -EIO;
+	}
+	size = ZSTD_getFrameContentSize(v + 1, vlen - 1);
+	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
+	    size > ACFS_BLOB_MAX) {
+		snprintf(err, ACFS_ERR_MAX, "bad zstd frame header");
+		return -EIO;
+	}
+	out = malloc(size ? size : 1);
+	if (!out)
+		return -ENOMEM;
+	size_t n = ZSTD_decompress(out, size, v + 1, vlen - 1);
+	if (ZSTD_isError(n) || n != size) {
+		snprintf(err, ACFS_ERR_MAX, "zstd: %s",
+			 ZSTD_isError(n) ? ZSTD_getErrorName(n)
+					 : "short frame");
+		free(out);
+		return -EIO;
+	}
+	*ret = out;
+	*ret_len = n;
+	return 0;
+}

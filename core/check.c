@@ -1,0 +1,191 @@
+/* SPDX-License-Identifier: MIT */
+/* acfs_store_check: walks everything and tests the store's invariants. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store-private.h"
+
+struct idset {
+	uint64_t *v;
+	size_t n, cap;
+};
+
+static int idset_add(struct idset *s, uint64_t id)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 1024;
+		uint64_t *p = realloc(s->v, cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		s->v = p;
+		s->cap = cap;
+	}
+	s->v[s->n++] = id;
+	return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static bool idset_has(const struct idset *s, uint64_t id)
+{
+	return s->n && bsearch(&id, s->v, s->n, sizeof(id), cmp_u64);
+}
+
+static int value_len(const void *v, size_t len, void *u)
+{
+	(void)v;
+	*(size_t *)u = len;
+	return 0;
+}
+
+static int lru_row_exists(const void *v, size_t len, void *u)
+{
+	(void)v;
+	(void)len;
+	(void)u;
+	return 0;
+}
+
+struct walk {
+	struct acfs_store *s;
+	struct idset ids;
+	struct acfs_store_counters sum;
+	uint64_t unpinned;
+	char *err;
+};
+
+static int check_entry(const struct acfs_key *key, const struct acfs_entry *e,
+		       void *u)
+{
+	struct walk *w = u;
+	unsigned char bk[8], lk[LRU_KEY_SIZE];
+	size_t blen = 0;
+	char path[ACFS_KEY_PATH_MAX];
+
+	acfs_key_format_path(key, path);
+	if (idset_add(&w->ids, e->id) < 0)
+		return -ENOMEM;
+	w->sum.entries++;
+	w->sum.bytes += e->size;
+	w->sum.stored += e->stored;
+	store_put_be64(bk, e->id);
+	if (acfs_kv_get(w->s->kv, ACFS_CF_BLOBS, bk, 8, value_len, &blen,
+			NULL) < 0 || blen != e->stored) {
+		snprintf(w->err, ACFS_ERR_MAX, "%s: version %llu: blob %s",
+			 path, (unsigned long long)e->id,
+			 blen ? "has the wrong size" : "missing");
+		return -EUCLEAN;
+	}
+	if (!(e->flags & ACFS_ENTRY_PINNED)) {
+		w->unpinned++;
+		store_lru_key(e->atime_ns, key, lk);
+		if (acfs_kv_get(w->s->kv, ACFS_CF_LRU, lk, sizeof(lk),
+				lru_row_exists, NULL, NULL) < 0) {
+			snprintf(w->err, ACFS_ERR_MAX,
+				 "%s: no lru row for its access time", path);
+			return -EUCLEAN;
+		}
+	}
+	return 0;
+}
+
+static int count_rows(struct acfs_store *s, enum acfs_cf cf,
+		      struct idset *ids, uint64_t *ret)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, cf);
+	uint64_t n = 0;
+	int r = 0;
+
+	if (!it)
+		return -ENOMEM;
+	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it) && r == 0;
+	     acfs_kv_iter_next(it)) {
+		size_t len;
+		const unsigned char *k = acfs_kv_iter_key(it, &len);
+		n++;
+		if (ids && len == 8)
+			r = idset_add(ids, store_get_be64(k));
+	}
+	int ir = acfs_kv_iter_free(it, NULL);
+	*ret = n;
+	return r < 0 ? r : ir;
+}
+
+int acfs_store_check(struct acfs_store *s, char *err)
+{
+	struct walk w = { .s = s, .err = err };
+	struct acfs_store_counters cnt;
+	struct idset blobs = { 0 };
+	uint64_t n, id_limit;
+	int r;
+
+	r = acfs_store_foreach(s, check_entry, &w);
+	if (r < 0)
+		goto out;
+	r = count_rows(s, ACFS_CF_ORPHANS, &w.ids, &n);
+	if (r < 0)
+		goto out;
+	if (w.ids.n)
+		qsort(w.ids.v, w.ids.n, sizeof(uint64_t), cmp_u64);
+	for (size_t i = 1; i < w.ids.n; i++)
+		if (w.ids.v[i] == w.ids.v[i - 1]) {
+			snprintf(err, ACFS_ERR_MAX, "version %llu owned twice",
+				 (unsigned long long)w.ids.v[i]);
+			r = -EUCLEAN;
+			goto out;
+		}
+	acfs_store_get_counters(s, &cnt);
+	if (memcmp(&cnt, &w.sum, sizeof(cnt)) != 0) {
+		snprintf(err, ACFS_ERR_MAX,
+			 "counters say %llu entries / %llu bytes / %llu stored, "
+			 "rows say %llu / %llu / %llu",
+			 (unsigned long long)cnt.entries,
+			 (unsigned long long)cnt.bytes,
+			 (unsigned long long)cnt.stored,
+			 (unsigned long long)w.sum.entries,
+			 (unsigned long long)w.sum.bytes,
+			 (unsigned long long)w.sum.stored);
+		r = -EUCLEAN;
+		goto out;
+	}
+	r = count_rows(s, ACFS_CF_LRU, NULL, &n);
+	if (r < 0)
+		goto out;
+	if (n != w.unpinned) {
+		snprintf(err, ACFS_ERR_MAX, "%llu lru rows for %llu unpinned "
+			 "entries", (unsigned long long)n,
+			 (unsigned long long)w.unpinned);
+		r = -EUCLEAN;
+		goto out;
+	}
+	r = count_rows(s, ACFS_CF_BLOBS, &blobs, &n);
+	if (r < 0)
+		goto out;
+	pthread_mutex_lock(&s->lock);
+	id_limit = s->id_limit;
+	pthread_mutex_unlock(&s->lock);
+	for (size_t i = 0; i < blobs.n; i++) {
+		if (!idset_has(&w.ids, blobs.v[i])) {
+			snprintf(err, ACFS_ERR_MAX, "blob %llu is owned by "
+				 "nobody", (unsigned long long)blobs.v[i]);
+			r = -EUCLEAN;
+			break;
+		}
+		if (blobs.v[i] >= id_limit) {
+			snprintf(err, ACFS_ERR_MAX, "blob %llu is past the id "
+				 "limit", (unsigned long long)blobs.v[i]);
+			r = -EUCLEAN;
+			break;
+		}
+	}
+out:
+	free(w.ids.v);
+	free(blobs.v);
+	return r;
+}

@@ -1,0 +1,282 @@
+/* SPDX-License-Identifier: MIT */
+/* RocksDB behind kv.h. See kv.h for the rules of this boundary. */
+#include "kv.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rocksdb/c.h>
+
+#include "acfs/store.h" /* ACFS_ERR_MAX */
+
+static const char *const cf_names[ACFS_CF_COUNT] = {
+	"default", "entries", "blobs", "orphans", "lru",
+};
+
+struct acfs_kv {
+	rocksdb_t *db;
+	rocksdb_options_t *db_opts;
+	rocksdb_options_t *cf_opts[ACFS_CF_COUNT];
+	rocksdb_block_based_table_options_t *table_opts;
+	rocksdb_cache_t *block_cache;
+	rocksdb_column_family_handle_t *cf[ACFS_CF_COUNT];
+	rocksdb_readoptions_t *ropts;
+	rocksdb_writeoptions_t *wopts;
+	bool read_only;
+};
+
+struct acfs_kv_iter {
+	rocksdb_iterator_t *it;
+};
+
+/* Turns a RocksDB error string into -errno and a reason; frees it. */
+static int take_error(char *rerr, const char *what, char *err)
+{
+	int r = -EIO;
+
+	if (!rerr)
+		return 0;
+	if (strstr(rerr, "No space left") || strstr(rerr, "NoSpace"))
+		r = -ENOSPC;
+	if (err)
+		snprintf(err, ACFS_ERR_MAX, "%s: %s", what, rerr);
+	rocksdb_free(rerr);
+	return r;
+}
+
+static void configure(struct acfs_kv *kv, bool sync)
+{
+	kv->block_cache = rocksdb_cache_create_lru(32 << 20);
+	kv->table_opts = rocksdb_block_based_options_create();
+	rocksdb_block_based_options_set_block_cache(kv->table_opts,
+						    kv->block_cache);
+	rocksdb_block_based_options_set_filter_policy(
+		kv->table_opts, rocksdb_filterpolicy_create_bloom_full(10));
+	rocksdb_block_based_options_set_cache_index_and_filter_blocks(
+		kv->table_opts, 1);
+
+	kv->db_opts = rocksdb_options_create();
+	rocksdb_options_set_create_if_missing(kv->db_opts, 1);
+	rocksdb_options_set_create_missing_column_families(kv->db_opts, 1);
+	rocksdb_options_set_max_background_jobs(kv->db_opts, 2);
+	rocksdb_options_set_keep_log_file_num(kv->db_opts, 4);
+	rocksdb_options_set_max_total_wal_size(kv->db_opts, 256 << 20);
+
+	for (int i = 0; i < ACFS_CF_COUNT; i++) {
+		rocksdb_options_t *o = rocksdb_options_create();
+		rocksdb_options_set_compression(o, rocksdb_lz4_compression);
+		if (i == ACFS_CF_BLOBS) {
+			/* Entry bytes (already zstd-compressed by the store) go
+			 * to blob files: written once, never rewritten when
+			 * the small index rows are compacted. */
+			rocksdb_options_set_enable_blob_files(o, 1);
+			rocksdb_options_set_min_blob_size(o, 512);
+			rocksdb_options_set_blob_compression_type(
+				o, rocksdb_no_compression);
+			rocksdb_options_set_enable_blob_gc(o, 1);
+			rocksdb_options_set_write_buffer_size(o, 64 << 20);
+		} else {
+			rocksdb_options_optimize_for_point_lookup(o, 16);
+		}
+		rocksdb_options_set_block_based_table_factory(o,
+							      kv->table_opts);
+		kv->cf_opts[i] = o;
+	}
+	kv->ropts = rocksdb_readoptions_create();
+	kv->wopts = rocksdb_writeoptions_create();
+	if (sync)
+		rocksdb_writeoptions_set_sync(kv->wopts, 1);
+}
+
+int acfs_kv_open(const char *dir, bool read_only, bool sync,
+		 struct acfs_kv **ret, char *err)
+{
+	struct acfs_kv *kv = calloc(1, sizeof(*kv));
+	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
+	char *rerr = NULL;
+
+	if (!kv)
+		return -ENOMEM;
+	kv->read_only = read_only;
+	configure(kv, sync);
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		cfo[i] = kv->cf_opts[i];
+	if (read_only)
+		kv->db = rocksdb_open_for_read_only_column_families(
+			kv->db_opts, dir, ACFS_CF_COUNT, cf_names, cfo, kv->cf,
+			0, &rerr);
+	else
+		kv->db = rocksdb_open_column_families(kv->db_opts, dir,
+						      ACFS_CF_COUNT, cf_names,
+						      cfo, kv->cf, &rerr);
+	if (rerr) {
+		int r = take_error(rerr, "opening RocksDB", err);
+		kv->db = NULL;
+		acfs_kv_close(kv);
+		return r;
+	}
+	*ret = kv;
+	return 0;
+}
+
+void acfs_kv_close(struct acfs_kv *kv)
+{
+	if (!kv)
+		return;
+	if (kv->db) {
+		if (!kv->read_only) {
+			char *rerr = NULL;
+			rocksdb_flush_wal(kv->db, 1, &rerr);
+			rocksdb_free(rerr);
+		}
+		for (int i = 0; i < ACFS_CF_COUNT; i++)
+			if (kv->cf[i])
+				rocksdb_column_family_handle_destroy(kv->cf[i]);
+		rocksdb_close(kv->db);
+	}
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		if (kv->cf_opts[i])
+			rocksdb_options_destroy(kv->cf_opts[i]);
+	if (kv->db_opts)
+		rocksdb_options_destroy(kv->db_opts);
+	if (kv->table_opts)
+		rocksdb_block_based_options_destroy(kv->table_opts);
+	if (kv->block_cache)
+		rocksdb_cache_destroy(kv->block_cache);
+	if (kv->ropts)
+		rocksdb_readoptions_destroy(kv->ropts);
+	if (kv->wopts)
+		rocksdb_writeoptions_destroy(kv->wopts);
+	free(kv);
+}
+
+int acfs_kv_get(struct acfs_kv *kv, enum acfs_cf cf, const void *key,
+		size_t klen, acfs_kv_value_fn fn, void *userdata, char *err)
+{
+	rocksdb_pinnableslice_t *ps;
+	char *rerr = NULL;
+	const char *v;
+	size_t len;
+	int r;
+
+	ps = rocksdb_get_pinned_cf(kv->db, kv->ropts, kv->cf[cf], key, klen,
+				   &rerr);
+	if (rerr)
+		return take_error(rerr, "read", err);
+	if (!ps)
+		return -ENOENT;
+	v = rocksdb_pinnableslice_value(ps, &len);
+	r = fn(v, len, userdata);
+	rocksdb_pinnableslice_destroy(ps);
+	return r;
+}
+
+struct acfs_kv_batch *acfs_kv_batch_new(void)
+{
+	return (struct acfs_kv_batch *)rocksdb_writebatch_create();
+}
+
+void acfs_kv_batch_put(struct acfs_kv_batch *b, struct acfs_kv *kv,
+		       enum acfs_cf cf, const void *key, size_t klen,
+		       const void *val, size_t vlen)
+{
+	rocksdb_writebatch_put_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
+				  klen, val, vlen);
+}
+
+void acfs_kv_batch_delete(struct acfs_kv_batch *b, struct acfs_kv *kv,
+			  enum acfs_cf cf, const void *key, size_t klen)
+{
+	rocksdb_writebatch_delete_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
+				     klen);
+}
+
+int acfs_kv_batch_count(struct acfs_kv_batch *b)
+{
+	return rocksdb_writebatch_count((rocksdb_writebatch_t *)b);
+}
+
+void acfs_kv_batch_free(struct acfs_kv_batch *b)
+{
+	if (b)
+		rocksdb_writebatch_destroy((rocksdb_writebatch_t *)b);
+}
+
+int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
+{
+	char *rerr = NULL;
+
+	if (kv->read_only)
+		return -EROFS;
+	rocksdb_write(kv->db, kv->wopts, (rocksdb_writebatch_t *)b, &rerr);
+	return take_error(rerr, "write", err);
+}
+
+struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf)
+{
+	struct acfs_kv_iter *it = malloc(sizeof(*it));
+
+	if (!it)
+		return NULL;
+	it->it = rocksdb_create_iterator_cf(kv->db, kv->ropts, kv->cf[cf]);
+	return it;
+}
+
+void acfs_kv_iter_seek(struct acfs_kv_iter *it, const void *key, size_t klen)
+{
+	rocksdb_iter_seek(it->it, key, klen);
+}
+
+void acfs_kv_iter_first(struct acfs_kv_iter *it)
+{
+	rocksdb_iter_seek_to_first(it->it);
+}
+
+void acfs_kv_iter_last(struct acfs_kv_iter *it)
+{
+	rocksdb_iter_seek_to_last(it->it);
+}
+
+bool acfs_kv_iter_valid(struct acfs_kv_iter *it)
+{
+	return rocksdb_iter_valid(it->it);
+}
+
+void acfs_kv_iter_next(struct acfs_kv_iter *it)
+{
+	rocksdb_iter_next(it->it);
+}
+
+const void *acfs_kv_iter_key(struct acfs_kv_iter *it, size_t *len)
+{
+	return rocksdb_iter_key(it->it, len);
+}
+
+const void *acfs_kv_iter_value(struct acfs_kv_iter *it, size_t *len)
+{
+	return rocksdb_iter_value(it->it, len);
+}
+
+int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err)
+{
+	char *rerr = NULL;
+
+	if (!it)
+		return 0;
+	rocksdb_iter_get_error(it->it, &rerr);
+	rocksdb_iter_destroy(it->it);
+	free(it);
+	return take_error(rerr, "iterate", err);
+}
+
+int acfs_kv_sync(struct acfs_kv *kv, char *err)
+{
+	char *rerr = NULL;
+
+	if (kv->read_only)
+		return 0;
+	rocksdb_flush_wal(kv->db, 1, &rerr);
+	return take_error(rerr, "sync", err);
+}

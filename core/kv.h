@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A thin key-value layer over RocksDB: column families, point reads,
+ * atomic batches, ordered iteration. kv.c is the only file of the project
+ * that includes <rocksdb/c.h>; RocksDB's strings never leave it (errors
+ * become -errno plus a copied reason in a caller's buffer).
+ * Private to core/.
+ */
+#ifndef ACFS_CORE_KV_H
+#define ACFS_CORE_KV_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum acfs_cf {
+	ACFS_CF_DEFAULT,
+	ACFS_CF_ENTRIES,
+	ACFS_CF_BLOBS,
+	ACFS_CF_ORPHANS,
+	ACFS_CF_LRU,
+	ACFS_CF_COUNT
+};
+
+struct acfs_kv;
+struct acfs_kv_batch;
+struct acfs_kv_iter;
+
+/* Opens (creating unless @read_only) the database in @dir. */
+int acfs_kv_open(const char *dir, bool read_only, bool sync,
+		 struct acfs_kv **ret, char *err);
+void acfs_kv_close(struct acfs_kv *kv);
+
+/*
+ * Point read: calls @fn with the value, pinned (no copy), and returns what
+ * @fn returns. -ENOENT if absent, -EIO on failure.
+ */
+typedef int (*acfs_kv_value_fn)(const void *val, size_t len, void *userdata);
+int acfs_kv_get(struct acfs_kv *kv, enum acfs_cf cf, const void *key,
+		size_t klen, acfs_kv_value_fn fn, void *userdata, char *err);
+
+struct acfs_kv_batch *acfs_kv_batch_new(void);
+void acfs_kv_batch_put(struct acfs_kv_batch *b, struct acfs_kv *kv,
+		       enum acfs_cf cf, const void *key, size_t klen,
+		       const void *val, size_t vlen);
+void acfs_kv_batch_delete(struct acfs_kv_batch *b, struct acfs_kv *kv,
+			  enum acfs_cf cf, const void *key, size_t klen);
+int acfs_kv_batch_count(struct acfs_kv_batch *b);
+void acfs_kv_batch_free(struct acfs_kv_batch *b);
+/* Applies @b atomically. 0, -ENOSPC (disk full), -EIO. */
+int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err);
+
+/* Ordered iteration over one column family, on an implicit snapshot. */
+struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf);
+void acfs_kv_iter_seek(struct acfs_kv_iter *it, const void *key, size_t klen);
+void acfs_kv_iter_first(struct acfs_kv_iter *it);
+void acfs_kv_iter_last(struct acfs_kv_iter *it);
+bool acfs_kv_iter_valid(struct acfs_kv_iter *it);
+void acfs_kv_iter_next(struct acfs_kv_iter *it);
+const void *acfs_kv_iter_key(struct acfs_kv_iter *it, size_t *len);
+const void *acfs_kv_iter_value(struct acfs_kv_iter *it, size_t *len);
+/* Frees; returns -EIO if the iteration stopped on an error. */
+int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err);
+
+/* Makes every write so far durable (fsyncs the WAL). 0 or -EIO. */
+int acfs_kv_sync(struct acfs_kv *kv, char *err);
+
+#endif

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* Internals shared by store.c and lru.c. Private to core/. */
+#ifndef ACFS_CORE_STORE_PRIVATE_H
+#define ACFS_CORE_STORE_PRIVATE_H
+
+#include <pthread.h>
+
+#include "acfs/store.h"
+#include "kv.h"
+
+#define ENTRY_KEY_SIZE 9
+#define LRU_KEY_SIZE 17
+#define REC_VERSION 1
+#define REC_SIZE (1 + 8 * 6 + 4)
+
+struct acfs_store {
+	struct acfs_kv *kv;
+	bool read_only;
+	int zstd_level;
+
+	/* Orders every read-modify-write of entries, lru rows and counters. */
+	pthread_mutex_t lock;
+	uint64_t next_id;                    /* protected by lock */
+	uint64_t id_limit;                   /* protected by lock */
+	struct acfs_store_counters counters; /* protected by lock */
+	uint64_t budget;                     /* protected by lock */
+
+	uint64_t stats[ACFS_STAT_COUNT];     /* atomic */
+	int64_t stats_since_ns;              /* atomic */
+};
+
+void store_put_be64(unsigned char *p, uint64_t v);
+uint64_t store_get_be64(const unsigned char *p);
+void store_encode_key(const struct acfs_key *key, unsigned char *out);
+int store_decode_key(const void *p, size_t len, struct acfs_key *ret);
+void store_encode_entry(const struct acfs_entry *e, unsigned char *out);
+int store_decode_entry(const void *p, size_t len, struct acfs_entry *ret);
+/* (atime, key) -> the lru row's key. */
+void store_lru_key(int64_t atime_ns, const struct acfs_key *key,
+		   unsigned char *out);
+
+/* Reads the record of encoded key @k. Caller holds s->lock. */
+int store_get_locked(struct acfs_store *s, const unsigned char *k,
+		     struct acfs_entry *ret, char *err);
+void store_put_counters(struct acfs_store *s, struct acfs_kv_batch *b,
+			const struct acfs_store_counters *c);
+/* Drops the blob of @id now, or keeps it as an orphan if still read. */
+bool store_retire(struct acfs_store *s, struct acfs_kv_batch *b, uint64_t id,
+		  acfs_in_use_fn in_use, void *userdata);
+/* Adds the batch's changes for removing entry (@k, @e). */
+void store_remove_rows(struct acfs_store *s, struct acfs_kv_batch *b,
+		       const unsigned char *k, const struct acfs_entry *e);
+
+#endif

@@ -1,0 +1,281 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Uses, eviction and kernel invalidations.
+ *
+ * Every lookup hit and open records a use in memory (no store write per
+ * hit); the housekeeper thread persists them every flush_secs seconds in
+ * one write, and evicts to the low watermark whenever a commit leaves the
+ * store over budget. Evicted versions that the kernel still knows have
+ * their dentries invalidated from a separate thread, which nothing waits
+ * for: a handler that holds a directory lock in the kernel may be waiting
+ * for eviction, and the invalidation needs that lock.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <time.h>
+
+#include "cachefs.h"
+
+#define TOUCH_FLUSH_AT 65536
+
+struct inval {
+	fuse_ino_t parent;
+	char name[ACFS_KEY_PATH_MAX];
+	struct inval *next;
+};
+
+/* ---- recorded uses ------------------------------------------------------- */
+
+static void flush_touches(struct acfs_fs *fs, struct acfs_touch *t, size_t n)
+{
+	int r = acfs_store_touch(fs->store, t, n);
+
+	if (r < 0)
+		acfs_log(LOG_WARNING, "could not persist %zu access times: %s",
+			 n, strerror(-r));
+}
+
+void fs_lru_note(struct acfs_fs *fs, struct inode *in)
+{
+	struct acfs_touch *full = NULL;
+	size_t n = 0;
+
+	in->atime_ns = acfs_now_ns();
+	pthread_mutex_lock(&fs->lru_lock);
+	if (fs->ntouches == fs->touch_cap) {
+		size_t cap = fs->touch_cap ? fs->touch_cap * 2 : 1024;
+		struct acfs_touch *p = cap <= TOUCH_FLUSH_AT
+			? realloc(fs->touches, cap * sizeof(*p)) : NULL;
+		if (p) {
+			fs->touches = p;
+			fs->touch_cap = cap;
+		} else {
+			/* Full: this thread persists them (rare). */
+			full = fs->touches;
+			n = fs->ntouches;
+			fs->touches = NULL;
+			fs->ntouches = fs->touch_cap = 0;
+		}
+	}
+	if (fs->ntouches < fs->touch_cap) {
+		struct acfs_touch *t = &fs->touches[fs->ntouches++];
+		t->key = in->key;
+		t->id = in->ino;
+		t->atime_ns = in->atime_ns;
+	}
+	pthread_mutex_unlock(&fs->lru_lock);
+	if (full) {
+		flush_touches(fs, full, n);
+		free(full);
+	}
+}
+
+void fs_lru_flush(struct acfs_fs *fs)
+{
+	struct acfs_touch *t;
+	size_t n;
+
+	pthread_mutex_lock(&fs->lru_lock);
+	t = fs->touches;
+	n = fs->ntouches;
+	fs->touches = NULL;
+	fs->ntouches = fs->touch_cap = 0;
+	pthread_mutex_unlock(&fs->lru_lock);
+	if (n)
+		flush_touches(fs, t, n);
+	free(t);
+}
+
+/* ---- eviction ---------------------------------------------------------- */
+
+void fs_evict_batch_lock(bool lock, void *userdata)
+{
+	struct acfs_fs *fs = userdata;
+
+	if (lock)
+		pthread_rwlock_wrlock(&fs->ns_lock);
+	else
+		pthread_rwlock_unlock(&fs->ns_lock);
+}
+
+static void queue_inval(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	struct inval *iv = malloc(sizeof(*iv));
+
+	if (!iv)
+		return; /* the dentry then expires with its timeout */
+	iv->parent = INO_SHARD0 + acfs_key_shard(key);
+	acfs_key_format_name(key, iv->name);
+	pthread_mutex_lock(&fs->inval_lock);
+	iv->next = fs->inval_head;
+	fs->inval_head = iv;
+	pthread_cond_signal(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_lock);
+}
+
+void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
+		bool kept, void *userdata)
+{
+	struct acfs_fs *fs = userdata;
+
+	inode_retired(fs, e->id, kept);
+	/* Only a version the kernel knows can have a dentry to drop. */
+	if (kept)
+		queue_inval(fs, key);
+	if (acfs_log_debug_enabled()) {
+		char path[ACFS_KEY_PATH_MAX];
+		acfs_key_format_path(key, path);
+		acfs_log(LOG_DEBUG, "evicted %s (%llu bytes)", path,
+			 (unsigned long long)e->size);
+	}
+}
+
+static void evict_pass(struct acfs_fs *fs)
+{
+	struct acfs_evict_opts o = { 0 };
+	struct acfs_evict_result res;
+	struct acfs_store_counters c;
+	int r;
+
+	acfs_store_get_counters(fs->store, &c);
+	if (!fs->max_size || c.stored <= fs->max_size)
+		return;
+	fs_lru_flush(fs); /* evict by the latest uses */
+	o.batch_lock = fs_evict_batch_lock;
+	o.use_target = true;
+	o.target_stored = fs->max_size / 100 * fs->low_water_pct;
+	o.in_use = inode_in_use;
+	o.userdata = fs;
+	r = acfs_store_evict(fs->store, &o, fs_evicted, fs, &res);
+	if (r < 0)
+		acfs_log(LOG_ERR, "eviction failed: %s", strerror(-r));
+	else
+		acfs_log(LOG_INFO, "evicted %llu entries (%llu bytes) to stay "
+			 "under the %llu-byte budget",
+			 (unsigned long long)res.entries,
+			 (unsigned long long)res.bytes,
+			 (unsigned long long)fs->max_size);
+}
+
+static void *keeper_main(void *arg)
+{
+	struct acfs_fs *fs = arg;
+
+	pthread_mutex_lock(&fs->lru_lock);
+	while (!fs->stopping) {
+		struct timespec deadline;
+		clock_gettime(CLOCK_REALTIME, &deadline);
+		deadline.tv_sec += fs->flush_secs;
+		while (!fs->stopping && !fs->evict_wanted &&
+		       pthread_cond_timedwait(&fs->lru_cv, &fs->lru_lock,
+					      &deadline) != ETIMEDOUT)
+			;
+		bool evict = fs->evict_wanted;
+		fs->evict_wanted = false;
+		pthread_mutex_unlock(&fs->lru_lock);
+
+		fs_lru_flush(fs);
+		if (evict)
+			evict_pass(fs);
+		acfs_store_flush_stats(fs->store);
+
+		pthread_mutex_lock(&fs->lru_lock);
+		if (evict) {
+			fs->evict_passes++;
+			pthread_cond_broadcast(&fs->room_cv);
+		}
+	}
+	pthread_mutex_unlock(&fs->lru_lock);
+	return NULL;
+}
+
+void fs_lru_kick(struct acfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->lru_lock);
+	fs->evict_wanted = true;
+	pthread_cond_signal(&fs->lru_cv);
+	pthread_mutex_unlock(&fs->lru_lock);
+}
+
+void fs_lru_wait_room(struct acfs_fs *fs)
+{
+	struct timespec deadline;
+
+	pthread_mutex_lock(&fs->lru_lock);
+	uint64_t pass = fs->evict_passes;
+	fs->evict_wanted = true;
+	pthread_cond_signal(&fs->lru_cv);
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	deadline.tv_sec += 60;
+	while (!fs->stopping && fs->evict_passes == pass &&
+	       pthread_cond_timedwait(&fs->room_cv, &fs->lru_lock,
+				      &deadline) != ETIMEDOUT)
+		;
+	pthread_mutex_unlock(&fs->lru_lock);
+}
+
+/* ---- kernel invalidations ---------------------------------------------------- */
+
+static void *notifier_main(void *arg)
+{
+	struct acfs_fs *fs = arg;
+
+	pthread_mutex_lock(&fs->inval_lock);
+	for (;;) {
+		while (!fs->inval_head && !fs->stopping)
+			pthread_cond_wait(&fs->inval_cv, &fs->inval_lock);
+		if (!fs->inval_head)
+			break;
+		struct inval *iv = fs->inval_head;
+		fs->inval_head = iv->next;
+		pthread_mutex_unlock(&fs->inval_lock);
+		/* -ENOENT: the kernel had no such dentry; fine. */
+		fuse_lowlevel_notify_inval_entry(fs->se, iv->parent, iv->name,
+						 strlen(iv->name));
+		free(iv);
+		pthread_mutex_lock(&fs->inval_lock);
+	}
+	pthread_mutex_unlock(&fs->inval_lock);
+	return NULL;
+}
+
+int fs_lru_start(struct acfs_fs *fs)
+{
+	int r;
+
+	r = pthread_create(&fs->keeper, NULL, keeper_main, fs);
+	if (r)
+		return -r;
+	fs->keeper_started = true;
+	r = pthread_create(&fs->notifier, NULL, notifier_main, fs);
+	if (r)
+		return -r;
+	fs->notifier_started = true;
+	return 0;
+}
+
+void fs_lru_stop(struct acfs_fs *fs)
+{
+	pthread_mutex_lock(&fs->lru_lock);
+	fs->stopping = true;
+	pthread_cond_broadcast(&fs->lru_cv);
+	pthread_cond_broadcast(&fs->room_cv);
+	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_lock(&fs->inval_lock);
+	pthread_cond_broadcast(&fs->inval_cv);
+	pthread_mutex_unlock(&fs->inval_lock);
+	if (fs->keeper_started)
+		pthread_join(fs->keeper, NULL);
+	if (fs->notifier_started)
+		pthread_join(fs->notifier, NULL);
+	fs->keeper_started = fs->notifier_started = false;
+	fs_lru_flush(fs);
+	acfs_store_flush_stats(fs->store);
+	while (fs->inval_head) {
+		struct inval *iv = fs->inval_head;
+		fs->inval_head = iv->next;
+		free(iv);
+	}
+}

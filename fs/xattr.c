@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Extended attributes: what getfattr(1) shows and setfattr(1) changes.
+ *   entries:  user.aria.pin (1/0, settable), user.aria.key,
+ *             user.aria.stored_size
+ *   the root: user.aria.store (the store directory; aria-cache -C uses it)
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cachefs.h"
+
+#define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))
+
+static void reply_value(fuse_req_t req, const char *v, size_t size)
+{
+	size_t len = strlen(v);
+
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
+static struct inode *entry_of(struct acfs_fs *fs, fuse_ino_t ino)
+{
+	struct inode *in = ino >= 1024 ? inode_find(fs, ino) : NULL;
+
+	if (in) {
+		pthread_mutex_lock(&in->lock);
+		bool entry = in->type == INODE_ENTRY;
+		pthread_mutex_unlock(&in->lock);
+		if (!entry)
+			in = NULL;
+	}
+	return in;
+}
+
+void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   size_t size)
+{
+	struct acfs_fs *fs = FS(req);
+	char v[64];
+	struct inode *in;
+
+	if (ino == INO_ROOT && strcmp(name, "user.aria.store") == 0) {
+		reply_value(req, fs->store_dir, size);
+		return;
+	}
+	in = entry_of(fs, ino);
+	if (!in || strncmp(name, "user.aria.", 10) != 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	pthread_mutex_lock(&in->lock);
+	if (strcmp(name, "user.aria.pin") == 0) {
+		/* The store is the truth: aria-cache pin changes it too. */
+		struct acfs_entry e;
+		bool pinned = acfs_store_get(fs->store, &in->key, &e) == 0 &&
+			      e.id == in->ino &&
+			      (e.flags & ACFS_ENTRY_PINNED);
+		snprintf(v, sizeof(v), "%d", pinned ? 1 : 0);
+	}
+	else if (strcmp(name, "user.aria.key") == 0)
+		snprintf(v, sizeof(v), "%016llx",
+			 (unsigned long long)in->key.hash);
+	else if (strcmp(name, "user.aria.stored_size") == 0)
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)in->stored);
+	else
+		v[0] = '\0';
+	pthread_mutex_unlock(&in->lock);
+	if (!v[0])
+		fuse_reply_err(req, ENODATA);
+	else
+		reply_value(req, v, size);
+}
+
+static void reply_list(fuse_req_t req, const char *list, size_t len,
+		       size_t size)
+{
+	if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+}
+
+void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	static const char entry_list[] = "user.aria.pin\0user.aria.key\0"
+					 "user.aria.stored_size";
+	static const char root_list[] = "user.aria.store";
+
+	if (ino == INO_ROOT)
+		reply_list(req, root_list, sizeof(root_list), size);
+	else if (entry_of(FS(req), ino))
+		reply_list(req, entry_list, sizeof(entry_list), size);
+	else
+		reply_list(req, "", 0, size);
+}
+
+static int set_pin(struct acfs_fs *fs, struct inode *in, bool pin)
+{
+	char path[ACFS_KEY_PATH_MAX];
+	int r;
+
+	pthread_mutex_lock(&in->lock);
+	acfs_key_format_path(&in->key, path);
+	r = acfs_store_set_pinned(fs->store, &in->key, pin);
+	pthread_mutex_unlock(&in->lock);
+	if (r < 0 && r != -ENOENT)
+		acfs_log(LOG_ERR, "%s %s failed: %s", pin ? "pin" : "unpin",
+			 path, strerror(-r));
+	else if (r == 0)
+		acfs_log(LOG_INFO, "%s %s", pin ? "pinned" : "unpinned", path);
+	return r;
+}
+
+void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		   const char *value, size_t size, int flags)
+{
+	struct acfs_fs *fs = FS(req);
+	struct inode *in = entry_of(fs, ino);
+	bool pin;
+
+	(void)flags;
+	if (!in || strcmp(name, "user.aria.pin") != 0) {
+		if (strncmp(name, "user.aria.", 10) == 0)
+			acfs_log(LOG_WARNING, "refused setxattr %s: only "
+				 "user.aria.pin on entries can be set", name);
+		fuse_reply_err(req, ENOTSUP);
+		return;
+	}
+	if (size == 1 && (value[0] == '1' || value[0] == '0')) {
+		pin = value[0] == '1';
+	} else {
+		acfs_log(LOG_WARNING, "refused user.aria.pin value of %zu "
+			 "bytes: use 1 or 0", size);
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int r = set_pin(fs, in, pin);
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	struct acfs_fs *fs = FS(req);
+	struct inode *in = entry_of(fs, ino);
+
+	if (!in || strcmp(name, "user.aria.pin") != 0) {
+		fuse_reply_err(req, in ? ENODATA : ENOTSUP);
+		return;
+	}
+	int r = set_pin(fs, in, false);
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}

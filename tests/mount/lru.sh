@@ -1,0 +1,123 @@
+#!/bin/bash
+# Exact LRU to a budget through a real mount: --max-size 32M, 128 MiB
+# stored; the budget is never exceeded by more than one entry; recently
+# read and pinned entries survive while older ones go; gc --dry-run lists
+# exactly what gc removes; stats add up; aria-cache works through the
+# daemon and, unmounted, on the store itself.
+. "$(dirname "$0")/lib.sh"
+
+BUDGET=$((32 << 20))
+CACHE() { "$ACFS_TOOL" -C "$MNT" "$@"; }
+field() { # field NAME: a number from aria-cache stats --json
+	CACHE stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"
+}
+# Entries of ~256 KiB that do not compress: stored size ~= size.
+"$ACFS_GEN" "$WORK/e.bc" lru 2 --data 262144
+ESIZE=$(stat -c %s "$WORK/e.bc")
+key() { printf '%s%014x\n' "$1" "$2"; }
+path_of() { echo "$MNT/monomorph/${1:0:2}/${1:2}.bc"; }
+store() { # store KEY: tmp write + rename, like the compiler
+	cp "$WORK/e.bc" "$MNT/tmp/$1.tmp" && mv "$MNT/tmp/$1.tmp" "$(path_of "$1")"
+}
+
+ok "mount with --max-size 32M" mount_cache --max-size 32M
+ok "aria-cache finds the daemon through -C" sh -c "'$ACFS_TOOL' -C '$MNT' stats | grep -q 'budget *32M'"
+
+pins() { for i in 1 2 3 4 5; do store "$(key a1 $i)" || return 1; done
+	for i in 1 2; do setfattr -n user.aria.pin -v 1 "$(path_of "$(key a1 $i)")" || return 1; done
+	for i in 3 4 5; do CACHE pin "$(key a1 $i)" >/dev/null || return 1; done; }
+ok "store 5 entries and pin them (setfattr and aria-cache pin)" pins
+ok "getfattr shows the pin" sh -c "getfattr -n user.aria.pin --only-values '$(path_of "$(key a1 3)")' | grep -qx 1"
+hot() { for i in $(seq 1 20); do store "$(key b2 $i)" || return 1; done; }
+ok "store 20 hot entries" hot
+readhot() { for i in $(seq 1 20); do cat "$(path_of "$(key b2 $i)")" >/dev/null || return 1; done; }
+fill() { # 512 entries of 256 KiB = 128 MiB, the hot ones read throughout
+	local i
+	for i in $(seq 1 512); do
+		store "$(key c3 $i)" || { echo "store $i failed"; return 1; }
+		if [ $((i % 32)) -eq 0 ]; then readhot || return 1; fi
+	done
+}
+ok "store 128 MiB through a 32 MiB budget" fill
+peak=$(field peak_stored_bytes)
+ok "the total never exceeded the budget by more than one entry (peak $peak)" \
+	test "$peak" -le $((BUDGET + ESIZE + 64))
+ok "stored bytes within budget now" test "$(field stored_bytes)" -le "$BUDGET"
+survive() { local k; for k in "$@"; do cmp -s "$WORK/e.bc" "$(path_of "$k")" || { echo "$k gone"; return 1; }; done; }
+ok "pinned entries survive" survive $(for i in 1 2 3 4 5; do key a1 $i; done)
+ok "recently read entries survive" survive $(for i in $(seq 1 20); do key b2 $i; done)
+ok "the newest entries survive" survive $(for i in $(seq 500 512); do key c3 $i; done)
+gone() { local k; for k in "$@"; do [ ! -e "$(path_of "$k")" ] || { echo "$k still there"; return 1; }; done; }
+ok "the oldest unread entries were evicted" gone $(for i in $(seq 1 100); do key c3 $i; done)
+
+adds_up() {
+	local entries listed stores ev bytes sum
+	entries=$(field entries); stores=$(field stores); ev=$(field evictions)
+	bytes=$(field logical_bytes)
+	listed=$(find "$MNT/monomorph" -name '*.bc' | wc -l)
+	sum=$(find "$MNT/monomorph" -name '*.bc' -printf '%s\n' | awk '{s+=$1} END {print s+0}')
+	echo "entries $entries listed $listed stores $stores evictions $ev bytes $bytes sum $sum"
+	[ "$entries" -eq "$listed" ] && [ "$stores" -eq 537 ] &&
+		[ "$ev" -eq $((stores - entries)) ] && [ "$bytes" -eq "$sum" ] &&
+		[ "$(field rejected_stores)" -eq 0 ]
+}
+ok "stats add up (entries = listed, evictions = stores - entries, bytes = sum of sizes)" adds_up
+ok "ls -l and du agree with the store" sh -c "[ \$(du -sb '$MNT/monomorph' | cut -f1) -gt 0 ]"
+lsjson() {
+	CACHE ls --json | python3 -c "import json,sys; d=json.load(sys.stdin); n=$(field entries); assert len(d)==n, (len(d), n); assert sum(e['pinned'] for e in d)==5"
+}
+ok "ls --json lists every entry and the 5 pins" lsjson
+ok "ls --sort=atime lists least recently used first" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' ls --sort=atime --json | python3 -c 'import json,sys; a=[e[\"atime_ns\"] for e in json.load(sys.stdin)]; assert a==sorted(a) and len(a)>1'"
+ok "ls --sort=size --limit 3 lists 3" sh -c "[ \$('$ACFS_TOOL' -C '$MNT' ls --sort=size --limit 3 | wc -l) -eq 4 ]"
+
+# A reader holding an entry keeps reading it while gc evicts it.
+victim=$(path_of "$(key c3 512)")
+reader() {
+	python3 - "$victim" "$WORK/e.bc" "$ACFS_TOOL" "$MNT" <<'PY'
+import subprocess, sys
+path, want, tool, mnt = sys.argv[1:]
+with open(path, 'rb') as f:
+    head = f.read(4096)
+    subprocess.run([tool, '-C', mnt, 'gc', '--max-size', '0'], check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    import os
+    assert not os.path.exists(path), "still present after gc --max-size 0"
+    rest = f.read()
+assert head + rest == open(want, 'rb').read(), "reader saw other bytes"
+PY
+}
+ok "a reader holding an evicted entry reads it whole" reader
+ok "after gc --max-size 0 only the pins remain" sh -c \
+	"[ \$(find '$MNT/monomorph' -name '*.bc' | wc -l) -eq 5 ]"
+refill() { for i in $(seq 600 700); do store "$(key c3 $i)" || return 1; done; }
+ok "store 100 more" refill
+dry() {
+	CACHE gc --max-size 16M --dry-run >"$WORK/dry" 2>/dev/null &&
+		CACHE gc --max-size 16M >"$WORK/real" 2>/dev/null &&
+		[ -s "$WORK/dry" ] && diff "$WORK/dry" "$WORK/real"
+}
+ok "gc --dry-run lists exactly what gc then removes" dry
+ok "gc brought stored bytes under 16M" test "$(field stored_bytes)" -le $((16 << 20))
+ok "unpin through aria-cache" sh -c "'$ACFS_TOOL' -C '$MNT' unpin $(key a1 1) && getfattr -n user.aria.pin --only-values '$(path_of "$(key a1 1)")' | grep -qx 0"
+ok "zero-stats resets the counters" sh -c "'$ACFS_TOOL' -C '$MNT' zero-stats >/dev/null && [ \$('$ACFS_TOOL' -C '$MNT' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"stores\"])') -eq 0 ]"
+entries_before=$(field entries)
+ok "unmount" unmount_cache
+local_stats() {
+	"$ACFS_TOOL" --store "$STORE" stats --json >"$WORK/local.json" &&
+		python3 -c "import json; d=json.load(open('$WORK/local.json')); assert not d['daemon_running']; assert d['entries']==$entries_before, d"
+}
+ok "without a daemon, aria-cache opens the store itself" local_stats
+ok "gc --dry-run works on the store itself" sh -c "'$ACFS_TOOL' --store '$STORE' gc --max-size 1M --dry-run >/dev/null 2>&1"
+ok "clear refuses without --yes when not on a terminal (exit 2)" sh -c \
+	"'$ACFS_TOOL' --store '$STORE' clear </dev/null; [ \$? -eq 2 ]"
+ok "clear --yes empties the store" sh -c \
+	"'$ACFS_TOOL' --store '$STORE' clear --yes >/dev/null && [ \$('$ACFS_TOOL' --store '$STORE' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"entries\"])') -eq 0 ]"
+ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
+ok "-C on a directory that is no mount fails clearly (exit 1)" sh -c \
+	"'$ACFS_TOOL' -C '$WORK' stats 2>&1 | grep -q 'not an aria-cachefs mount'; [ \$? -eq 0 ]"
+ok "an unknown command is a usage error (exit 2)" sh -c \
+	"'$ACFS_TOOL' --store '$STORE' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
+ok "every command has --help" sh -c \
+	"for c in stats zero-stats gc ls pin unpin clear; do '$ACFS_TOOL' \$c --help | grep -q usage || exit 1; done"
+finish

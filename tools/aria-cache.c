@@ -1,0 +1,227 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aria-cache [-C MOUNTPOINT | --store DIR] COMMAND [ARGS]
+ *
+ * Finds the store (from the mount's user.aria.store attribute, --store,
+ * or the default), then runs COMMAND through the daemon that serves it or,
+ * when none does, on the store itself (holding the store's lock so that no
+ * daemon starts meanwhile).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include "acfs/paths.h"
+#include "acfs/size.h"
+#include "cmd.h"
+#include "config.h"
+#include "control.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: aria-cache [-C MOUNTPOINT | --store DIR] COMMAND [ARGS]\n\n"
+		"Manages an aria-cachefs monomorphization cache, through its\n"
+		"daemon when one runs, or on the store directly when none does.\n\n"
+		"    -C MOUNTPOINT   the cache mounted there (e.g. .aria/cache)\n"
+		"    --store DIR     the store directory (default: $ARIA_CACHE_STORE,\n"
+		"                    else $XDG_CACHE_HOME/aria-cachefs, else\n"
+		"                    ~/.cache/aria-cachefs)\n"
+		"    -h, --help      this help; COMMAND --help for a command's\n"
+		"    -V, --version   the version\n\n"
+		"commands:\n");
+	acfs_cmd_list(f);
+	fprintf(f, "\nSizes are human (500M, 10G); machine output is --json.\n"
+		"Exit status: 0 success, 1 failure, 2 usage error.\n");
+}
+
+/* The store a mountpoint serves, from its user.aria.store attribute. */
+static char *store_of_mount(const char *mnt)
+{
+	char buf[PATH_MAX];
+	ssize_t n = getxattr(mnt, "user.aria.store", buf, sizeof(buf) - 1);
+
+	if (n < 0) {
+		fprintf(stderr, "aria-cache: %s is not an aria-cachefs mount "
+			"(%s); mount one with: aria-cachefs %s\n", mnt,
+			strerror(errno), mnt);
+		return NULL;
+	}
+	buf[n] = '\0';
+	return strdup(buf);
+}
+
+static bool ask_clear(const char *store)
+{
+	char line[16];
+
+	if (!isatty(0)) {
+		fprintf(stderr, "aria-cache clear: refusing without --yes "
+			"(standard input is not a terminal)\n");
+		return false;
+	}
+	fprintf(stderr, "Remove every entry of the cache in %s, pinned ones "
+		"too? [y/N] ", store);
+	fflush(stderr);
+	return fgets(line, sizeof(line), stdin) &&
+	       (line[0] == 'y' || line[0] == 'Y');
+}
+
+/* Runs the command on the store itself; no daemon serves it. */
+static int run_local(const char *store_dir, int argc, char **argv)
+{
+	char path[PATH_MAX], info[PATH_MAX + 64] = "", err[ACFS_ERR_MAX] = "";
+	struct acfs_cmd_ctx ctx = { 0 };
+	struct acfs_store *s;
+	int fd, r, code;
+
+	snprintf(path, sizeof(path), "%s/db", store_dir);
+	if (access(path, F_OK) < 0) {
+		fprintf(stderr, "aria-cache: no store at %s (mount one with "
+			"aria-cachefs --store %s MOUNTPOINT)\n", store_dir,
+			store_dir);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/daemon.lock", store_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		ssize_t n = fd >= 0 ? pread(fd, info, sizeof(info) - 1, 0) : 0;
+		info[n > 0 ? n - 1 : 0] = '\0';
+		fprintf(stderr, "aria-cache: the store %s is in use (%s) but "
+			"its daemon does not answer on %s/control.sock\n",
+			store_dir, info[0] ? info : "by another program",
+			store_dir);
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/db", store_dir);
+	r = acfs_store_open(path, NULL, &s, err);
+	if (r < 0) {
+		fprintf(stderr, "aria-cache: cannot open the store %s: %s\n",
+			store_dir, err);
+		close(fd);
+		return 1;
+	}
+	ctx.store = s;
+	ctx.store_dir = store_dir;
+	ctx.out = stdout;
+	ctx.err = stderr;
+	ctx.progress = isatty(2);
+	code = acfs_cmd_run(&ctx, argc, argv);
+	acfs_store_close(s);
+	close(fd);
+	return code;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mnt = NULL, *store_arg = NULL;
+	char *store_dir = NULL;
+	int i, fd, code;
+
+	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
+			mnt = argv[++i];
+		} else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
+			store_arg = argv[++i];
+		} else if (strncmp(argv[i], "--store=", 8) == 0) {
+			store_arg = argv[i] + 8;
+		} else if (strcmp(argv[i], "-h") == 0 ||
+			   strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 ||
+			   strcmp(argv[i], "--version") == 0) {
+			printf("aria-cache %s\n", ACFS_VERSION);
+			return 0;
+		} else {
+			fprintf(stderr, "aria-cache: unknown option %s\n",
+				argv[i]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (i == argc) {
+		usage(stderr);
+		return 2;
+	}
+	const struct acfs_cmd *cmd = acfs_cmd_find(argv[i]);
+	if (!cmd) {
+		fprintf(stderr, "aria-cache: unknown command %s\n", argv[i]);
+		usage(stderr);
+		return 2;
+	}
+	for (int k = i + 1; k < argc; k++)
+		if (strcmp(argv[k], "--help") == 0 || strcmp(argv[k], "-h") == 0) {
+			printf("usage: aria-cache %s %s\n\n%s\n", cmd->name,
+			       cmd->usage, cmd->help);
+			return 0;
+		}
+	if (mnt && store_arg) {
+		fprintf(stderr, "aria-cache: pass -C or --store, not both\n");
+		return 2;
+	}
+	if (mnt)
+		store_dir = store_of_mount(mnt);
+	else if (store_arg)
+		store_dir = realpath(store_arg, NULL);
+	else
+		store_dir = acfs_default_store();
+	if (!store_dir) {
+		if (store_arg)
+			fprintf(stderr, "aria-cache: store %s: %s\n", store_arg,
+				strerror(errno));
+		else if (!mnt)
+			fprintf(stderr, "aria-cache: no store: pass -C or "
+				"--store\n");
+		return 1;
+	}
+
+	/* clear asks here, where the terminal is, before doing anything. */
+	char **args = argv + i;
+	int nargs = argc - i;
+	char *with_yes[ACFS_CONTROL_MAX_ARGS + 1];
+	if (strcmp(cmd->name, "clear") == 0) {
+		bool yes = false;
+		for (int k = 1; k < nargs; k++)
+			yes |= strcmp(args[k], "--yes") == 0 ||
+			       strcmp(args[k], "-y") == 0;
+		if (!yes) {
+			if (!ask_clear(store_dir)) {
+				free(store_dir);
+				return 2;
+			}
+			if (nargs >= ACFS_CONTROL_MAX_ARGS) {
+				free(store_dir);
+				return 2;
+			}
+			for (int k = 0; k < nargs; k++)
+				with_yes[k] = args[k];
+			with_yes[nargs++] = "--yes";
+			args = with_yes;
+		}
+	}
+	if (nargs > ACFS_CONTROL_MAX_ARGS) {
+		fprintf(stderr, "aria-cache: too many arguments (at most %d)\n",
+			ACFS_CONTROL_MAX_ARGS);
+		free(store_dir);
+		return 2;
+	}
+	if (acfs_control_connect(store_dir, &fd) == 0) {
+		code = acfs_control_call(fd, nargs, args, isatty(2), stdout,
+					 stderr);
+		close(fd);
+	} else {
+		code = run_local(store_dir, nargs, args);
+	}
+	free(store_dir);
+	return code;
+}

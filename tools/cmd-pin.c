@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* aria-cache pin|unpin KEY|PATH... */
+#include <errno.h>
+#include <string.h>
+
+#include "cmd.h"
+
+static int set_pins(struct acfs_cmd_ctx *ctx, int argc, char **argv, bool pin)
+{
+	const char *name = pin ? "pin" : "unpin";
+	int status = 0;
+
+	if (argc < 2)
+		return acfs_cmd_usage_error(ctx, name, "needs a key or path");
+	for (int i = 1; i < argc; i++) {
+		struct acfs_key key;
+		char path[ACFS_KEY_PATH_MAX];
+
+		if (acfs_key_parse_any(argv[i], &key) < 0) {
+			fprintf(ctx->err, "aria-cache %s: %s is neither a key "
+				"(16 hex digits) nor a path to an entry\n",
+				name, argv[i]);
+			status = status ? status : 2;
+			continue;
+		}
+		acfs_key_format_path(&key, path);
+		int r = acfs_store_set_pinned(ctx->store, &key, pin);
+		if (r == -ENOENT) {
+			fprintf(ctx->err, "aria-cache %s: no entry %s in %s\n",
+				name, path, ctx->store_dir);
+			status = 1;
+		} else if (r < 0) {
+			fprintf(ctx->err, "aria-cache %s: %s: %s\n", name, path,
+				strerror(-r));
+			status = 1;
+		} else {
+			fprintf(ctx->out, "%s %s\n", pin ? "pinned" : "unpinned",
+				path);
+		}
+	}
+	return status;
+}
+
+int acfs_cmd_pin(struct acfs_cmd_ctx *ctx, int argc, char **argv)
+{
+	return set_pins(ctx, argc, argv, true);
+}
+
+int acfs_cmd_unpin(struct acfs_cmd_ctx *ctx, int argc, char **argv)
+{
+	return set_pins(ctx, argc, argv, false);
+}

@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * aria-cache subcommands. Each is written once against a store and runs
+ * in one of two places: in the aria-cache process when no daemon serves
+ * the store (it opens the store itself), or inside the daemon when one
+ * does (aria-cache forwards its arguments over STORE/control.sock and the
+ * daemon runs the same function with its hooks). One file per subcommand;
+ * the table is in commands.c (git's builtin/ pattern).
+ *
+ * Exit codes: 0 success, 1 failure, 2 usage error.
+ */
+#ifndef ACFS_TOOLS_CMD_H
+#define ACFS_TOOLS_CMD_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "acfs/store.h"
+
+struct acfs_cmd_ctx {
+	struct acfs_store *store;
+	const char *store_dir;
+	FILE *out;                 /* results */
+	FILE *err;                 /* errors and progress */
+	bool progress;             /* err is a terminal: show progress */
+	int64_t daemon_start_ns;   /* 0 when no daemon runs */
+
+	/* Set by the daemon; NULL when aria-cache opened the store. */
+	void (*flush_uses)(void *userdata);
+	void (*batch_lock)(bool lock, void *userdata);
+	acfs_in_use_fn in_use;
+	acfs_evicted_fn on_removed;
+	void *userdata;
+};
+
+struct acfs_cmd {
+	const char *name;
+	int (*run)(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+	const char *usage;         /* one line: arguments */
+	const char *help;          /* what it does, options */
+};
+
+/* Looks up @name; NULL if unknown. */
+const struct acfs_cmd *acfs_cmd_find(const char *name);
+/* Prints the table of commands. */
+void acfs_cmd_list(FILE *f);
+/* Runs argv[0] with its arguments; returns its exit code. */
+int acfs_cmd_run(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+
+/* Subcommands (cmd-*.c). */
+int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_zero_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_ls(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_pin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_unpin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+
+/* Helpers shared by the subcommands (commands.c). */
+int64_t acfs_cmd_now_ns(void);
+/* "2026-11-21 05:40:56" in local time. */
+void acfs_cmd_format_time(int64_t ns, char *buf, size_t len);
+/* Writes @s as a JSON string literal. */
+void acfs_cmd_json_string(FILE *f, const char *s);
+/*
+ * If argv[*i] is --NAME=V or --NAME V, points *ret at V (advancing *i
+ * past a separate V) and returns 1; 0 if it is another argument; -1 if V
+ * is missing.
+ */
+int acfs_cmd_opt(int argc, char **argv, int *i, const char *name,
+		 const char **ret);
+/* Prints "usage: aria-cache NAME ..." to ctx->err; returns 2. */
+int acfs_cmd_usage_error(struct acfs_cmd_ctx *ctx, const char *name,
+			 const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/* The table of aria-cache subcommands and helpers they share. */
+#include <stdarg.h>
+#include <string.h>
+#include <time.h>
+
+#include "cmd.h"
+
+static const struct acfs_cmd commands[] = {
+	{ "stats", acfs_cmd_stats, "[--json]",
+	  "Shows entries, logical and stored bytes, the budget, hits, misses,\n"
+	  "stores, rejected stores, evictions, the hit ratio and uptime.\n"
+	  "  --json   machine-readable output" },
+	{ "zero-stats", acfs_cmd_zero_stats, "",
+	  "Resets the activity counters (hits, misses, stores, evictions)." },
+	{ "gc", acfs_cmd_gc,
+	  "[--max-size SIZE] [--older-than DURATION] [--dry-run]",
+	  "Evicts least-recently-used entries first, never pinned ones, until\n"
+	  "the stored bytes fit SIZE (default: the budget) and nothing is\n"
+	  "older than DURATION (90s, 10m, 2h, 7d, 1w). Prints each path.\n"
+	  "  --dry-run   print exactly what would be removed, remove nothing" },
+	{ "ls", acfs_cmd_ls,
+	  "[--sort=atime|size|mtime] [--reverse] [--limit N] [--json]",
+	  "Lists entries with size, stored size, last use, commit time, pin.\n"
+	  "  --sort=atime   least recently used first (eviction order; default)\n"
+	  "  --sort=size    largest first\n"
+	  "  --sort=mtime   oldest commit first\n"
+	  "  --reverse      the other way round\n"
+	  "  --limit N      at most N entries\n"
+	  "  --json         machine-readable output" },
+	{ "pin", acfs_cmd_pin, "KEY|PATH...",
+	  "Pins entries: never evicted. KEY is 16 hex digits (the .bc), or\n"
+	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta." },
+	{ "unpin", acfs_cmd_unpin, "KEY|PATH...", "Unpins entries." },
+	{ "clear", acfs_cmd_clear, "[--yes]",
+	  "Removes every entry, pinned ones too. Asks first unless --yes." },
+};
+
+const struct acfs_cmd *acfs_cmd_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+void acfs_cmd_list(FILE *f)
+{
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		fprintf(f, "    %-11s %s\n", commands[i].name,
+			commands[i].usage);
+}
+
+int acfs_cmd_run(struct acfs_cmd_ctx *ctx, int argc, char **argv)
+{
+	const struct acfs_cmd *c = argc > 0 ? acfs_cmd_find(argv[0]) : NULL;
+
+	if (!c) {
+		fprintf(ctx->err, "aria-cache: unknown command %s (try "
+			"aria-cache --help)\n", argc > 0 ? argv[0] : "(none)");
+		return 2;
+	}
+	return c->run(ctx, argc, argv);
+}
+
+int64_t acfs_cmd_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+void acfs_cmd_format_time(int64_t ns, char *buf, size_t len)
+{
+	time_t t = (time_t)(ns / 1000000000LL);
+	struct tm tm;
+
+	if (ns <= 0 || !localtime_r(&t, &tm) ||
+	    strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		snprintf(buf, len, "-");
+}
+
+void acfs_cmd_json_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(f, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(f, "\\u%04x", c);
+		else
+			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+int acfs_cmd_usage_error(struct acfs_cmd_ctx *ctx, const char *name,
+			 const char *fmt, ...)
+{
+	const struct acfs_cmd *c = acfs_cmd_find(name);
+	va_list ap;
+
+	fprintf(ctx->err, "aria-cache %s: ", name);
+	va_start(ap, fmt);
+	vfprintf(ctx->err, fmt, ap);
+	va_end(ap);
+	fprintf(ctx->err, "\nusage: aria-cache %s %s\n", name,
+		c ? c->usage : "");
+	return 2;
+}
+
+int acfs_cmd_opt(int argc, char **argv, int *i, const char *name,
+		 const char **ret)
+{
+	size_t n = strlen(name);
+	const char *a = argv[*i];
+
+	if (strncmp(a, name, n) != 0)
+		return 0;
+	if (a[n] == '=') {
+		*ret = a + n + 1;
+		return 1;
+	}
+	if (a[n] != '\0')
+		return 0;
+	if (*i + 1 >= argc)
+		return -1;
+	*ret = argv[++*i];
+	return 1;
+}
