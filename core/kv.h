@@ -64,4 +64,7 @@ int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err);
 /* Makes every write so far durable (fsyncs the WAL). 0 or -EIO. */
 int acfs_kv_sync(struct acfs_kv *kv, char *err);
 
+/* Compacts every column family fully (maintenance; blocks). */
+void acfs_kv_compact(struct acfs_kv *kv);
+
 #endif

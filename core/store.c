@@ -645,3 +645,9 @@ int acfs_store_sync(struct acfs_store *s)
 {
 	return acfs_kv_sync(s->kv, NULL);
 }
+
+void acfs_store_compact(struct acfs_store *s)
+{
+	if (!s->read_only)
+		acfs_kv_compact(s->kv);
+}

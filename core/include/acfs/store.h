@@ -247,6 +247,9 @@ void acfs_store_zero_stats(struct acfs_store *store, int64_t now_ns);
 /* Persists the activity counters. 0 or -EIO. */
 int acfs_store_flush_stats(struct acfs_store *store);
 
+/* Compacts the store fully (maintenance; blocks while it runs). */
+void acfs_store_compact(struct acfs_store *store);
+
 /* Makes every commit so far durable against power loss. 0 or -EIO. */
 int acfs_store_sync(struct acfs_store *store);
 
