@@ -18,6 +18,7 @@ enum acfs_cf {
 	ACFS_CF_BLOBS,
 	ACFS_CF_ORPHANS,
 	ACFS_CF_LRU,
+	ACFS_CF_INFO,
 	ACFS_CF_COUNT
 };
 

@@ -292,6 +292,48 @@ int acfs_store_get(struct acfs_store *s, const struct acfs_key *key,
 			   decode_entry_cb, ret_entry, NULL);
 }
 
+struct copy_ctx {
+	void *data;
+	size_t len;
+};
+
+static int copy_value(const void *v, size_t len, void *u)
+{
+	struct copy_ctx *c = u;
+
+	c->data = malloc(len ? len : 1);
+	if (!c->data)
+		return -ENOMEM;
+	memcpy(c->data, v, len);
+	c->len = len;
+	return 0;
+}
+
+int acfs_store_get_info(struct acfs_store *s, const struct acfs_key *key,
+			uint64_t id, void **ret, size_t *ret_len)
+{
+	unsigned char k[ENTRY_KEY_SIZE];
+	struct acfs_entry e;
+	struct copy_ctx c = { 0 };
+	int r;
+
+	/* Entry and info are written together; a replaced version's info
+	 * is gone, so ask which version the entry is first. */
+	r = acfs_store_get(s, key, &e);
+	if (r < 0)
+		return r;
+	if (id && e.id != id)
+		return -ENOENT;
+	store_encode_key(key, k);
+	r = acfs_kv_get(s->kv, ACFS_CF_INFO, k, sizeof(k), copy_value, &c,
+			NULL);
+	if (r < 0)
+		return r;
+	*ret = c.data;
+	*ret_len = c.len;
+	return 0;
+}
+
 uint64_t acfs_store_alloc_id(struct acfs_store *s)
 {
 	uint64_t id = 0;
@@ -379,6 +421,7 @@ void store_remove_rows(struct acfs_store *s, struct acfs_kv_batch *b,
 	unsigned char lk[LRU_KEY_SIZE];
 
 	acfs_kv_batch_delete(b, s->kv, ACFS_CF_ENTRIES, k, ENTRY_KEY_SIZE);
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_INFO, k, ENTRY_KEY_SIZE);
 	if (!(e->flags & ACFS_ENTRY_PINNED)) {
 		store_decode_key(k, ENTRY_KEY_SIZE, &key);
 		store_lru_key(e->atime_ns, &key, lk);
@@ -453,6 +496,9 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 	store_encode_entry(&e, rec);
 	acfs_kv_batch_put(b, s->kv, ACFS_CF_ENTRIES, k, sizeof(k), rec,
 			  sizeof(rec));
+	if (c->info)
+		acfs_kv_batch_put(b, s->kv, ACFS_CF_INFO, k, sizeof(k),
+				  c->info, c->info_len);
 	if (!(e.flags & ACFS_ENTRY_PINNED)) {
 		store_lru_key(e.atime_ns, &c->key, lk);
 		acfs_kv_batch_put(b, s->kv, ACFS_CF_LRU, lk, sizeof(lk), "", 0);

@@ -40,6 +40,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "acfs/bitcode.h"
 #include "acfs/key.h"
 #include "acfs/store.h"
 
@@ -84,6 +85,8 @@ struct acfs_fs {
 	gid_t gid;
 	int64_t start_ns;
 	uint64_t max_entry_size;
+	enum acfs_validate validate; /* depth of the check at commit */
+	const char *target;         /* refuse other triples; may be NULL */
 	unsigned max_tmp_files;
 	double entry_timeout;       /* committed entries and dirs */
 	double neg_timeout;         /* absent entries */

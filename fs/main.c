@@ -31,6 +31,8 @@ struct options {
 	char *store;
 	char *max_entry_size;
 	char *max_size;
+	char *validate;
+	char *target;
 	int sync;
 	int show_help;
 	int show_version;
@@ -48,6 +50,12 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--max-size %s", max_size, 0),
 	OPT("--max-size=%s", max_size, 0),
 	OPT("max_size=%s", max_size, 0),
+	OPT("--validate %s", validate, 0),
+	OPT("--validate=%s", validate, 0),
+	OPT("validate=%s", validate, 0),
+	OPT("--target %s", target, 0),
+	OPT("--target=%s", target, 0),
+	OPT("target=%s", target, 0),
 	OPT("--sync", sync, 1),
 	OPT("sync_commits", sync, 1),
 	OPT("-h", show_help, 1),
@@ -90,6 +98,11 @@ static void usage(const char *prog)
 	       "                           evicted to 90%% of it; -o max_size=SIZE\n"
 	       "    --max-entry-size SIZE  largest entry accepted (default 256M);\n"
 	       "                           -o max_entry_size=SIZE\n"
+	       "    --validate LEVEL       check .bc entries at commit: none, magic,\n"
+	       "                           parse (default) or verify; .meta must\n"
+	       "                           be JSON unless none; -o validate=LEVEL\n"
+	       "    --target TRIPLE        refuse modules for another target;\n"
+	       "                           -o target=TRIPLE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
 	       "                           -o sync_commits\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
@@ -366,6 +379,14 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
+	fs.validate = ACFS_VALIDATE_PARSE;
+	if (opts.validate && acfs_validate_parse(opts.validate, &fs.validate) < 0) {
+		fprintf(stderr, "aria-cachefs: --validate %s: use none, magic, "
+			"parse or verify\n", opts.validate);
+		ret = 2;
+		goto out_args;
+	}
+	fs.target = opts.target;
 	fs.max_entry_size = 256ULL << 20;
 	if (opts.max_entry_size &&
 	    acfs_size_parse(opts.max_entry_size, &fs.max_entry_size) < 0) {
@@ -517,6 +538,8 @@ out_args:
 	free(opts.mountpoint);
 	free(opts.max_entry_size);
 	free(opts.max_size);
+	free(opts.validate);
+	free(opts.target);
 	fuse_opt_free_args(&args);
 	return ret;
 }

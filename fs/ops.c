@@ -968,6 +968,46 @@ static bool in_use_cb(uint64_t id, void *userdata)
 }
 
 /*
+ * Checks what is about to become entry @key: bitcode to --validate depth
+ * (and --target), .meta as JSON. On success *ret_info is what the store
+ * keeps beside the entry (malloc'd, or NULL). A refusal is -EINVAL for the
+ * caller, with the key and LLVM's reason in the log.
+ */
+static int validate(struct acfs_fs *fs, const struct acfs_key *key,
+		    const void *buf, size_t len, struct acfs_bitcode_info *info,
+		    const void **ret_info, size_t *ret_len)
+{
+	char err[ACFS_ERR_MAX] = "", path[ACFS_KEY_PATH_MAX];
+	void *enc = NULL;
+	int r = 0;
+
+	*ret_info = NULL;
+	*ret_len = 0;
+	if (fs->validate == ACFS_VALIDATE_NONE)
+		return 0;
+	if (key->kind == ACFS_KIND_META) {
+		r = acfs_json_check(buf, len, err);
+	} else {
+		bool want_info = fs->validate >= ACFS_VALIDATE_PARSE;
+		r = acfs_bitcode_check(buf, len, fs->validate, fs->target,
+				       want_info ? info : NULL, err);
+		if (r == 0 && want_info) {
+			if (acfs_bitcode_info_encode(info, &enc, ret_len) == 0)
+				*ret_info = enc;
+			acfs_bitcode_info_release(info);
+		}
+	}
+	if (r < 0) {
+		acfs_key_format_path(key, path);
+		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes): %s",
+			 path, len, err[0] ? err : strerror(-r));
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
+/*
  * Turns staged inode @in (locked by the caller) into the committed version
  * of @key. @what names the operation for logs.
  */
@@ -978,6 +1018,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	struct in_use_ctx ctx = { .fs = fs };
 	struct acfs_entry old, ent;
 	struct acfs_commit c = { 0 };
+	struct acfs_bitcode_info info;
 	char *buf;
 	ssize_t n = 0;
 	int r;
@@ -996,6 +1037,11 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 			free(buf);
 			return r;
 		}
+	}
+	r = validate(fs, key, buf, in->size, &info, &c.info, &c.info_len);
+	if (r < 0) {
+		free(buf);
+		return r;
 	}
 	c.key = *key;
 	c.id = in->ino;
@@ -1025,6 +1071,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		fs_lru_wait_room(fs);
 	}
 	free(buf);
+	free((void *)c.info);
 	if (r == -EEXIST)
 		return r;
 	if (r < 0) {

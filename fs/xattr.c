@@ -2,11 +2,14 @@
 /*
  * Extended attributes: what getfattr(1) shows and setfattr(1) changes.
  *   entries:  user.aria.pin (1/0, settable), user.aria.key,
- *             user.aria.stored_size
+ *             user.aria.stored_size, and for bitcode what the module says:
+ *             user.aria.triple, user.aria.datalayout, user.aria.producer,
+ *             user.aria.functions (the number of defined functions)
  *   the root: user.aria.store (the store directory; aria-cache -C uses it)
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
 
@@ -38,6 +41,41 @@ static struct inode *entry_of(struct acfs_fs *fs, fuse_ino_t ino)
 			in = NULL;
 	}
 	return in;
+}
+
+/* user.aria.triple and friends, from the info kept beside the entry. */
+static void module_attr(fuse_req_t req, struct acfs_fs *fs,
+			const struct acfs_key *key, fuse_ino_t ino,
+			const char *name, size_t size)
+{
+	struct acfs_bitcode_info info;
+	char num[16];
+	const char *v = NULL;
+	void *raw;
+	size_t len;
+
+	if (acfs_store_get_info(fs->store, key, ino, &raw, &len) < 0) {
+		fuse_reply_err(req, ENODATA);
+		return;
+	}
+	if (acfs_bitcode_info_decode(raw, len, &info) == 0) {
+		if (strcmp(name, "user.aria.triple") == 0)
+			v = info.triple;
+		else if (strcmp(name, "user.aria.datalayout") == 0)
+			v = info.datalayout;
+		else if (strcmp(name, "user.aria.producer") == 0)
+			v = info.producer;
+		else if (strcmp(name, "user.aria.functions") == 0) {
+			snprintf(num, sizeof(num), "%u", info.nfunctions);
+			v = num;
+		}
+	}
+	if (v)
+		reply_value(req, v, size);
+	else
+		fuse_reply_err(req, ENODATA);
+	acfs_bitcode_info_release(&info);
+	free(raw);
 }
 
 void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -72,11 +110,13 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)in->stored);
 	else
 		v[0] = '\0';
+	struct acfs_key key = in->key;
 	pthread_mutex_unlock(&in->lock);
-	if (!v[0])
-		fuse_reply_err(req, ENODATA);
-	else
+	if (v[0]) {
 		reply_value(req, v, size);
+		return;
+	}
+	module_attr(req, fs, &key, ino, name, size);
 }
 
 static void reply_list(fuse_req_t req, const char *list, size_t len,
@@ -93,15 +133,32 @@ static void reply_list(fuse_req_t req, const char *list, size_t len,
 void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	static const char entry_list[] = "user.aria.pin\0user.aria.key\0"
-					 "user.aria.stored_size";
+					 "user.aria.stored_size\0user.aria.triple\0"
+					 "user.aria.datalayout\0user.aria.producer\0"
+					 "user.aria.functions";
 	static const char root_list[] = "user.aria.store";
 
-	if (ino == INO_ROOT)
+	struct inode *in = ino == INO_ROOT ? NULL : entry_of(FS(req), ino);
+
+	if (ino == INO_ROOT) {
 		reply_list(req, root_list, sizeof(root_list), size);
-	else if (entry_of(FS(req), ino))
-		reply_list(req, entry_list, sizeof(entry_list), size);
-	else
+	} else if (in) {
+		/* The module's attributes only where the store keeps them. */
+		pthread_mutex_lock(&in->lock);
+		struct acfs_key key = in->key;
+		pthread_mutex_unlock(&in->lock);
+		void *raw;
+		size_t len, n = sizeof(entry_list);
+		if (acfs_store_get_info(FS(req)->store, &key, ino, &raw,
+					&len) == 0)
+			free(raw);
+		else
+			n = sizeof("user.aria.pin\0user.aria.key\0"
+				   "user.aria.stored_size");
+		reply_list(req, entry_list, n, size);
+	} else {
 		reply_list(req, "", 0, size);
+	}
 }
 
 static int set_pin(struct acfs_fs *fs, struct inode *in, bool pin)

@@ -56,6 +56,7 @@ int acfs_cmd_ls(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_pin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_unpin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
 int64_t acfs_cmd_now_ns(void);

@@ -28,6 +28,12 @@ static const struct acfs_cmd commands[] = {
 	  "  --reverse      the other way round\n"
 	  "  --limit N      at most N entries\n"
 	  "  --json         machine-readable output" },
+	{ "inspect", acfs_cmd_inspect, "KEY|PATH [--json] [--disassemble]",
+	  "Shows what an entry holds: size, stored size, last use, commit\n"
+	  "time, pin, and for bitcode the target triple, data layout,\n"
+	  "producer and the defined functions.\n"
+	  "  --json          machine-readable output\n"
+	  "  --disassemble   print the module as textual LLVM IR" },
 	{ "pin", acfs_cmd_pin, "KEY|PATH...",
 	  "Pins entries: never evicted. KEY is 16 hex digits (the .bc), or\n"
 	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta." },

@@ -12,6 +12,8 @@
  *                                                  a reader may still hold)
  *   lru      atime(8, big endian) + key(9) -> ""  (unpinned entries, oldest
  *                                                  first: eviction order)
+ *   info     key(9)                        -> what the module says
+ *                                             (acfs_bitcode_info_encode)
  *   default  "counters", "stats", "id_limit", "budget"
  *
  * Invariants (checked by acfs_store_check):
@@ -109,6 +111,13 @@ uint64_t acfs_store_budget(struct acfs_store *store);
 int acfs_store_get(struct acfs_store *store, const struct acfs_key *key,
 		   struct acfs_entry *ret_entry);
 
+/*
+ * The info kept beside @key (malloc'd), if its version is @id (any if 0).
+ * Returns 0, -ENOENT (no entry, another version, or no info), -EIO.
+ */
+int acfs_store_get_info(struct acfs_store *store, const struct acfs_key *key,
+			uint64_t id, void **ret, size_t *ret_len);
+
 /* A fresh, never used id (inode number). Returns 0 on failure. */
 uint64_t acfs_store_alloc_id(struct acfs_store *store);
 
@@ -135,6 +144,8 @@ struct acfs_commit {
 	bool noreplace;         /* fail with -EEXIST if the key exists */
 	acfs_in_use_fn in_use;  /* may be NULL: nothing in use */
 	void *userdata;
+	const void *info;       /* kept beside the entry; may be NULL */
+	size_t info_len;
 };
 
 /*
