@@ -4,6 +4,7 @@
  * monomorphizing compiler would emit one specialization per module.
  *
  *   gen-bitcode OUT.bc NAME FUNCTIONS [--triple TRIPLE] [--data BYTES]
+ *               [--invalid 1]
  *
  * FUNCTIONS sets the size: each function is a small loop over i32 math, so
  * 1 gives ~1 KiB and 400 gives well over 16 KiB (the size at which LLVM
@@ -11,7 +12,8 @@
  * names give different bytes and the same name always the same bytes.
  * Such modules are very regular (zstd shrinks them ~10x); --data adds a
  * constant array of BYTES pseudo-random bytes, which does not compress,
- * to get entries whose stored size is what a test needs.
+ * to get entries whose stored size is what a test needs. --invalid 1 adds
+ * a function that parses but fails the verifier (i32 function, ret void).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -91,7 +93,7 @@ static void add_data(LLVMModuleRef m, LLVMContextRef ctx, long n,
 int main(int argc, char **argv)
 {
 	const char *triple = "x86_64-pc-linux-gnu";
-	long data = 0;
+	long data = 0, invalid = 0;
 
 	if (argc < 4 || strcmp(argv[1], "--help") == 0) {
 		fprintf(stderr, "usage: gen-bitcode OUT.bc NAME FUNCTIONS "
@@ -103,6 +105,8 @@ int main(int argc, char **argv)
 			triple = argv[i + 1];
 		else if (strcmp(argv[i], "--data") == 0)
 			data = strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "--invalid") == 0)
+			invalid = strtol(argv[i + 1], NULL, 10);
 	}
 	const char *out = argv[1], *name = argv[2];
 	long nfuncs = strtol(argv[3], NULL, 10);
@@ -119,6 +123,16 @@ int main(int argc, char **argv)
 		char fname[256];
 		snprintf(fname, sizeof(fname), "aria_max_%s_%ld", name, f);
 		add_function(m, ctx, fname, seed + (unsigned long long)f * 7919);
+	}
+	if (invalid) {
+		LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
+		LLVMValueRef f = LLVMAddFunction(m, "aria_broken",
+						 LLVMFunctionType(i32, NULL, 0, 0));
+		LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
+		LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(
+						    ctx, f, "entry"));
+		LLVMBuildRetVoid(b);
+		LLVMDisposeBuilder(b);
 	}
 	int r = LLVMWriteBitcodeToFile(m, out);
 	LLVMDisposeModule(m);
