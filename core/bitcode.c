@@ -84,9 +84,13 @@ static void on_diag(LLVMDiagnosticInfoRef di, void *u)
 	d->seen = true;
 }
 
-/* Parses into @ctx (with a diagnostic handler: LLVM's default one exits
- * the process on an error). */
-static int parse(LLVMContextRef ctx, const void *data, size_t len,
+/*
+ * Parses into @ctx (with a diagnostic handler: LLVM's default one exits
+ * the process on an error). @lazy reads the module's records and symbol
+ * table but leaves function bodies unread (LLVMGetBitcodeModule...): the
+ * module then owns the buffer, or LLVM frees it on failure.
+ */
+static int parse(LLVMContextRef ctx, const void *data, size_t len, bool lazy,
 		 LLVMModuleRef *ret, char *err)
 {
 	struct diag d = { .err = err };
@@ -97,13 +101,16 @@ static int parse(LLVMContextRef ctx, const void *data, size_t len,
 	buf = LLVMCreateMemoryBufferWithMemoryRange(data, len, "entry", 0);
 	if (!buf)
 		return -ENOMEM;
-	if (LLVMParseBitcodeInContext2(ctx, buf, ret)) {
+	if (lazy ? LLVMGetBitcodeModuleInContext2(ctx, buf, ret)
+		 : LLVMParseBitcodeInContext2(ctx, buf, ret)) {
 		if (!d.seen)
 			snprintf(err, ACFS_ERR_MAX, "LLVM could not parse the "
 				 "bitcode");
+		*ret = NULL;
 		r = -EBADMSG;
 	}
-	LLVMDisposeMemoryBuffer(buf);
+	if (!lazy)
+		LLVMDisposeMemoryBuffer(buf);
 	return r;
 }
 
@@ -172,7 +179,7 @@ int acfs_bitcode_check(const void *data, size_t len, enum acfs_validate level,
 	ctx = LLVMContextCreate();
 	if (!ctx)
 		return -ENOMEM;
-	r = parse(ctx, data, len, &m, err);
+	r = parse(ctx, data, len, level == ACFS_VALIDATE_PARSE, &m, err);
 	if (r == 0 && level == ACFS_VALIDATE_VERIFY) {
 		char *msg = NULL;
 		if (LLVMVerifyModule(m, LLVMReturnStatusAction, &msg)) {
@@ -214,7 +221,7 @@ int acfs_bitcode_disassemble(const void *data, size_t len, char **ret_text,
 	int r = check_magic(data, len, err);
 
 	if (r == 0)
-		r = parse(ctx, data, len, &m, err);
+		r = parse(ctx, data, len, false, &m, err);
 	if (r == 0) {
 		char *s = LLVMPrintModuleToString(m);
 		*ret_text = s ? strdup(s) : NULL;

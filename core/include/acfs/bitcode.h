@@ -17,8 +17,10 @@
 enum acfs_validate {
 	ACFS_VALIDATE_NONE,
 	ACFS_VALIDATE_MAGIC,   /* raw 'BC' 0xC0DE or the wrapper header */
-	ACFS_VALIDATE_PARSE,   /* the bitcode reader parses the module */
-	ACFS_VALIDATE_VERIFY,  /* ... and the module verifier accepts it */
+	ACFS_VALIDATE_PARSE,   /* the reader loads the module lazily: every
+				* module record and the symbol table, not
+				* the function bodies */
+	ACFS_VALIDATE_VERIFY,  /* full parse, and the verifier accepts it */
 };
 
 /* "none"|"magic"|"parse"|"verify" -> level; -EINVAL otherwise. */
