@@ -36,8 +36,14 @@ static void update_entry(struct acfs_store *s, struct acfs_kv_batch *b,
 			  sizeof(rec));
 }
 
-int acfs_store_set_times(struct acfs_store *s, const struct acfs_key *key,
-			 uint64_t id, int64_t atime_ns, int64_t mtime_ns)
+/*
+ * Rewrites entry @key (version @id, or any version if 0) as @edit makes
+ * it, moving its lru row, in one write. -ENOENT if gone or replaced.
+ */
+static int modify_entry(struct acfs_store *s, const struct acfs_key *key,
+			uint64_t id,
+			void (*edit)(struct acfs_entry *n, const void *arg),
+			const void *arg)
 {
 	unsigned char k[ENTRY_KEY_SIZE];
 	struct acfs_entry e, n;
@@ -54,16 +60,47 @@ int acfs_store_set_times(struct acfs_store *s, const struct acfs_key *key,
 		r = -ENOENT;
 	if (r == 0) {
 		n = e;
-		if (atime_ns >= 0)
-			n.atime_ns = atime_ns;
-		if (mtime_ns >= 0)
-			n.mtime_ns = mtime_ns;
-		update_entry(s, b, key, &e, &n);
-		r = acfs_kv_write(s->kv, b, NULL);
+		edit(&n, arg);
+		if (memcmp(&n, &e, sizeof(n)) != 0) {
+			update_entry(s, b, key, &e, &n);
+			r = acfs_kv_write(s->kv, b, NULL);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
 	acfs_kv_batch_free(b);
 	return r;
+}
+
+static void edit_times(struct acfs_entry *n, const void *arg)
+{
+	const int64_t *t = arg; /* atime, mtime; < 0 leaves it */
+
+	if (t[0] >= 0)
+		n->atime_ns = t[0];
+	if (t[1] >= 0)
+		n->mtime_ns = t[1];
+}
+
+int acfs_store_set_times(struct acfs_store *s, const struct acfs_key *key,
+			 uint64_t id, int64_t atime_ns, int64_t mtime_ns)
+{
+	int64_t t[2] = { atime_ns, mtime_ns };
+
+	return modify_entry(s, key, id, edit_times, t);
+}
+
+static void edit_pin(struct acfs_entry *n, const void *arg)
+{
+	if (*(const bool *)arg)
+		n->flags |= ACFS_ENTRY_PINNED;
+	else
+		n->flags &= ~ACFS_ENTRY_PINNED;
+}
+
+int acfs_store_set_pinned(struct acfs_store *s, const struct acfs_key *key,
+			  bool pinned)
+{
+	return modify_entry(s, key, 0, edit_pin, &pinned);
 }
 
 static int cmp_touch(const void *a, const void *b)
@@ -114,36 +151,6 @@ int acfs_store_touch(struct acfs_store *s, struct acfs_touch *t, size_t n)
 	}
 	if (r == 0 && acfs_kv_batch_count(b) > 0)
 		r = acfs_kv_write(s->kv, b, NULL);
-	pthread_mutex_unlock(&s->lock);
-	acfs_kv_batch_free(b);
-	return r;
-}
-
-int acfs_store_set_pinned(struct acfs_store *s, const struct acfs_key *key,
-			  bool pinned)
-{
-	unsigned char k[ENTRY_KEY_SIZE];
-	struct acfs_entry e, n;
-	struct acfs_kv_batch *b;
-	int r;
-
-	if (s->read_only)
-		return -EROFS;
-	store_encode_key(key, k);
-	b = acfs_kv_batch_new();
-	pthread_mutex_lock(&s->lock);
-	r = store_get_locked(s, k, &e, NULL);
-	if (r == 0) {
-		n = e;
-		if (pinned)
-			n.flags |= ACFS_ENTRY_PINNED;
-		else
-			n.flags &= ~ACFS_ENTRY_PINNED;
-		if (n.flags != e.flags) {
-			update_entry(s, b, key, &e, &n);
-			r = acfs_kv_write(s->kv, b, NULL);
-		}
-	}
 	pthread_mutex_unlock(&s->lock);
 	acfs_kv_batch_free(b);
 	return r;
