@@ -87,8 +87,8 @@ static void on_diag(LLVMDiagnosticInfoRef di, void *u)
 /*
  * Parses into @ctx (with a diagnostic handler: LLVM's default one exits
  * the process on an error). @lazy reads the module's records and symbol
- * table but leaves function bodies unread (LLVMGetBitcodeModule...): the
- * module then owns the buffer, or LLVM frees it on failure.
+ * table but leaves function bodies unread (LLVMGetBitcodeModule...): on
+ * success the module owns the buffer; on failure it is still ours.
  */
 static int parse(LLVMContextRef ctx, const void *data, size_t len, bool lazy,
 		 LLVMModuleRef *ret, char *err)
@@ -109,7 +109,7 @@ static int parse(LLVMContextRef ctx, const void *data, size_t len, bool lazy,
 		*ret = NULL;
 		r = -EBADMSG;
 	}
-	if (!lazy)
+	if (!lazy || r < 0)
 		LLVMDisposeMemoryBuffer(buf);
 	return r;
 }
