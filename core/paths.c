@@ -20,7 +20,12 @@ char *acfs_default_store(void)
 
 	if (env && *env)
 		return strdup(env);
-	env = getenv("XDG_CACHE_HOME");
+	return acfs_default_store_base();
+}
+
+char *acfs_default_store_base(void)
+{
+	const char *env = getenv("XDG_CACHE_HOME");
 	if (env && *env)
 		return join(env, "aria-cachefs");
 	env = getenv("HOME");

@@ -87,6 +87,7 @@ struct acfs_fs {
 	uint64_t max_entry_size;
 	enum acfs_validate validate; /* depth of the check at commit */
 	const char *target;         /* refuse other triples; may be NULL */
+	bool trace;                 /* ARIA_CACHE_TRACE=1: a line per event */
 	unsigned max_tmp_files;
 	double entry_timeout;       /* committed entries and dirs */
 	double neg_timeout;         /* absent entries */
@@ -190,6 +191,10 @@ void acfs_log_init(bool use_syslog, bool debug);
 void acfs_log(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool acfs_log_debug_enabled(void);
+
+/* One trace line (hit, miss, store, evict) with the time since @t0. */
+void acfs_trace(struct acfs_fs *fs, const char *event,
+		const struct acfs_key *key, uint64_t bytes, int64_t t0_ns);
 
 /* ops.c */
 extern const struct fuse_lowlevel_ops acfs_ops;

@@ -23,6 +23,19 @@ bool acfs_log_debug_enabled(void)
 	return log_debug;
 }
 
+void acfs_trace(struct acfs_fs *fs, const char *event,
+		const struct acfs_key *key, uint64_t bytes, int64_t t0_ns)
+{
+	char path[ACFS_KEY_PATH_MAX];
+
+	if (!fs->trace)
+		return;
+	acfs_key_format_path(key, path);
+	acfs_log(LOG_INFO, "trace %s %s %llu bytes %.1f us", event, path,
+		 (unsigned long long)bytes,
+		 t0_ns ? (double)(acfs_now_ns() - t0_ns) / 1000.0 : 0.0);
+}
+
 void acfs_log(int priority, const char *fmt, ...)
 {
 	static const char *const names[] = {

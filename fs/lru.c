@@ -121,6 +121,7 @@ void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 	struct acfs_fs *fs = userdata;
 
 	inode_retired(fs, e->id, kept);
+	acfs_trace(fs, "evict", key, e->size, 0);
 	/* Only a version the kernel knows can have a dentry to drop. */
 	if (kept)
 		queue_inval(fs, key);

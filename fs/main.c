@@ -22,6 +22,7 @@
 #include <unistd.h>
 #include <dirent.h>
 
+#include "acfs/config.h"
 #include "acfs/paths.h"
 #include "acfs/size.h"
 #include "cachefs.h"
@@ -37,6 +38,7 @@ struct options {
 	int show_help;
 	int show_version;
 	char *mountpoint; /* taken out before libfuse resolves it */
+	char *source;     /* "aria-cachefs STORE MOUNTPOINT", as mount(8) calls */
 };
 
 #define OPT(t, p, v) { t, offsetof(struct options, p), v }
@@ -75,18 +77,47 @@ static int opt_proc(void *data, const char *arg, int key,
 	(void)outargs;
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
-	if (o->mountpoint) {
-		fprintf(stderr, "aria-cachefs: unexpected argument %s (one "
-			"MOUNTPOINT only)\n", arg);
+	if (o->source) {
+		fprintf(stderr, "aria-cachefs: unexpected argument %s (usage: "
+			"aria-cachefs [STORE] MOUNTPOINT)\n", arg);
 		return -1;
+	}
+	if (o->mountpoint) {
+		/* Two: the first was the store (mount.fuse3's "source"). */
+		o->source = o->mountpoint;
+		o->mountpoint = NULL;
 	}
 	o->mountpoint = strdup(arg);
 	return o->mountpoint ? 0 : -1;
 }
 
+/* Command-line settings override every other source. */
+static int apply_cmdline(const struct options *o, struct acfs_config *c,
+			 char *err)
+{
+	const struct {
+		enum acfs_setting s;
+		const char *v;
+	} given[] = {
+		{ ACFS_SET_STORE, o->source },
+		{ ACFS_SET_STORE, o->store },
+		{ ACFS_SET_MAX_SIZE, o->max_size },
+		{ ACFS_SET_MAX_ENTRY_SIZE, o->max_entry_size },
+		{ ACFS_SET_VALIDATE, o->validate },
+		{ ACFS_SET_TARGET, o->target },
+		{ ACFS_SET_SYNC, o->sync ? "true" : NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
+		if (given[i].v && acfs_config_set(c, given[i].s, given[i].v,
+						  "command line", err) < 0)
+			return -EINVAL;
+	return 0;
+}
+
 static void usage(const char *prog)
 {
-	printf("usage: %s [options] MOUNTPOINT\n\n"
+	printf("usage: %s [options] [STORE] MOUNTPOINT\n\n"
 	       "Mounts the Aria monomorphization cache at MOUNTPOINT (usually\n"
 	       "PROJECT/.aria/cache); entries live in a RocksDB store outside it.\n\n"
 	       "options:\n"
@@ -333,6 +364,7 @@ int main(int argc, char *argv[])
 	struct acfs_fs fs = { .staging_dfd = -1 };
 	struct fuse_loop_config *loop = NULL;
 	char *store_dir = NULL, *mp = NULL, err[ACFS_ERR_MAX] = "";
+	struct acfs_config cfg = { 0 };
 	char dbdir[PATH_MAX];
 	int lock_fd = -1, notify_fd = -1, ret = 1, r;
 
@@ -372,35 +404,21 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
-	fs.max_size = 10ULL << 30;
-	if (opts.max_size && acfs_size_parse(opts.max_size, &fs.max_size) < 0) {
-		fprintf(stderr, "aria-cachefs: --max-size %s is not a size "
-			"(examples: 500M, 10G)\n", opts.max_size);
+	/* Settings: command line > environment > user > system > defaults. */
+	if (acfs_config_load(&cfg, err) < 0 || apply_cmdline(&opts, &cfg, err) < 0) {
+		fprintf(stderr, "aria-cachefs: %s\n", err);
 		ret = 2;
 		goto out_args;
 	}
-	fs.validate = ACFS_VALIDATE_PARSE;
-	if (opts.validate && acfs_validate_parse(opts.validate, &fs.validate) < 0) {
-		fprintf(stderr, "aria-cachefs: --validate %s: use none, magic, "
-			"parse or verify\n", opts.validate);
-		ret = 2;
-		goto out_args;
+	fs.max_size = cfg.max_size;
+	fs.max_entry_size = cfg.max_entry_size;
+	fs.validate = cfg.validate;
+	fs.target = cfg.value[ACFS_SET_TARGET];
+	{
+		const char *t = getenv("ARIA_CACHE_TRACE");
+		fs.trace = t && *t && strcmp(t, "0") != 0;
 	}
-	fs.target = opts.target;
-	fs.max_entry_size = 256ULL << 20;
-	if (opts.max_entry_size &&
-	    acfs_size_parse(opts.max_entry_size, &fs.max_entry_size) < 0) {
-		fprintf(stderr, "aria-cachefs: --max-entry-size %s is not a "
-			"size (examples: 64M, 1G)\n", opts.max_entry_size);
-		ret = 2;
-		goto out_args;
-	}
-	store_dir = opts.store ? absolute_path(opts.store) : NULL;
-	if (!store_dir) {
-		char *d = acfs_default_store();
-		store_dir = d ? absolute_path(d) : NULL;
-		free(d);
-	}
+	store_dir = absolute_path(cfg.value[ACFS_SET_STORE]);
 	if (!store_dir) {
 		fprintf(stderr, "aria-cachefs: no store directory: pass --store "
 			"DIR or set ARIA_CACHE_STORE or HOME\n");
@@ -442,7 +460,7 @@ int main(int argc, char *argv[])
 		goto out_lock;
 	}
 	snprintf(dbdir, sizeof(dbdir), "%s/db", store_dir);
-	sopts.sync = opts.sync;
+	sopts.sync = cfg.sync;
 	if ((r = acfs_store_open(dbdir, &sopts, &fs.store, err)) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot open store %s: %s\n",
 			dbdir, err);
@@ -540,6 +558,8 @@ out_args:
 	free(opts.max_size);
 	free(opts.validate);
 	free(opts.target);
+	free(opts.source);
+	acfs_config_release(&cfg);
 	fuse_opt_free_args(&args);
 	return ret;
 }

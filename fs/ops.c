@@ -134,6 +134,8 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	struct inode *in;
 	int r;
 
+	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+
 	if (acfs_key_parse_name(shard, name, &key) < 0) {
 		reply_negative(req, fs->neg_timeout);
 		return;
@@ -147,6 +149,7 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		pthread_rwlock_unlock(&fs->ns_lock);
 		acfs_store_count(fs->store, ACFS_STAT_MISSES, 1);
 		reply_negative(req, t);
+		acfs_trace(fs, "miss", &key, 0, t0);
 		return;
 	}
 	if (r < 0) {
@@ -776,6 +779,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 	struct acfs_fs *fs = FS(req);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
 		       (fi->flags & O_TRUNC);
+	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
 	struct inode *in;
 	int r = 0;
 
@@ -805,6 +809,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		if (!writing) {
 			fs_lru_note(fs, in);
 			acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+			acfs_trace(fs, "hit", &in->key, in->size, t0);
 		}
 	} else if (fi->flags & O_TRUNC) {
 		if (ftruncate(in->stage_fd, 0) < 0)
@@ -1022,6 +1027,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	char *buf;
 	ssize_t n = 0;
 	int r;
+	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
 
 	acfs_key_format_path(key, path);
 	buf = malloc(in->size ? in->size : 1);
@@ -1091,6 +1097,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->mode = 0444;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;
 	in->stored = ent.stored;
+	acfs_trace(fs, "store", key, in->size, t0);
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
 		 (unsigned long long)in->size, (unsigned long long)in->ino);
 	return 0;

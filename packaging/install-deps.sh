@@ -4,7 +4,7 @@
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
-librocksdb-dev libzstd-dev llvm-dev libjansson-dev clang libcmocka-dev attr"
+librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev scdoc clang libcmocka-dev attr"
 
 missing=""
 for p in $PKGS; do

@@ -165,6 +165,10 @@ int main(int argc, char **argv)
 			       cmd->usage, cmd->help);
 			return 0;
 		}
+	if (cmd->no_store) {
+		struct acfs_cmd_ctx ctx = { .out = stdout, .err = stderr };
+		return acfs_cmd_run(&ctx, argc - i, argv + i);
+	}
 	if (mnt && store_arg) {
 		fprintf(stderr, "aria-cache: pass -C or --store, not both\n");
 		return 2;

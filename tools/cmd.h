@@ -39,6 +39,7 @@ struct acfs_cmd {
 	int (*run)(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 	const char *usage;         /* one line: arguments */
 	const char *help;          /* what it does, options */
+	bool no_store;             /* runs in aria-cache, without a store */
 };
 
 /* Looks up @name; NULL if unknown. */
@@ -57,6 +58,7 @@ int acfs_cmd_pin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_unpin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
 int64_t acfs_cmd_now_ns(void);

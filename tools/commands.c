@@ -10,15 +10,15 @@ static const struct acfs_cmd commands[] = {
 	{ "stats", acfs_cmd_stats, "[--json]",
 	  "Shows entries, logical and stored bytes, the budget, hits, misses,\n"
 	  "stores, rejected stores, evictions, the hit ratio and uptime.\n"
-	  "  --json   machine-readable output" },
+	  "  --json   machine-readable output", false },
 	{ "zero-stats", acfs_cmd_zero_stats, "",
-	  "Resets the activity counters (hits, misses, stores, evictions)." },
+	  "Resets the activity counters (hits, misses, stores, evictions).", false },
 	{ "gc", acfs_cmd_gc,
 	  "[--max-size SIZE] [--older-than DURATION] [--dry-run]",
 	  "Evicts least-recently-used entries first, never pinned ones, until\n"
 	  "the stored bytes fit SIZE (default: the budget) and nothing is\n"
 	  "older than DURATION (90s, 10m, 2h, 7d, 1w). Prints each path.\n"
-	  "  --dry-run   print exactly what would be removed, remove nothing" },
+	  "  --dry-run   print exactly what would be removed, remove nothing", false },
 	{ "ls", acfs_cmd_ls,
 	  "[--sort=atime|size|mtime] [--reverse] [--limit N] [--json]",
 	  "Lists entries with size, stored size, last use, commit time, pin.\n"
@@ -27,19 +27,24 @@ static const struct acfs_cmd commands[] = {
 	  "  --sort=mtime   oldest commit first\n"
 	  "  --reverse      the other way round\n"
 	  "  --limit N      at most N entries\n"
-	  "  --json         machine-readable output" },
+	  "  --json         machine-readable output", false },
 	{ "inspect", acfs_cmd_inspect, "KEY|PATH [--json] [--disassemble]",
 	  "Shows what an entry holds: size, stored size, last use, commit\n"
 	  "time, pin, and for bitcode the target triple, data layout,\n"
 	  "producer and the defined functions.\n"
 	  "  --json          machine-readable output\n"
-	  "  --disassemble   print the module as textual LLVM IR" },
+	  "  --disassemble   print the module as textual LLVM IR", false },
 	{ "pin", acfs_cmd_pin, "KEY|PATH...",
 	  "Pins entries: never evicted. KEY is 16 hex digits (the .bc), or\n"
-	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta." },
-	{ "unpin", acfs_cmd_unpin, "KEY|PATH...", "Unpins entries." },
+	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta.", false },
+	{ "unpin", acfs_cmd_unpin, "KEY|PATH...", "Unpins entries.", false },
 	{ "clear", acfs_cmd_clear, "[--yes]",
-	  "Removes every entry, pinned ones too. Asks first unless --yes." },
+	  "Removes every entry, pinned ones too. Asks first unless --yes.", false },
+	{ "config", acfs_cmd_config, "[--json]",
+	  "Prints the settings a daemon started now would use, and where each\n"
+	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"
+	  "config ($XDG_CONFIG_HOME/aria-cachefs/config) > system config\n"
+	  "(/etc/aria-cachefs/config) > defaults.", true },
 };
 
 const struct acfs_cmd *acfs_cmd_find(const char *name)

@@ -10,6 +10,9 @@
  */
 char *acfs_default_store(void);
 
+/* The default without $ARIA_CACHE_STORE (config.c reads that itself). */
+char *acfs_default_store_base(void);
+
 /* The RocksDB directory inside store @dir; malloc'd, NULL on ENOMEM. */
 char *acfs_store_db_path(const char *dir);
 

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: MIT */
+#include "acfs/config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <ini.h>
+
+#include "acfs/paths.h"
+#include "acfs/size.h"
+#include "acfs/store.h" /* ACFS_ERR_MAX */
+
+static const char *const keys[ACFS_SET_COUNT] = {
+	"store", "max_size", "max_entry_size", "validate", "target", "sync",
+};
+
+const char *acfs_config_key(enum acfs_setting s)
+{
+	return keys[s];
+}
+
+static int parse_bool(const char *v, bool *ret)
+{
+	if (!strcasecmp(v, "1") || !strcasecmp(v, "true") ||
+	    !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+		*ret = true;
+	else if (!strcasecmp(v, "0") || !strcasecmp(v, "false") ||
+		 !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+		*ret = false;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+/* Checks @value for @s and stores its parsed form. */
+static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
+		 char *why, size_t len)
+{
+	switch (s) {
+	case ACFS_SET_MAX_SIZE:
+		if (acfs_size_parse(v, &c->max_size) < 0) {
+			snprintf(why, len, "%s is not a size (e.g. 10G)", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_MAX_ENTRY_SIZE:
+		if (acfs_size_parse(v, &c->max_entry_size) < 0) {
+			snprintf(why, len, "%s is not a size (e.g. 256M)", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_VALIDATE:
+		if (acfs_validate_parse(v, &c->validate) < 0) {
+			snprintf(why, len, "%s: use none, magic, parse or "
+				 "verify", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_SYNC:
+		if (parse_bool(v, &c->sync) < 0) {
+			snprintf(why, len, "%s: use true or false", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_STORE:
+		if (!*v) {
+			snprintf(why, len, "the store cannot be empty");
+			return -EINVAL;
+		}
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+static int set(struct acfs_config *c, enum acfs_setting s, const char *v,
+	       const char *source, char *why, size_t len)
+{
+	char *nv, *ns;
+	int r = check(c, s, v, why, len);
+
+	if (r < 0)
+		return r;
+	nv = strdup(v);
+	ns = strdup(source);
+	if (!nv || !ns) {
+		free(nv);
+		free(ns);
+		return -ENOMEM;
+	}
+	free(c->value[s]);
+	free(c->source[s]);
+	c->value[s] = nv;
+	c->source[s] = ns;
+	return 0;
+}
+
+int acfs_config_set(struct acfs_config *c, enum acfs_setting s,
+		    const char *value, const char *source, char *err)
+{
+	char why[256];
+	int r = set(c, s, value, source, why, sizeof(why));
+
+	if (r == -EINVAL)
+		snprintf(err, ACFS_ERR_MAX, "%s (%s): %s", keys[s], source, why);
+	return r;
+}
+
+struct file_ctx {
+	struct acfs_config *c;
+	const char *path;
+	char *err;
+	int r;
+};
+
+static int on_line(void *u, const char *section, const char *name,
+		   const char *value)
+{
+	struct file_ctx *f = u;
+	char why[256];
+
+	(void)section;
+	for (int s = 0; s < ACFS_SET_COUNT; s++) {
+		if (strcmp(name, keys[s]) != 0)
+			continue;
+		int r = set(f->c, (enum acfs_setting)s, value, f->path, why,
+			    sizeof(why));
+		if (r < 0 && f->r == 0) {
+			snprintf(f->err, ACFS_ERR_MAX, "%s: %s = %s", f->path,
+				 name, why);
+			f->r = r;
+		}
+		return 1;
+	}
+	if (f->r == 0) {
+		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
+			 "(known: store, max_size, max_entry_size, validate, "
+			 "target, sync)", f->path, name);
+		f->r = -EINVAL;
+	}
+	return 1;
+}
+
+static int load_file(struct acfs_config *c, const char *path, char *err)
+{
+	struct file_ctx f = { c, path, err, 0 };
+	FILE *fp = fopen(path, "re");
+	int r;
+
+	if (!fp)
+		return errno == ENOENT ? 0 : -errno;
+	r = ini_parse_file(fp, on_line, &f);
+	fclose(fp);
+	if (f.r < 0)
+		return f.r;
+	if (r > 0) {
+		snprintf(err, ACFS_ERR_MAX, "%s:%d: not a \"key = value\" line",
+			 path, r);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int acfs_config_load(struct acfs_config *c, char *err)
+{
+	char *store = acfs_default_store_base();
+	char why[256], *user = NULL, source[96];
+	const char *sys = getenv("ARIA_CACHE_SYSTEM_CONFIG");
+	const char *xdg = getenv("XDG_CONFIG_HOME"), *home = getenv("HOME");
+	int r;
+
+	memset(c, 0, sizeof(*c));
+	r = set(c, ACFS_SET_STORE, store ? store : "", "default", why,
+		sizeof(why));
+	free(store);
+	if (r == 0)
+		r = set(c, ACFS_SET_MAX_SIZE, "10G", "default", why, 64);
+	if (r == 0)
+		r = set(c, ACFS_SET_MAX_ENTRY_SIZE, "256M", "default", why, 64);
+	if (r == 0)
+		r = set(c, ACFS_SET_VALIDATE, "parse", "default", why, 64);
+	if (r == 0)
+		r = set(c, ACFS_SET_SYNC, "false", "default", why, 64);
+	if (r < 0) {
+		snprintf(err, ACFS_ERR_MAX, "no default store: set HOME or "
+			 "ARIA_CACHE_STORE");
+		return -EINVAL;
+	}
+	r = load_file(c, sys && *sys ? sys : "/etc/aria-cachefs/config", err);
+	if (r < 0)
+		return r;
+	if (xdg && *xdg)
+		r = asprintf(&user, "%s/aria-cachefs/config", xdg);
+	else if (home && *home)
+		r = asprintf(&user, "%s/.config/aria-cachefs/config", home);
+	if (user) {
+		r = load_file(c, user, err);
+		free(user);
+		if (r < 0)
+			return r;
+	}
+	for (int s = 0; s < ACFS_SET_COUNT; s++) {
+		char name[64];
+		snprintf(name, sizeof(name), "ARIA_CACHE_%s", keys[s]);
+		for (char *p = name; *p; p++)
+			if (*p >= 'a' && *p <= 'z')
+				*p = (char)(*p - 'a' + 'A');
+		const char *v = getenv(name);
+		if (!v || !*v)
+			continue;
+		snprintf(source, sizeof(source), "environment (%s)", name);
+		r = set(c, (enum acfs_setting)s, v, source, why, sizeof(why));
+		if (r < 0) {
+			snprintf(err, ACFS_ERR_MAX, "%s: %s", name, why);
+			return r;
+		}
+	}
+	return 0;
+}
+
+void acfs_config_release(struct acfs_config *c)
+{
+	for (int s = 0; s < ACFS_SET_COUNT; s++) {
+		free(c->value[s]);
+		free(c->source[s]);
+		c->value[s] = c->source[s] = NULL;
+	}
+}

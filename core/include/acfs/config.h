@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Settings and where each came from. Precedence, lowest first:
+ *   defaults < system config < user config < environment < command line
+ * System config: /etc/aria-cachefs/config (ARIA_CACHE_SYSTEM_CONFIG names
+ * another file); user config: $XDG_CONFIG_HOME/aria-cachefs/config, else
+ * ~/.config/aria-cachefs/config. Format: "key = value" lines, '#'
+ * comments (read with inih). Environment: ARIA_CACHE_<KEY> in capitals,
+ * e.g. ARIA_CACHE_MAX_SIZE=20G; ARIA_CACHE_STORE names the store.
+ */
+#ifndef ACFS_CONFIG_H
+#define ACFS_CONFIG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "acfs/bitcode.h"
+
+enum acfs_setting {
+	ACFS_SET_STORE,
+	ACFS_SET_MAX_SIZE,
+	ACFS_SET_MAX_ENTRY_SIZE,
+	ACFS_SET_VALIDATE,
+	ACFS_SET_TARGET,
+	ACFS_SET_SYNC,
+	ACFS_SET_COUNT
+};
+
+struct acfs_config {
+	char *value[ACFS_SET_COUNT];   /* NULL: unset (target only) */
+	char *source[ACFS_SET_COUNT];  /* "default", a file, "environment
+					  (NAME)", "command line" */
+	/* Parsed forms of the values. */
+	uint64_t max_size;
+	uint64_t max_entry_size;
+	enum acfs_validate validate;
+	bool sync;
+};
+
+/* "store", "max_size", ... */
+const char *acfs_config_key(enum acfs_setting s);
+
+/*
+ * Fills @c from defaults, config files and the environment. Returns 0, or
+ * -EINVAL with "FILE: reason" (or the variable) in @err.
+ */
+int acfs_config_load(struct acfs_config *c, char *err);
+
+/* Sets @s to @value from @source (e.g. the command line); checks it. */
+int acfs_config_set(struct acfs_config *c, enum acfs_setting s,
+		    const char *value, const char *source, char *err);
+
+void acfs_config_release(struct acfs_config *c);
+
+#endif

@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: MIT */
+/* aria-cache config [--json]: the effective settings and their sources. */
+#include <string.h>
+
+#include "acfs/config.h"
+#include "cmd.h"
+
+int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
+{
+	struct acfs_config c;
+	char err[ACFS_ERR_MAX];
+	bool json = false;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			json = true;
+		else
+			return acfs_cmd_usage_error(ctx, "config",
+						    "unknown option %s",
+						    argv[i]);
+	}
+	if (acfs_config_load(&c, err) < 0) {
+		fprintf(ctx->err, "aria-cache config: %s\n", err);
+		acfs_config_release(&c);
+		return 1;
+	}
+	if (json)
+		fprintf(ctx->out, "{");
+	for (int s = 0; s < ACFS_SET_COUNT; s++) {
+		const char *v = c.value[s] ? c.value[s] : "";
+		const char *src = c.source[s] ? c.source[s] : "unset";
+		if (json) {
+			fprintf(ctx->out, "%s\"%s\": {\"value\": ", s ? ", " : "",
+				acfs_config_key((enum acfs_setting)s));
+			acfs_cmd_json_string(ctx->out, v);
+			fprintf(ctx->out, ", \"source\": ");
+			acfs_cmd_json_string(ctx->out, src);
+			fprintf(ctx->out, "}");
+		} else {
+			fprintf(ctx->out, "%-15s = %-30s # %s\n",
+				acfs_config_key((enum acfs_setting)s), v, src);
+		}
+	}
+	if (json)
+		fprintf(ctx->out, "}\n");
+	acfs_config_release(&c);
+	return 0;
+}
