@@ -1,0 +1,67 @@
+#!/bin/bash
+# Builds the .deb, installs it with apt-get, mounts with the installed
+# binary through mount(8) (fuse.aria-cachefs, as from /etc/fstab), checks
+# the man pages, units and completion, unmounts and removes the package.
+# Run by .ci/run as root; prints TAP and "N passed, N failed".
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+WORK=$(mktemp -d /tmp/acfs-pkg.XXXXXX)
+MNT=$WORK/mnt
+RUN=0
+FAILED=0
+trap 'umount "$MNT" 2>/dev/null; rm -rf "$WORK"' EXIT
+ok() {
+	local desc=$1 rc=0
+	shift
+	RUN=$((RUN + 1))
+	"$@" >"$WORK/out" 2>&1 || rc=$?
+	sed 's/^/# /' "$WORK/out" | tail -n 20
+	if [ $rc -eq 0 ]; then echo "ok $RUN - $desc"; else
+		echo "not ok $RUN - $desc"; FAILED=$((FAILED + 1)); fi
+}
+
+need=""
+command -v man >/dev/null || need="$need man-db"
+command -v systemd-analyze >/dev/null || need="$need systemd"
+[ -z "$need" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+ok "packaging/build-deb.sh builds a lintian-clean .deb" \
+	"$top/packaging/build-deb.sh" "$WORK/dist"
+deb=$(ls "$WORK"/dist/aria-cachefs_*.deb 2>/dev/null | head -n 1)
+ok "apt-get install ./aria-cachefs_*.deb" \
+	env DEBIAN_FRONTEND=noninteractive apt-get install -y "$deb"
+ok "installed binaries" test -x /usr/bin/aria-cachefs -a -x /usr/bin/aria-cache
+ok "man aria-cachefs" sh -c "man -P cat aria-cachefs 2>/dev/null | grep -q -- '--max-size'"
+ok "man aria-cache" sh -c "man -P cat aria-cache 2>/dev/null | grep -q 'EXIT STATUS'"
+ok "bash completion installed" test -f /usr/share/bash-completion/completions/aria-cache
+units() {
+	local d=$WORK/units inst
+	inst=$(systemd-escape --path "$MNT")
+	mkdir -p "$d"
+	cp /usr/lib/systemd/user/aria-cachefs@.service "$d/aria-cachefs@$inst.service"
+	cp /usr/lib/systemd/user/aria-cache-gc@.service "$d/aria-cache-gc@$inst.service"
+	cp /usr/lib/systemd/user/aria-cache-gc@.timer "$d/aria-cache-gc@$inst.timer"
+	systemd-analyze verify --man=no "$d/aria-cachefs@$inst.service" \
+		"$d/aria-cache-gc@$inst.timer"
+}
+ok "systemd user units verify (systemd-analyze)" units
+mkdir -p "$MNT"
+ok "mount -t fuse.aria-cachefs STORE MOUNTPOINT -o max_size=...,noauto" \
+	mount -t fuse.aria-cachefs "$WORK/store" "$MNT" -o max_size=64M,validate=verify,noauto
+ok "mounted with the options from -o" sh -c \
+	"aria-cache -C '$MNT' stats | grep -q 'budget  *64M'"
+store_one() {
+	cp /usr/bin/aria-cache "$MNT/tmp/x.tmp" || return 1
+	# An ELF binary is not bitcode: refused.
+	! mv "$MNT/tmp/x.tmp" "$MNT/monomorph/ab/00000000000001.bc" 2>/dev/null
+}
+ok "the installed daemon validates commits" store_one
+ok "aria-cache config shows its sources" sh -c \
+	"ARIA_CACHE_MAX_SIZE=3G aria-cache config | grep max_size | grep -q 'environment (ARIA_CACHE_MAX_SIZE)'"
+ok "umount" umount "$MNT"
+ok "the daemon is gone after umount" sh -c "! mountpoint -q '$MNT'"
+ok "apt-get remove aria-cachefs" \
+	env DEBIAN_FRONTEND=noninteractive apt-get remove -y aria-cachefs
+ok "binaries removed" sh -c "[ ! -e /usr/bin/aria-cachefs ] && [ ! -e /usr/bin/aria-cache ]"
+echo "1..$RUN"
+echo "$((RUN - FAILED)) passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]
