@@ -81,4 +81,56 @@ home_store() {
 		  fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"; }
 }
 ok "then \$HOME/.cache/aria-cachefs" home_store
+# Settings: command line > environment > user config > system config.
+budget_is() { # budget_is SIZE ENV...: mount with ENV, check the budget
+	local want=$1 pid
+	shift
+	env "$@" "$ACFS_DAEMON" --store "$STORE" "$MNT" || return 1
+	pid=$(daemon_pid)
+	"$ACFS_TOOL" -C "$MNT" stats | grep "budget"
+	"$ACFS_TOOL" -C "$MNT" stats | grep -q "budget  *$want\$"
+	local rc=$?
+	fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"
+	return $rc
+}
+mkdir -p "$WORK/xdgc/aria-cachefs"
+echo "max_size = 5M" >"$WORK/sys.conf"
+echo "max_size = 6M" >"$WORK/xdgc/aria-cachefs/config"
+ok "the system config sets the budget" budget_is 5.0M ARIA_CACHE_SYSTEM_CONFIG="$WORK/sys.conf" XDG_CONFIG_HOME="$WORK/none"
+ok "the user config wins over it" budget_is 6.0M ARIA_CACHE_SYSTEM_CONFIG="$WORK/sys.conf" XDG_CONFIG_HOME="$WORK/xdgc"
+ok "the environment wins over both" budget_is 7.0M ARIA_CACHE_SYSTEM_CONFIG="$WORK/sys.conf" XDG_CONFIG_HOME="$WORK/xdgc" ARIA_CACHE_MAX_SIZE=7M
+cmdline_wins() {
+	ARIA_CACHE_MAX_SIZE=7M XDG_CONFIG_HOME="$WORK/xdgc" "$ACFS_DAEMON" --store "$STORE" --max-size 8M "$MNT" || return 1
+	local pid
+	pid=$(daemon_pid)
+	"$ACFS_TOOL" -C "$MNT" stats | grep -q "budget  *8.0M"
+	local rc=$?
+	fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"
+	return $rc
+}
+ok "the command line wins over everything" cmdline_wins
+echo "max_size = lots" >"$WORK/bad.conf"
+ok "a bad config value is refused naming the file (exit 2)" sh -c \
+	"ARIA_CACHE_SYSTEM_CONFIG='$WORK/bad.conf' '$ACFS_DAEMON' --store '$STORE' '$MNT' 2>&1 | grep -q '$WORK/bad.conf: max_size = lots is not a size'"
+ok "aria-cache config names each source" sh -c \
+	"ARIA_CACHE_SYSTEM_CONFIG='$WORK/sys.conf' XDG_CONFIG_HOME='$WORK/none' ARIA_CACHE_VALIDATE=verify '$ACFS_TOOL' config --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"max_size\"]==dict(value=\"5M\", source=\"$WORK/sys.conf\"), d; assert d[\"validate\"][\"source\"]==\"environment (ARIA_CACHE_VALIDATE)\"; assert d[\"sync\"][\"source\"]==\"default\"'"
+
+# ARIA_CACHE_TRACE=1: one line per miss, store, hit and eviction.
+trace() {
+	local log=$WORK/trace.log k=$MNT/monomorph/ab/00000000000077.bc
+	(set -m; ARIA_CACHE_TRACE=1 "$ACFS_DAEMON" -f --store "$STORE" "$MNT" 2>"$log" &
+	 echo $! >"$WORK/tr.pid")
+	wait_until "mounted" 30 "mountpoint -q '$MNT'" || return 1
+	"$ACFS_GEN" "$WORK/t.bc" traced 3
+	stat "$k" 2>/dev/null
+	cp "$WORK/t.bc" "$MNT/tmp/t" && mv "$MNT/tmp/t" "$k" && cat "$k" >/dev/null &&
+		"$ACFS_TOOL" -C "$MNT" gc --max-size 0 >/dev/null 2>&1
+	fusermount3 -u "$MNT"
+	wait_until "exit" 30 "! kill -0 $(cat "$WORK/tr.pid") 2>/dev/null"
+	cat "$log"
+	for ev in miss store hit evict; do
+		grep -q "trace $ev monomorph/ab/00000000000077.bc .* us" "$log" || return 1
+	done
+}
+ok "ARIA_CACHE_TRACE=1 logs miss, store, hit, evict with key and time" trace
 finish
