@@ -15,6 +15,7 @@
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
+	"hit_mode",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -64,6 +65,13 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 			snprintf(why, len, "%s: use true or false", v);
 			return -EINVAL;
 		}
+		break;
+	case ACFS_SET_HIT_MODE:
+		if (strcmp(v, "open") && strcmp(v, "kernel")) {
+			snprintf(why, len, "%s: use open or kernel", v);
+			return -EINVAL;
+		}
+		c->kernel_hits = strcmp(v, "kernel") == 0;
 		break;
 	case ACFS_SET_STORE:
 		if (!*v) {
@@ -139,7 +147,7 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync)", f->path, name);
+			 "target, sync, hit_mode)", f->path, name);
 		f->r = -EINVAL;
 	}
 	return 1;
@@ -185,6 +193,8 @@ int acfs_config_load(struct acfs_config *c, char *err)
 		r = set(c, ACFS_SET_VALIDATE, "parse", "default", why, 64);
 	if (r == 0)
 		r = set(c, ACFS_SET_SYNC, "false", "default", why, 64);
+	if (r == 0)
+		r = set(c, ACFS_SET_HIT_MODE, "open", "default", why, 64);
 	if (r < 0) {
 		snprintf(err, ACFS_ERR_MAX, "no default store: set HOME or "
 			 "ARIA_CACHE_STORE");

@@ -71,6 +71,7 @@ struct inode {
 	mode_t mode;                /* permission bits; lock */
 	int stage_fd;               /* TMP/PENDING: staging file; lock */
 	bool written;               /* PENDING: a write arrived; lock */
+	bool drop_data;             /* kernel mode: a read reached EOF; lock */
 	bool failed;                /* PENDING: its commit was refused */
 	pid_t writer_tid, writer_tgid; /* PENDING: last writer; lock */
 	void *data;                 /* ENTRY: loaded bytes while open; lock */
@@ -88,6 +89,16 @@ struct acfs_fs {
 	enum acfs_validate validate; /* depth of the check at commit */
 	const char *target;         /* refuse other triples; may be NULL */
 	bool trace;                 /* ARIA_CACHE_TRACE=1: a line per event */
+	/*
+	 * --hit-mode=kernel: OPEN and FLUSH answer ENOSYS once, so the
+	 * kernel serves hits from its caches without asking the daemon; uses
+	 * and hits are then seen at lookups, which entries' dentries repeat
+	 * every kernel_entry_timeout seconds; no RELEASE arrives either, so
+	 * inodes live by lookup count alone, and direct creates in shards
+	 * (which commit at FLUSH) are refused.
+	 */
+	bool kernel_hits;
+	double kernel_entry_timeout;
 	unsigned max_tmp_files;
 	double entry_timeout;       /* committed entries and dirs */
 	double neg_timeout;         /* absent entries */

@@ -220,7 +220,10 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	in->nopen--;
 	bool last = in->nopen == 0;
 	pthread_mutex_unlock(&fs->itab_lock);
-	if (last && in->type == INODE_ENTRY) {
+	/* Kernel hit mode has no RELEASE: bytes stay until a read reaches
+	 * the end of the file (or FORGET), not one load per READ. */
+	if (last && in->type == INODE_ENTRY &&
+	    (!fs->kernel_hits || in->drop_data)) {
 		free(in->data);
 		in->data = NULL;
 		in->data_len = 0;

@@ -34,6 +34,7 @@ struct options {
 	char *max_size;
 	char *validate;
 	char *target;
+	char *hit_mode;
 	int sync;
 	int show_help;
 	int show_version;
@@ -55,6 +56,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--validate %s", validate, 0),
 	OPT("--validate=%s", validate, 0),
 	OPT("validate=%s", validate, 0),
+	OPT("--hit-mode %s", hit_mode, 0),
+	OPT("--hit-mode=%s", hit_mode, 0),
+	OPT("hit_mode=%s", hit_mode, 0),
 	OPT("--target %s", target, 0),
 	OPT("--target=%s", target, 0),
 	OPT("target=%s", target, 0),
@@ -106,6 +110,7 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_VALIDATE, o->validate },
 		{ ACFS_SET_TARGET, o->target },
 		{ ACFS_SET_SYNC, o->sync ? "true" : NULL },
+		{ ACFS_SET_HIT_MODE, o->hit_mode },
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
@@ -132,6 +137,12 @@ static void usage(const char *prog)
 	       "    --validate LEVEL       check .bc entries at commit: none, magic,\n"
 	       "                           parse (default) or verify; .meta must\n"
 	       "                           be JSON unless none; -o validate=LEVEL\n"
+	       "    --hit-mode MODE        open (default): every open reaches the\n"
+	       "                           daemon (exact LRU, direct writes commit\n"
+	       "                           at close); kernel: the kernel serves\n"
+	       "                           hits alone (uses seen within 30 s,\n"
+	       "                           stores only by tmp + rename);\n"
+	       "                           -o hit_mode=MODE\n"
 	       "    --target TRIPLE        refuse modules for another target;\n"
 	       "                           -o target=TRIPLE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
@@ -414,6 +425,8 @@ int main(int argc, char *argv[])
 	fs.max_entry_size = cfg.max_entry_size;
 	fs.validate = cfg.validate;
 	fs.target = cfg.value[ACFS_SET_TARGET];
+	fs.kernel_hits = cfg.kernel_hits;
+	fs.kernel_entry_timeout = 30.0;
 	{
 		const char *t = getenv("ARIA_CACHE_TRACE");
 		fs.trace = t && *t && strcmp(t, "0") != 0;
@@ -558,6 +571,7 @@ out_args:
 	free(opts.max_size);
 	free(opts.validate);
 	free(opts.target);
+	free(opts.hit_mode);
 	free(opts.source);
 	acfs_config_release(&cfg);
 	fuse_opt_free_args(&args);

@@ -166,12 +166,18 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		return;
 	}
 	e.ino = in->ino;
-	e.entry_timeout = fs->entry_timeout;
+	e.entry_timeout = fs->kernel_hits ? fs->kernel_entry_timeout
+					  : fs->entry_timeout;
 	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
 	pthread_mutex_lock(&in->lock);
 	fs_lru_note(fs, in);
 	file_attr_locked(fs, in, &e.attr);
 	pthread_mutex_unlock(&in->lock);
+	if (fs->kernel_hits) {
+		/* No OPEN reaches us in this mode: a found entry is the hit. */
+		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		acfs_trace(fs, "hit", &key, ent.size, t0);
+	}
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(fs, in, 1);
 }
@@ -741,6 +747,12 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 	if (parent == INO_TMP) {
 		r = create_in_tmp(fs, name, mode, &in);
+	} else if (is_shard(parent) && fs->kernel_hits) {
+		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
+			 "with --hit-mode=kernel entries are stored by writing "
+			 "tmp/ and renaming", (unsigned)(parent - INO_SHARD0),
+			 name);
+		r = -EPERM;
 	} else if (is_shard(parent)) {
 		r = create_in_shard(fs, (unsigned)(parent - INO_SHARD0), name,
 				    &in);
@@ -758,7 +770,8 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		reply_err(req, r);
 		return;
 	}
-	inode_open(fs, in);
+	if (!fs->kernel_hits)
+		inode_open(fs, in);
 	e.ino = in->ino;
 	/* A direct create stays invisible to other lookups until committed:
 	 * the kernel must ask again instead of caching this dentry. */
@@ -768,7 +781,8 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	fi->fh = 0;
 	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		inode_close(fs, in);
+		if (!fs->kernel_hits)
+			inode_close(fs, in);
 		inode_forget(fs, in, 1);
 	}
 }
@@ -785,6 +799,11 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 
 	if (is_dir(ino)) {
 		reply_err(req, -EISDIR);
+		return;
+	}
+	if (fs->kernel_hits) {
+		/* The kernel stops sending OPEN (and RELEASE) for good. */
+		reply_err(req, -ENOSYS);
 		return;
 	}
 	in = inode_find(fs, ino);
@@ -862,6 +881,9 @@ static void read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
 	int r = load_locked(fs, in);
 	const char *data = in->data;
 	size_t len = in->data_len;
+
+	if (r == 0)
+		in->drop_data = (uint64_t)off + size >= len;
 
 	/* The kernel may send RELEASE (and FORGET) as soon as it has the
 	 * reply, before fuse_reply_buf returns here: hold the inode open so
@@ -1107,10 +1129,16 @@ static void acfs_flush(fuse_req_t req, fuse_ino_t ino,
 		       struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = inode_find(fs, ino);
+	struct inode *in;
 	int r = 0;
 
 	(void)fi;
+	if (fs->kernel_hits) {
+		/* The kernel stops sending FLUSH for good: closes are free. */
+		reply_err(req, -ENOSYS);
+		return;
+	}
+	in = inode_find(fs, ino);
 	if (!in) {
 		reply_err(req, 0);
 		return;
@@ -1138,7 +1166,7 @@ static void acfs_release(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = inode_find(fs, ino);
+	struct inode *in = fs->kernel_hits ? NULL : inode_find(fs, ino);
 
 	(void)fi;
 	if (in) {

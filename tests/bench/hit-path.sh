@@ -96,6 +96,26 @@ mix() {
 p=$(mix "$P"); m=$(mix "$M")
 row "compile mix (ns/op, 4 procs)" "$p" "$m" "-" "$(ratio "$m" "$p")" "-"
 
+say "the same with --hit-mode=kernel (no OPEN/FLUSH/RELEASE round trips)"
+umount_acfs; mount_acfs --hit-mode=kernel
+for s in 4k 64k 1m; do
+	case $s in 4k) pre=a4 ;; 64k) pre=b6 ;; 1m) pre=c1 ;; esac
+	"$B/fsbench" hit "$M" $pre $N $N >/dev/null
+	"$B/fsbench" hit "$P" $pre $N $N >/dev/null
+	p=$("$B/fsbench" hit "$P" $pre $N 20000)
+	m=$("$B/fsbench" hit "$M" $pre $N 20000)
+	row "warm hit $s, kernel mode (ns/op)" "$p" "$m" "-" "$(ratio "$m" "$p")" "-"
+done
+p=$("$B/fsbench" miss "$P" 20000)
+m=$("$B/fsbench" miss "$M" 20000)
+row "miss, kernel mode (ns/op)" "$p" "$m" "-" "$(ratio "$m" "$p")" "-"
+p=$("$B/fsbench" store "$P" "$WORK/s64k.bc" 4000 1)
+m=$("$B/fsbench" store "$M" "$WORK/s64k.bc" 4000 1)
+row "store 64k, kernel mode (ops/s)" "$p" "$m" "-" "$(ratio "$m" "$p")" "-"
+p=$(mix "$P"); m=$(mix "$M")
+row "compile mix, kernel mode (ns/op)" "$p" "$m" "-" "$(ratio "$m" "$p")" "-"
+umount_acfs; mount_acfs
+
 say "stored bytes: the same real bitcode (this project compiled by clang)"
 mkdir -p "$WORK/real"
 cflags="$(pkg-config --cflags fuse3 rocksdb) -I$BUILD -I$BUILD/../core/include -I$BUILD/../core -I$BUILD/../tools -I$BUILD/../fs -I/usr/lib/llvm-14/include -D_GNU_SOURCE"

@@ -23,6 +23,7 @@ enum acfs_setting {
 	ACFS_SET_VALIDATE,
 	ACFS_SET_TARGET,
 	ACFS_SET_SYNC,
+	ACFS_SET_HIT_MODE,
 	ACFS_SET_COUNT
 };
 
@@ -35,6 +36,7 @@ struct acfs_config {
 	uint64_t max_entry_size;
 	enum acfs_validate validate;
 	bool sync;
+	bool kernel_hits;              /* hit_mode = kernel */
 };
 
 /* "store", "max_size", ... */
