@@ -13,28 +13,17 @@
 #include <cmocka.h>
 
 #include "acfs/store.h"
+#include "tmpstore.h"
 
 struct fixture {
-	char dir[64];
-	struct acfs_store *s;
+	struct tmpstore t;
 };
-
-static int open_store(struct fixture *f)
-{
-	char err[ACFS_ERR_MAX] = "";
-	struct acfs_store_options o = { 0 };
-	int r = acfs_store_open(f->dir, &o, &f->s, err);
-	if (r < 0)
-		fprintf(stderr, "open: %s\n", err);
-	return r;
-}
 
 static int setup(void **state)
 {
 	struct fixture *f = calloc(1, sizeof(*f));
 
-	snprintf(f->dir, sizeof(f->dir), "/tmp/acfs-unit.XXXXXX");
-	if (!mkdtemp(f->dir) || open_store(f) < 0)
+	if (!f || tmpstore_create(&f->t) < 0)
 		return -1;
 	*state = f;
 	return 0;
@@ -43,29 +32,17 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	char cmd[128];
+	int r = tmpstore_destroy(&f->t);
 
-	acfs_store_close(f->s);
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-	if (system(cmd) != 0)
-		return -1;
 	free(f);
-	return 0;
+	return r;
 }
 
 static void reopen(struct fixture *f)
 {
-	acfs_store_close(f->s);
-	f->s = NULL;
-	assert_int_equal(open_store(f), 0);
-}
-
-static void assert_invariants(struct acfs_store *s)
-{
-	char err[ACFS_ERR_MAX] = "";
-	int r = acfs_store_check(s, err);
-	if (r < 0)
-		fail_msg("invariants broken: %s", err);
+	acfs_store_close(f->t.s);
+	f->t.s = NULL;
+	assert_int_equal(tmpstore_open(&f->t), 0);
 }
 
 static bool yes(uint64_t id, void *u)
@@ -114,22 +91,22 @@ static void commit_and_get(void **state)
 	struct acfs_store_counters c;
 	uint64_t id;
 
-	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
-	assert_int_equal(commit(f->s, k.hash, "BC\xc0\xde-one", &id, &old,
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), -ENOENT);
+	assert_int_equal(commit(f->t.s, k.hash, "BC\xc0\xde-one", &id, &old,
 				false, NULL), 0);
 	assert_true(old.id == 0);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.id == id);
 	assert_int_equal(e.size, 8);
 	assert_true(e.mtime_ns == 1000 && e.ctime_ns == 1000);
-	expect_blob(f->s, id, "BC\xc0\xde-one");
-	acfs_store_get_counters(f->s, &c);
+	expect_blob(f->t.s, id, "BC\xc0\xde-one");
+	acfs_store_get_counters(f->t.s, &c);
 	assert_int_equal(c.entries, 1);
 	assert_int_equal(c.bytes, 8);
 	/* The .meta of the same key is another entry. */
 	k.kind = ACFS_KIND_META;
-	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
-	assert_invariants(f->s);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), -ENOENT);
+	assert_invariants(f->t.s);
 }
 
 static void replace_drops_unused_version(void **state)
@@ -142,19 +119,19 @@ static void replace_drops_unused_version(void **state)
 	void *data;
 	size_t len;
 
-	assert_int_equal(commit(f->s, k.hash, "first", &id1, &old, false, NULL), 0);
-	assert_int_equal(commit(f->s, k.hash, "second!", &id2, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, k.hash, "first", &id1, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, k.hash, "second!", &id2, &old, false, NULL), 0);
 	assert_true(id2 > id1);
 	assert_true(old.id == id1);
 	assert_int_equal(old.size, 5);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.id == id2);
-	expect_blob(f->s, id2, "second!");
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
-	acfs_store_get_counters(f->s, &c);
+	expect_blob(f->t.s, id2, "second!");
+	assert_int_equal(acfs_store_read_blob(f->t.s, id1, &data, &len, NULL), -ENOENT);
+	acfs_store_get_counters(f->t.s, &c);
 	assert_int_equal(c.entries, 1);
 	assert_int_equal(c.bytes, 7);
-	assert_invariants(f->s);
+	assert_invariants(f->t.s);
 }
 
 static void replace_keeps_version_in_use(void **state)
@@ -165,16 +142,16 @@ static void replace_keeps_version_in_use(void **state)
 	void *data;
 	size_t len;
 
-	assert_int_equal(commit(f->s, 0x22, "reader holds me", &id1, &old,
+	assert_int_equal(commit(f->t.s, 0x22, "reader holds me", &id1, &old,
 				false, NULL), 0);
-	assert_int_equal(commit(f->s, 0x22, "new", &id2, &old, false, yes), 0);
+	assert_int_equal(commit(f->t.s, 0x22, "new", &id2, &old, false, yes), 0);
 	/* A reader that opened id1 still reads it, whole. */
-	expect_blob(f->s, id1, "reader holds me");
-	assert_invariants(f->s);
-	assert_int_equal(acfs_store_drop_orphan(f->s, id1), 0);
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
-	expect_blob(f->s, id2, "new");
-	assert_invariants(f->s);
+	expect_blob(f->t.s, id1, "reader holds me");
+	assert_invariants(f->t.s);
+	assert_int_equal(acfs_store_drop_orphan(f->t.s, id1), 0);
+	assert_int_equal(acfs_store_read_blob(f->t.s, id1, &data, &len, NULL), -ENOENT);
+	expect_blob(f->t.s, id2, "new");
+	assert_invariants(f->t.s);
 }
 
 static void orphans_swept_at_open(void **state)
@@ -185,12 +162,12 @@ static void orphans_swept_at_open(void **state)
 	void *data;
 	size_t len;
 
-	assert_int_equal(commit(f->s, 0x33, "old", &id1, &old, false, NULL), 0);
-	assert_int_equal(commit(f->s, 0x33, "new", &id2, &old, false, yes), 0);
+	assert_int_equal(commit(f->t.s, 0x33, "old", &id1, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x33, "new", &id2, &old, false, yes), 0);
 	reopen(f); /* no reader survives a restart */
-	assert_int_equal(acfs_store_read_blob(f->s, id1, &data, &len, NULL), -ENOENT);
-	expect_blob(f->s, id2, "new");
-	assert_invariants(f->s);
+	assert_int_equal(acfs_store_read_blob(f->t.s, id1, &data, &len, NULL), -ENOENT);
+	expect_blob(f->t.s, id2, "new");
+	assert_invariants(f->t.s);
 }
 
 static void noreplace(void **state)
@@ -200,12 +177,12 @@ static void noreplace(void **state)
 	struct acfs_entry e, old;
 	uint64_t id1, id2;
 
-	assert_int_equal(commit(f->s, 0x44, "a", &id1, &old, true, NULL), 0);
-	assert_int_equal(commit(f->s, 0x44, "bb", &id2, &old, true, NULL), -EEXIST);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(commit(f->t.s, 0x44, "a", &id1, &old, true, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x44, "bb", &id2, &old, true, NULL), -EEXIST);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.id == id1);
-	expect_blob(f->s, id1, "a");
-	assert_invariants(f->s);
+	expect_blob(f->t.s, id1, "a");
+	assert_invariants(f->t.s);
 }
 
 static void remove_entry(void **state)
@@ -217,18 +194,18 @@ static void remove_entry(void **state)
 	char err[ACFS_ERR_MAX];
 	uint64_t id;
 
-	assert_int_equal(commit(f->s, 0x55, "gone soon", &id, &old, false, NULL), 0);
-	assert_int_equal(acfs_store_remove(f->s, &k, id + 1, NULL, NULL, &old,
+	assert_int_equal(commit(f->t.s, 0x55, "gone soon", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_remove(f->t.s, &k, id + 1, NULL, NULL, &old,
 					   err), -ENOENT);
-	assert_int_equal(acfs_store_remove(f->s, &k, id, NULL, NULL, &old, err), 0);
+	assert_int_equal(acfs_store_remove(f->t.s, &k, id, NULL, NULL, &old, err), 0);
 	assert_true(old.id == id);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), -ENOENT);
-	assert_int_equal(acfs_store_remove(f->s, &k, 0, NULL, NULL, &old, err),
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), -ENOENT);
+	assert_int_equal(acfs_store_remove(f->t.s, &k, 0, NULL, NULL, &old, err),
 			 -ENOENT);
-	acfs_store_get_counters(f->s, &c);
+	acfs_store_get_counters(f->t.s, &c);
 	assert_int_equal(c.entries, 0);
 	assert_int_equal(c.bytes, 0);
-	assert_invariants(f->s);
+	assert_invariants(f->t.s);
 }
 
 static void set_times(void **state)
@@ -238,17 +215,17 @@ static void set_times(void **state)
 	struct acfs_entry e, old;
 	uint64_t id;
 
-	assert_int_equal(commit(f->s, 0x66, "t", &id, &old, false, NULL), 0);
-	assert_int_equal(acfs_store_set_times(f->s, &k, id, 5, -1), 0);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(commit(f->t.s, 0x66, "t", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, 5, -1), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.atime_ns == 5 && e.mtime_ns == 1000);
-	assert_int_equal(acfs_store_set_times(f->s, &k, id, -1, 7), 0);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, -1, 7), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.atime_ns == 5 && e.mtime_ns == 7);
 	/* A replaced version's times do not touch the new one. */
-	assert_int_equal(acfs_store_set_times(f->s, &k, id + 1000, 9, 9), -ENOENT);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id + 1000, 9, 9), -ENOENT);
 	reopen(f);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.atime_ns == 5 && e.mtime_ns == 7);
 }
 
@@ -267,21 +244,21 @@ static void survives_reopen_and_ids_never_repeat(void **state)
 		snprintf(data, sizeof(data), "entry %d", i);
 		cm.key.hash = 0x7700000000000000ULL | (uint64_t)i;
 		cm.key.kind = ACFS_KIND_META;
-		cm.id = acfs_store_alloc_id(f->s);
+		cm.id = acfs_store_alloc_id(f->t.s);
 		assert_true(cm.id > max);
 		max = cm.id;
 		cm.data = data;
 		cm.size = strlen(data);
-		assert_int_equal(acfs_store_commit(f->s, &cm, NULL, NULL, err), 0);
+		assert_int_equal(acfs_store_commit(f->t.s, &cm, NULL, NULL, err), 0);
 	}
 	reopen(f);
 	k.hash = 0x7700000000000000ULL | 42;
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
-	expect_blob(f->s, e.id, "entry 42");
-	acfs_store_get_counters(f->s, &c);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
+	expect_blob(f->t.s, e.id, "entry 42");
+	acfs_store_get_counters(f->t.s, &c);
 	assert_int_equal(c.entries, 100);
-	assert_true(acfs_store_alloc_id(f->s) > max);
-	assert_invariants(f->s);
+	assert_true(acfs_store_alloc_id(f->t.s) > max);
+	assert_invariants(f->t.s);
 }
 
 struct collect {
@@ -310,17 +287,17 @@ static void iterate_shard(void **state)
 	struct collect c = { .stop_after = -1 };
 	struct acfs_key after;
 
-	assert_int_equal(commit(f->s, 0x0100000000000003ULL, "x", NULL, &old, false, NULL), 0);
-	assert_int_equal(commit(f->s, 0x0100000000000001ULL, "x", NULL, &old, false, NULL), 0);
-	assert_int_equal(commit(f->s, 0x0200000000000000ULL, "x", NULL, &old, false, NULL), 0);
-	assert_int_equal(commit(f->s, 0x00ffffffffffffffULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x0100000000000003ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x0100000000000001ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x0200000000000000ULL, "x", NULL, &old, false, NULL), 0);
+	assert_int_equal(commit(f->t.s, 0x00ffffffffffffffULL, "x", NULL, &old, false, NULL), 0);
 	struct acfs_commit m = { .key = { 0x0100000000000001ULL, ACFS_KIND_META },
-				 .id = acfs_store_alloc_id(f->s), .data = "{}",
+				 .id = acfs_store_alloc_id(f->t.s), .data = "{}",
 				 .size = 2 };
 	char err[ACFS_ERR_MAX];
-	assert_int_equal(acfs_store_commit(f->s, &m, NULL, NULL, err), 0);
+	assert_int_equal(acfs_store_commit(f->t.s, &m, NULL, NULL, err), 0);
 
-	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, true, NULL,
+	assert_int_equal(acfs_store_foreach_in_shard(f->t.s, 1, true, NULL,
 						     collect_fn, &c), 0);
 	assert_int_equal(c.n, 3);
 	assert_true(c.hashes[0] == 0x0100000000000001ULL && c.kinds[0] == ACFS_KIND_BC);
@@ -331,7 +308,7 @@ static void iterate_shard(void **state)
 	c.n = 0;
 	after.hash = 0x0100000000000001ULL;
 	after.kind = ACFS_KIND_BC;
-	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, false, &after,
+	assert_int_equal(acfs_store_foreach_in_shard(f->t.s, 1, false, &after,
 						     collect_fn, &c), 0);
 	assert_int_equal(c.n, 2);
 	assert_int_equal(c.kinds[0], ACFS_KIND_META);
@@ -339,7 +316,7 @@ static void iterate_shard(void **state)
 	/* Stop early: the callback's value comes back. */
 	c.n = 0;
 	c.stop_after = 1;
-	assert_int_equal(acfs_store_foreach_in_shard(f->s, 1, true, NULL,
+	assert_int_equal(acfs_store_foreach_in_shard(f->t.s, 1, true, NULL,
 						     collect_fn, &c), 1);
 	assert_int_equal(c.n, 1);
 }
@@ -354,13 +331,13 @@ static void empty_entry_and_read_only_reader(void **state)
 	char err[ACFS_ERR_MAX];
 	uint64_t id;
 
-	assert_int_equal(commit(f->s, 0x88, "", &id, &old, false, NULL), 0);
-	assert_int_equal(acfs_store_get(f->s, &k, &e), 0);
+	assert_int_equal(commit(f->t.s, 0x88, "", &id, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_int_equal(e.size, 0);
-	expect_blob(f->s, id, "");
-	acfs_store_sync(f->s);
+	expect_blob(f->t.s, id, "");
+	acfs_store_sync(f->t.s);
 	/* A read-only instance beside the daemon's sees committed entries. */
-	assert_int_equal(acfs_store_open(f->dir, &ro, &r, err), 0);
+	assert_int_equal(acfs_store_open(f->t.dir, &ro, &r, err), 0);
 	assert_int_equal(acfs_store_get(r, &k, &e), 0);
 	assert_true(e.id == id);
 	assert_int_equal(acfs_store_commit(r, &(struct acfs_commit){ .key = k,
