@@ -151,7 +151,11 @@ static void usage(const char *prog)
 	       "    -d                     FUSE debug output (implies -f)\n"
 	       "    -o OPT[,OPT...]        FUSE mount options (allow_other, ...)\n"
 	       "    -h, --help             this help\n"
-	       "    -V, --version          print the version\n\n",
+	       "    -V, --version          print the version\n\n"
+	       "Settings also come from ARIA_CACHE_* variables, then\n"
+	       "$XDG_CONFIG_HOME/aria-cachefs/config, then /etc/aria-cachefs/config\n"
+	       "(key = value; see aria-cache config). mount -t fuse.aria-cachefs\n"
+	       "STORE MOUNTPOINT -o max_size=... works too (man aria-cachefs).\n\n",
 	       prog);
 }
 
