@@ -471,6 +471,11 @@ int main(int argc, char *argv[])
 	}
 	if (lock_store(store_dir, mp, &lock_fd) < 0)
 		goto out_args;
+	/* A daemon killed just before we started may have still been
+	 * serving the mount at the first check; now that its lock is ours it
+	 * is gone, and its mount stale if it was one. */
+	if (clear_stale_mount(mp) < 0)
+		goto out_lock;
 	if ((r = prepare_staging(store_dir, &fs.staging_dfd)) < 0) {
 		fprintf(stderr, "aria-cachefs: staging directory in %s: %s\n",
 			store_dir, strerror(-r));
@@ -511,9 +516,17 @@ int main(int argc, char *argv[])
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out_session;
 	if (fuse_session_mount(fs.se, mp) != 0) {
+		/* A stale mount of another store's daemon that died meanwhile:
+		 * clear it and try once more. */
+		struct stat st;
+		if (stat(mp, &st) < 0 && errno == ENOTCONN &&
+		    clear_stale_mount(mp) == 0 &&
+		    fuse_session_mount(fs.se, mp) == 0)
+			goto mounted;
 		fprintf(stderr, "aria-cachefs: cannot mount at %s\n", mp);
 		goto out_signals;
 	}
+mounted:
 	acfs_log_init(!cmd.foreground, cmd.debug);
 	if (fs_lru_start(&fs) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot start the housekeeping "

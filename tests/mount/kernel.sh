@@ -74,7 +74,9 @@ noleak() {
 	[ "$after" -le $((before + 4)) ]
 }
 ok "150 stores and 150 unlinked temp files leak no staging fd" noleak
-ok "kill -9 the daemon" sh -c "kill -9 $(daemon_pid)"
+dead=$(daemon_pid)
+ok "kill -9 the daemon" kill -9 "$dead"
+ok "the daemon is gone" wait_until "pid $dead exits" 30 "! kill -0 $dead 2>/dev/null"
 ok "restart on the stale mountpoint" mount_cache --hit-mode=kernel
 sort -u "$WORK"/committed.* >"$WORK/all"
 hits() { "$ACFS_TOOL" -C "$MNT" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["hits"])'; }
