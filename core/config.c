@@ -15,7 +15,7 @@
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
-	"hit_mode",
+	"hit_mode", "compress_level",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -73,6 +73,16 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 		}
 		c->kernel_hits = strcmp(v, "kernel") == 0;
 		break;
+	case ACFS_SET_COMPRESS_LEVEL: {
+		char *end;
+		long l = strtol(v, &end, 10);
+		if (!*v || *end || l < 0 || l > 19) {
+			snprintf(why, len, "%s: use 0 (no compression) to 19", v);
+			return -EINVAL;
+		}
+		c->compress_level = (int)l;
+		break;
+	}
 	case ACFS_SET_STORE:
 		if (!*v) {
 			snprintf(why, len, "the store cannot be empty");
@@ -147,7 +157,8 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode)", f->path, name);
+			 "target, sync, hit_mode, compress_level)", f->path,
+			 name);
 		f->r = -EINVAL;
 	}
 	return 1;
@@ -195,6 +206,8 @@ int acfs_config_load(struct acfs_config *c, char *err)
 		r = set(c, ACFS_SET_SYNC, "false", "default", why, 64);
 	if (r == 0)
 		r = set(c, ACFS_SET_HIT_MODE, "open", "default", why, 64);
+	if (r == 0)
+		r = set(c, ACFS_SET_COMPRESS_LEVEL, "3", "default", why, 64);
 	if (r < 0) {
 		snprintf(err, ACFS_ERR_MAX, "no default store: set HOME or "
 			 "ARIA_CACHE_STORE");

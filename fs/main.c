@@ -35,6 +35,7 @@ struct options {
 	char *validate;
 	char *target;
 	char *hit_mode;
+	char *compress_level;
 	int sync;
 	int show_help;
 	int show_version;
@@ -56,6 +57,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--validate %s", validate, 0),
 	OPT("--validate=%s", validate, 0),
 	OPT("validate=%s", validate, 0),
+	OPT("--compress-level %s", compress_level, 0),
+	OPT("--compress-level=%s", compress_level, 0),
+	OPT("compress_level=%s", compress_level, 0),
 	OPT("--hit-mode %s", hit_mode, 0),
 	OPT("--hit-mode=%s", hit_mode, 0),
 	OPT("hit_mode=%s", hit_mode, 0),
@@ -111,6 +115,7 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_TARGET, o->target },
 		{ ACFS_SET_SYNC, o->sync ? "true" : NULL },
 		{ ACFS_SET_HIT_MODE, o->hit_mode },
+		{ ACFS_SET_COMPRESS_LEVEL, o->compress_level },
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
@@ -143,6 +148,9 @@ static void usage(const char *prog)
 	       "                           hits alone (uses seen within 30 s,\n"
 	       "                           stores only by tmp + rename);\n"
 	       "                           -o hit_mode=MODE\n"
+	       "    --compress-level N     zstd level of stored entries, 1..19\n"
+	       "                           (default 3; 1 is faster, 0 stores raw);\n"
+	       "                           -o compress_level=N\n"
 	       "    --target TRIPLE        refuse modules for another target;\n"
 	       "                           -o target=TRIPLE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
@@ -483,6 +491,7 @@ int main(int argc, char *argv[])
 	}
 	snprintf(dbdir, sizeof(dbdir), "%s/db", store_dir);
 	sopts.sync = cfg.sync;
+	sopts.zstd_level = cfg.compress_level ? cfg.compress_level : -1;
 	if ((r = acfs_store_open(dbdir, &sopts, &fs.store, err)) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot open store %s: %s\n",
 			dbdir, err);
@@ -589,6 +598,7 @@ out_args:
 	free(opts.validate);
 	free(opts.target);
 	free(opts.hit_mode);
+	free(opts.compress_level);
 	free(opts.source);
 	acfs_config_release(&cfg);
 	fuse_opt_free_args(&args);

@@ -115,6 +115,24 @@ ok "a bad config value is refused naming the file (exit 2)" sh -c \
 ok "aria-cache config names each source" sh -c \
 	"ARIA_CACHE_SYSTEM_CONFIG='$WORK/sys.conf' XDG_CONFIG_HOME='$WORK/none' ARIA_CACHE_VALIDATE=verify '$ACFS_TOOL' config --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"max_size\"]==dict(value=\"5M\", source=\"$WORK/sys.conf\"), d; assert d[\"validate\"][\"source\"]==\"environment (ARIA_CACHE_VALIDATE)\"; assert d[\"sync\"][\"source\"]==\"default\"'"
 
+# --compress-level: 0 keeps entries raw, the default compresses them.
+stored_vs_logical() { # stored_vs_logical LEVEL: prints stored and logical bytes
+	local pid k=$MNT/monomorph/cd/00000000000001.bc
+	rm -rf "$WORK/cstore"
+	"$ACFS_DAEMON" --store "$WORK/cstore" --compress-level "$1" "$MNT" || return 1
+	pid=$(awk '{print $2}' "$WORK/cstore/daemon.lock")
+	"$ACFS_GEN" "$WORK/c.bc" comp 200
+	cp "$WORK/c.bc" "$MNT/tmp/c" && mv "$MNT/tmp/c" "$k" && cmp "$WORK/c.bc" "$k" || return 1
+	"$ACFS_TOOL" -C "$MNT" stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["stored_bytes"], d["logical_bytes"])'
+	fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"
+}
+raw_kept() { set -- $(stored_vs_logical 0); echo "stored $1 logical $2"; [ "$1" -gt "$2" ]; }
+compressed() { set -- $(stored_vs_logical 3); echo "stored $1 logical $2"; [ "$1" -lt "$2" ]; }
+ok "--compress-level 0 stores entries raw" raw_kept
+ok "the default level compresses them" compressed
+ok "a bad --compress-level is a usage error" sh -c \
+	"'$ACFS_DAEMON' --store '$STORE' --compress-level 42 '$MNT' 2>&1 | grep -q '0 (no compression) to 19'"
+
 # ARIA_CACHE_TRACE=1: one line per miss, store, hit and eviction.
 trace() {
 	local log=$WORK/trace.log k=$MNT/monomorph/ab/00000000000077.bc

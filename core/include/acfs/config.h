@@ -24,6 +24,7 @@ enum acfs_setting {
 	ACFS_SET_TARGET,
 	ACFS_SET_SYNC,
 	ACFS_SET_HIT_MODE,
+	ACFS_SET_COMPRESS_LEVEL,
 	ACFS_SET_COUNT
 };
 
@@ -37,6 +38,7 @@ struct acfs_config {
 	enum acfs_validate validate;
 	bool sync;
 	bool kernel_hits;              /* hit_mode = kernel */
+	int compress_level;            /* zstd 1..19, or 0: store raw */
 };
 
 /* "store", "max_size", ... */
