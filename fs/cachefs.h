@@ -61,6 +61,8 @@ struct inode {
 	bool orphaned;              /* protected by fs->itab_lock */
 	bool in_tmp;                /* linked in fs->tmp_list; itab_lock */
 	char *name;                 /* tmp name; protected by itab_lock */
+	struct inode *pnext;        /* fs->pending_list; itab_lock */
+	bool in_pending;            /* protected by itab_lock */
 
 	pthread_mutex_t lock;
 	enum inode_type type;       /* protected by lock */
@@ -139,6 +141,8 @@ struct acfs_fs {
 	size_t ninodes;             /* protected by itab_lock */
 	struct inode *tmp_list;     /* protected by itab_lock */
 	unsigned ntmp;              /* protected by itab_lock */
+	struct inode *pending_list; /* direct creates not yet committed;
+				       protected by itab_lock */
 };
 
 /* inode.c */
@@ -165,6 +169,13 @@ void inode_close(struct acfs_fs *fs, struct inode *in);
 bool inode_in_use(uint64_t id, void *fs);
 /* After a commit/remove retired version @old_id: orphan or drop it. */
 void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept);
+/*
+ * Direct creates being written: a lookup that finds no entry for such a
+ * key must not let the kernel cache "absent" past the commit.
+ */
+void pending_add(struct acfs_fs *fs, struct inode *in);
+void pending_remove(struct acfs_fs *fs, struct inode *in);
+bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key);
 /* tmp/ names, all under itab_lock. */
 struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);

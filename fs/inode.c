@@ -109,6 +109,46 @@ static struct inode *find_locked(struct acfs_fs *fs, uint64_t ino)
 	return in;
 }
 
+static void pending_remove_locked(struct acfs_fs *fs, struct inode *in)
+{
+	struct inode **p = &fs->pending_list;
+
+	while (*p && *p != in)
+		p = &(*p)->pnext;
+	if (*p)
+		*p = in->pnext;
+	in->pnext = NULL;
+	in->in_pending = false;
+}
+
+void pending_add(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->pnext = fs->pending_list;
+	fs->pending_list = in;
+	in->in_pending = true;
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+void pending_remove(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	if (in->in_pending)
+		pending_remove_locked(fs, in);
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	for (struct inode *in = fs->pending_list; in && !found; in = in->pnext)
+		found = in->key.hash == key->hash && in->key.kind == key->kind;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return found;
+}
+
 static void remove_locked(struct acfs_fs *fs, struct inode *in)
 {
 	struct inode **p = &fs->buckets[bucket_of(fs, in->ino)];
@@ -121,6 +161,8 @@ static void remove_locked(struct acfs_fs *fs, struct inode *in)
 	}
 	if (in->in_tmp)
 		tmp_unlink_locked(fs, in);
+	if (in->in_pending)
+		pending_remove_locked(fs, in);
 }
 
 void inode_insert(struct acfs_fs *fs, struct inode *in)

@@ -123,8 +123,6 @@ static void reply_negative(fuse_req_t req, double timeout)
 
 /* ---- lookup / forget / getattr ------------------------------------------ */
 
-static bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key);
-
 static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 {
 	struct acfs_fs *fs = FS(req);
@@ -448,10 +446,6 @@ static off_t shard_off(const struct acfs_key *key)
 			    (uint64_t)key->kind));
 }
 
-struct shard_fill {
-	struct dirbuf *d;
-};
-
 static int shard_fill_one(const struct acfs_key *key,
 			  const struct acfs_entry *e, void *userdata)
 {
@@ -474,7 +468,6 @@ static int fill_tmp(struct acfs_fs *fs, struct dirbuf *d, off_t off)
 {
 	struct inode **v;
 	unsigned n = 0;
-	int r = 0;
 
 	pthread_mutex_lock(&fs->itab_lock);
 	v = malloc((fs->ntmp + 1) * sizeof(*v));
@@ -492,7 +485,7 @@ static int fill_tmp(struct acfs_fs *fs, struct dirbuf *d, off_t off)
 			break;
 	pthread_mutex_unlock(&fs->itab_lock);
 	free(v);
-	return r;
+	return 0;
 }
 
 static void acfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
@@ -592,59 +585,46 @@ static int open_staging(struct acfs_fs *fs)
 	return fd < 0 ? -errno : fd;
 }
 
-struct pending_node {
+/*
+ * A new staged inode: a fresh version id and an unnamed staging file.
+ * @path names it in the log if that fails.
+ */
+static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
+		      const char *path, struct inode **ret)
+{
+	uint64_t id = acfs_store_alloc_id(fs->store);
 	struct inode *in;
-	struct pending_node *next;
-};
-/* Direct creates not yet committed; protected by pending_lock. */
-static pthread_mutex_t pending_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct pending_node *pending_list;
+	int fd;
 
-static bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key)
-{
-	bool found = false;
-
-	(void)fs;
-	pthread_mutex_lock(&pending_lock);
-	for (struct pending_node *p = pending_list; p && !found; p = p->next)
-		found = p->in->key.hash == key->hash &&
-			p->in->key.kind == key->kind;
-	pthread_mutex_unlock(&pending_lock);
-	return found;
-}
-
-static void pending_add(struct inode *in)
-{
-	struct pending_node *p = malloc(sizeof(*p));
-
-	if (!p)
-		return; /* only costs a shorter negative-entry timeout */
-	p->in = in;
-	pthread_mutex_lock(&pending_lock);
-	p->next = pending_list;
-	pending_list = p;
-	pthread_mutex_unlock(&pending_lock);
-}
-
-static void pending_remove(struct inode *in)
-{
-	pthread_mutex_lock(&pending_lock);
-	for (struct pending_node **p = &pending_list; *p; p = &(*p)->next)
-		if ((*p)->in == in) {
-			struct pending_node *dead = *p;
-			*p = dead->next;
-			free(dead);
-			break;
-		}
-	pthread_mutex_unlock(&pending_lock);
+	if (!id) {
+		acfs_log(LOG_ERR, "cannot create %s: no inode number: the "
+			 "store could not record its id counter", path);
+		return -EIO;
+	}
+	fd = open_staging(fs);
+	if (fd < 0) {
+		acfs_log(LOG_ERR, "cannot create %s: staging file in the "
+			 "store: %s", path, strerror(-fd));
+		return fd;
+	}
+	in = inode_new(id, type);
+	if (!in) {
+		close(fd);
+		return -ENOMEM;
+	}
+	in->stage_fd = fd;
+	in->mode = mode & 07777;
+	in->atime_ns = in->mtime_ns = in->ctime_ns = acfs_now_ns();
+	*ret = in;
+	return 0;
 }
 
 static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 			 struct inode **ret)
 {
+	char path[300];
 	struct inode *in;
-	uint64_t id;
-	int fd;
+	int r;
 
 	if (strlen(name) > 255)
 		return -ENAMETOOLONG;
@@ -659,24 +639,14 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 			 "already (the limit)", name, fs->max_tmp_files);
 		return -ENOSPC;
 	}
-	id = acfs_store_alloc_id(fs->store);
-	if (!id)
-		return -EIO;
-	fd = open_staging(fs);
-	if (fd < 0) {
-		acfs_log(LOG_ERR, "cannot create staging file for tmp/%s: %s",
-			 name, strerror(-fd));
-		return fd;
-	}
-	in = inode_new(id, INODE_TMP);
-	if (!in || !(in->name = strdup(name))) {
-		close(fd);
+	snprintf(path, sizeof(path), "tmp/%s", name);
+	r = new_staged(fs, INODE_TMP, mode, path, &in);
+	if (r < 0)
+		return r;
+	if (!(in->name = strdup(name))) {
 		inode_free(in);
 		return -ENOMEM;
 	}
-	in->stage_fd = fd;
-	in->mode = mode & 07777;
-	in->atime_ns = in->mtime_ns = in->ctime_ns = acfs_now_ns();
 
 	pthread_mutex_lock(&fs->itab_lock);
 	if (tmp_find_locked(fs, name)) {
@@ -698,11 +668,11 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 			   const char *name, struct inode **ret)
 {
+	char path[ACFS_KEY_PATH_MAX];
 	struct acfs_key key;
 	struct acfs_entry e;
 	struct inode *in;
-	uint64_t id;
-	int fd;
+	int r;
 
 	if (acfs_key_parse_name(shard, name, &key) < 0) {
 		acfs_log(LOG_WARNING,
@@ -716,22 +686,12 @@ static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 			 "are immutable; replace them by rename", shard, name);
 		return -EACCES;
 	}
-	id = acfs_store_alloc_id(fs->store);
-	if (!id)
-		return -EIO;
-	fd = open_staging(fs);
-	if (fd < 0)
-		return fd;
-	in = inode_new(id, INODE_PENDING);
-	if (!in) {
-		close(fd);
-		return -ENOMEM;
-	}
-	in->stage_fd = fd;
+	acfs_key_format_path(&key, path);
+	r = new_staged(fs, INODE_PENDING, 0444, path, &in);
+	if (r < 0)
+		return r;
 	in->key = key;
-	in->mode = 0444;
-	in->atime_ns = in->mtime_ns = in->ctime_ns = acfs_now_ns();
-	pending_add(in);
+	pending_add(fs, in);
 	inode_insert(fs, in);
 	*ret = in;
 	return 0;
@@ -1154,7 +1114,7 @@ static void acfs_flush(fuse_req_t req, fuse_ino_t ino,
 	    tgid_of(fuse_req_ctx(req)->pid) == in->writer_tgid) {
 		r = commit_locked(fs, in, &in->key, false);
 		if (r == 0)
-			pending_remove(in);
+			pending_remove(fs, in);
 		else
 			in->failed = true;
 	}
@@ -1178,7 +1138,7 @@ static void acfs_release(fuse_req_t req, fuse_ino_t ino,
 			/* Errors here reach nobody; commit_locked logs them. */
 			if (!in->failed)
 				commit_locked(fs, in, &in->key, false);
-			pending_remove(in);
+			pending_remove(fs, in);
 		}
 		pthread_mutex_unlock(&in->lock);
 		inode_close(fs, in);
