@@ -442,12 +442,13 @@ static void note_peak(struct acfs_store *s, uint64_t stored)
 
 int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 		      struct acfs_entry *ret_new, struct acfs_entry *ret_old,
-		      char *err)
+		      bool *ret_kept, char *err)
 {
 	unsigned char k[ENTRY_KEY_SIZE], idk[8], rec[REC_SIZE], lk[LRU_KEY_SIZE];
 	struct acfs_entry old = { 0 }, e = { 0 };
 	struct acfs_store_counters cnt;
 	struct acfs_kv_batch *b;
+	bool kept = false;
 	void *val;
 	size_t vlen;
 	int r;
@@ -483,7 +484,7 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 	cnt = s->counters;
 	if (old.id) {
 		store_remove_rows(s, b, k, &old);
-		store_retire(s, b, old.id, c->in_use, c->userdata);
+		kept = store_retire(s, b, old.id, c->in_use, c->userdata);
 		cnt.bytes -= old.size;
 		cnt.stored -= old.stored;
 		e.flags |= old.flags & ACFS_ENTRY_PINNED;
@@ -518,17 +519,20 @@ out:
 		*ret_old = old;
 	if (r == 0 && ret_new)
 		*ret_new = e;
+	if (r == 0 && ret_kept)
+		*ret_kept = kept;
 	return r;
 }
 
 int acfs_store_remove(struct acfs_store *s, const struct acfs_key *key,
 		      uint64_t id, acfs_in_use_fn in_use, void *userdata,
-		      struct acfs_entry *ret_old, char *err)
+		      struct acfs_entry *ret_old, bool *ret_kept, char *err)
 {
 	unsigned char k[ENTRY_KEY_SIZE];
 	struct acfs_entry old;
 	struct acfs_store_counters cnt;
 	struct acfs_kv_batch *b;
+	bool kept = false;
 	int r;
 
 	if (s->read_only)
@@ -548,7 +552,7 @@ int acfs_store_remove(struct acfs_store *s, const struct acfs_key *key,
 	cnt.bytes -= old.size;
 	cnt.stored -= old.stored;
 	store_remove_rows(s, b, k, &old);
-	store_retire(s, b, old.id, in_use, userdata);
+	kept = store_retire(s, b, old.id, in_use, userdata);
 	store_put_counters(s, b, &cnt);
 	r = acfs_kv_write(s->kv, b, err);
 	if (r == 0)
@@ -558,6 +562,8 @@ out:
 	acfs_kv_batch_free(b);
 	if (r == 0 && ret_old)
 		*ret_old = old;
+	if (r == 0 && ret_kept)
+		*ret_kept = kept;
 	return r;
 }
 

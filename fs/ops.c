@@ -940,20 +940,6 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 /* ---- commit ------------------------------------------------------------- */
 
-struct in_use_ctx {
-	struct acfs_fs *fs;
-	bool kept;
-};
-
-static bool in_use_cb(uint64_t id, void *userdata)
-{
-	struct in_use_ctx *c = userdata;
-	bool used = inode_in_use(id, c->fs);
-
-	c->kept = used;
-	return used;
-}
-
 /*
  * Checks what is about to become entry @key: bitcode to --validate depth
  * (and --target), .meta as JSON. On success *ret_info is what the store
@@ -1002,8 +988,8 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 			 const struct acfs_key *key, bool noreplace)
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
-	struct in_use_ctx ctx = { .fs = fs };
 	struct acfs_entry old, ent;
+	bool kept = false;
 	struct acfs_commit c = { 0 };
 	struct acfs_bitcode_info info;
 	char *buf;
@@ -1037,12 +1023,12 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.size = in->size;
 	c.now_ns = acfs_now_ns();
 	c.noreplace = noreplace;
-	c.in_use = in_use_cb;
-	c.userdata = &ctx;
+	c.in_use = inode_in_use;
+	c.userdata = fs;
 
 	for (int tries = 0;; tries++) {
 		pthread_rwlock_wrlock(&fs->ns_lock);
-		r = acfs_store_commit(fs->store, &c, &ent, &old, err);
+		r = acfs_store_commit(fs->store, &c, &ent, &old, &kept, err);
 		pthread_rwlock_unlock(&fs->ns_lock);
 		if (r != -EAGAIN)
 			break;
@@ -1071,7 +1057,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	acfs_store_get_counters(fs->store, &cnt);
 	if (fs->max_size && cnt.stored > fs->max_size)
 		fs_lru_kick(fs);
-	inode_retired(fs, old.id, ctx.kept);
+	inode_retired(fs, old.id, kept);
 	close(in->stage_fd);
 	in->stage_fd = -1;
 	in->type = INODE_ENTRY;
@@ -1176,9 +1162,9 @@ static void acfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct acfs_fs *fs = FS(req);
 	char err[ACFS_ERR_MAX] = "";
-	struct in_use_ctx ctx = { .fs = fs };
 	struct acfs_entry old;
 	struct acfs_key key;
+	bool kept = false;
 	int r;
 
 	if (parent == INO_TMP) {
@@ -1202,10 +1188,11 @@ static void acfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = acfs_store_remove(fs->store, &key, 0, in_use_cb, &ctx, &old, err);
+	r = acfs_store_remove(fs->store, &key, 0, inode_in_use, fs, &old, &kept,
+			      err);
 	pthread_rwlock_unlock(&fs->ns_lock);
 	if (r == 0) {
-		inode_retired(fs, old.id, ctx.kept);
+		inode_retired(fs, old.id, kept);
 	} else if (r != -ENOENT) {
 		char path[ACFS_KEY_PATH_MAX];
 		acfs_key_format_path(&key, path);

@@ -30,20 +30,6 @@ static int collect(const struct acfs_key *key, const struct acfs_entry *e,
 	return 0;
 }
 
-/* Remembers the store's "kept as orphan" answer for the hook after. */
-struct kept_probe {
-	struct acfs_cmd_ctx *ctx;
-	bool kept;
-};
-
-static bool probe(uint64_t id, void *u)
-{
-	struct kept_probe *p = u;
-
-	p->kept = p->ctx->in_use && p->ctx->in_use(id, p->ctx->userdata);
-	return p->kept;
-}
-
 int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
 	struct keys keys = { 0 };
@@ -73,13 +59,13 @@ int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	}
 	for (size_t i = 0; i < keys.n; i++) {
 		struct acfs_entry old;
-		struct kept_probe kp = { .ctx = ctx };
+		bool kept = false;
 		char err[ACFS_ERR_MAX] = "";
 
 		if (ctx->batch_lock)
 			ctx->batch_lock(true, ctx->userdata);
-		r = acfs_store_remove(ctx->store, &keys.v[i], 0, probe, &kp,
-				      &old, err);
+		r = acfs_store_remove(ctx->store, &keys.v[i], 0, ctx->in_use,
+				      ctx->userdata, &old, &kept, err);
 		if (ctx->batch_lock)
 			ctx->batch_lock(false, ctx->userdata);
 		if (r == -ENOENT)
@@ -90,7 +76,7 @@ int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			break;
 		}
 		if (ctx->on_removed)
-			ctx->on_removed(&keys.v[i], &old, kp.kept,
+			ctx->on_removed(&keys.v[i], &old, kept,
 					ctx->userdata);
 		removed++;
 		bytes += old.size;

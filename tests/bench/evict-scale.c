@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 		cm.data = data;
 		cm.size = sizeof(data);
 		cm.now_ns = 1000000000LL + i; /* distinct uses, in order */
-		if (acfs_store_commit(s, &cm, NULL, NULL, err) < 0) {
+		if (acfs_store_commit(s, &cm, NULL, NULL, NULL, err) < 0) {
 			fprintf(stderr, "evict-scale: commit: %s\n", err);
 			return 1;
 		}

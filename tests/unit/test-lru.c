@@ -62,7 +62,7 @@ static void put(struct fixture *f, int i, int64_t t)
 	c.size = sizeof(data);
 	c.now_ns = t;
 	f->ids[i] = c.id;
-	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, err), 0);
+	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, NULL, err), 0);
 }
 
 struct order {
@@ -293,11 +293,11 @@ static void over_budget_commits_wait_for_eviction(void **state)
 	c.id = acfs_store_alloc_id(f->t.s);
 	c.data = data;
 	c.size = sizeof(data);
-	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, err), -EAGAIN);
+	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, NULL, err), -EAGAIN);
 	struct acfs_evict_opts o = { .use_target = true,
 				     .target_stored = stored_of(f, 2) };
 	assert_int_equal(acfs_store_evict(f->t.s, &o, NULL, NULL, NULL), 0);
-	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, err), 0);
+	assert_int_equal(acfs_store_commit(f->t.s, &c, NULL, NULL, NULL, err), 0);
 	assert_invariants(f->t.s);
 }
 

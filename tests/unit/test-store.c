@@ -69,7 +69,7 @@ static int commit(struct acfs_store *s, uint64_t hash, const char *data,
 	c.in_use = in_use;
 	if (ret_id)
 		*ret_id = c.id;
-	return acfs_store_commit(s, &c, NULL, ret_old, err);
+	return acfs_store_commit(s, &c, NULL, ret_old, NULL, err);
 }
 
 static void expect_blob(struct acfs_store *s, uint64_t id, const char *want)
@@ -152,6 +152,22 @@ static void replace_keeps_version_in_use(void **state)
 	assert_int_equal(acfs_store_read_blob(f->t.s, id1, &data, &len, NULL), -ENOENT);
 	expect_blob(f->t.s, id2, "new");
 	assert_invariants(f->t.s);
+
+	/* The store says which versions it kept: the caller marks those. */
+	struct acfs_key k = { 0x22, ACFS_KIND_BC };
+	char err[ACFS_ERR_MAX];
+	bool kept = false;
+	assert_int_equal(acfs_store_remove(f->t.s, &k, 0, yes, NULL, &old,
+					   &kept, err), 0);
+	assert_true(kept && old.id == id2);
+	expect_blob(f->t.s, id2, "new");
+	assert_int_equal(commit(f->t.s, 0x23, "a", &id1, &old, false, NULL), 0);
+	assert_int_equal(acfs_store_remove(f->t.s, &(struct acfs_key){ 0x23,
+					   ACFS_KIND_BC }, 0, NULL, NULL, &old,
+					   &kept, err), 0);
+	assert_false(kept);
+	assert_int_equal(acfs_store_drop_orphan(f->t.s, id2), 0);
+	assert_invariants(f->t.s);
 }
 
 static void orphans_swept_at_open(void **state)
@@ -195,12 +211,11 @@ static void remove_entry(void **state)
 	uint64_t id;
 
 	assert_int_equal(commit(f->t.s, 0x55, "gone soon", &id, &old, false, NULL), 0);
-	assert_int_equal(acfs_store_remove(f->t.s, &k, id + 1, NULL, NULL, &old,
-					   err), -ENOENT);
-	assert_int_equal(acfs_store_remove(f->t.s, &k, id, NULL, NULL, &old, err), 0);
+	assert_int_equal(acfs_store_remove(f->t.s, &k, id + 1, NULL, NULL, &old, NULL, err), -ENOENT);
+	assert_int_equal(acfs_store_remove(f->t.s, &k, id, NULL, NULL, &old, NULL, err), 0);
 	assert_true(old.id == id);
 	assert_int_equal(acfs_store_get(f->t.s, &k, &e), -ENOENT);
-	assert_int_equal(acfs_store_remove(f->t.s, &k, 0, NULL, NULL, &old, err),
+	assert_int_equal(acfs_store_remove(f->t.s, &k, 0, NULL, NULL, &old, NULL, err),
 			 -ENOENT);
 	acfs_store_get_counters(f->t.s, &c);
 	assert_int_equal(c.entries, 0);
@@ -249,7 +264,7 @@ static void survives_reopen_and_ids_never_repeat(void **state)
 		max = cm.id;
 		cm.data = data;
 		cm.size = strlen(data);
-		assert_int_equal(acfs_store_commit(f->t.s, &cm, NULL, NULL, err), 0);
+		assert_int_equal(acfs_store_commit(f->t.s, &cm, NULL, NULL, NULL, err), 0);
 	}
 	reopen(f);
 	k.hash = 0x7700000000000000ULL | 42;
@@ -295,7 +310,7 @@ static void iterate_shard(void **state)
 				 .id = acfs_store_alloc_id(f->t.s), .data = "{}",
 				 .size = 2 };
 	char err[ACFS_ERR_MAX];
-	assert_int_equal(acfs_store_commit(f->t.s, &m, NULL, NULL, err), 0);
+	assert_int_equal(acfs_store_commit(f->t.s, &m, NULL, NULL, NULL, err), 0);
 
 	assert_int_equal(acfs_store_foreach_in_shard(f->t.s, 1, true, NULL,
 						     collect_fn, &c), 0);
@@ -342,7 +357,7 @@ static void empty_entry_and_read_only_reader(void **state)
 	assert_true(e.id == id);
 	assert_int_equal(acfs_store_commit(r, &(struct acfs_commit){ .key = k,
 					   .id = 1, .data = "", .size = 0 },
-					   NULL, NULL, err), -EROFS);
+					   NULL, NULL, NULL, err), -EROFS);
 	acfs_store_close(r);
 }
 

@@ -153,20 +153,21 @@ struct acfs_commit {
  * puts the blob and the entry, and drops or orphans the version replaced.
  * On success fills @ret_new (if not NULL) with the new entry and @ret_old
  * (if not NULL) with the replaced one, or ret_old->id == 0 if there was
- * none. A pin carries over to the new version.
+ * none, and @ret_kept (if not NULL) with whether the replaced version was
+ * kept as an orphan because @c->in_use said so. A pin carries over.
  * Returns 0, -EEXIST, -EAGAIN (over budget), -ENOSPC, -EIO.
  */
 int acfs_store_commit(struct acfs_store *store, const struct acfs_commit *c,
 		      struct acfs_entry *ret_new, struct acfs_entry *ret_old,
-		      char *err);
+		      bool *ret_kept, char *err);
 
 /*
  * Removes @key (only if its version is @id, or any version if @id is 0).
- * Returns 0, -ENOENT, -EIO. Fills @ret_old as for commit.
+ * Returns 0, -ENOENT, -EIO. Fills @ret_old and @ret_kept as for commit.
  */
 int acfs_store_remove(struct acfs_store *store, const struct acfs_key *key,
 		      uint64_t id, acfs_in_use_fn in_use, void *userdata,
-		      struct acfs_entry *ret_old, char *err);
+		      struct acfs_entry *ret_old, bool *ret_kept, char *err);
 
 /*
  * Sets times (a negative value leaves that time alone) of @key, if its
