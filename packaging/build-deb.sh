@@ -7,17 +7,7 @@
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 out=$(mkdir -p "${1:-dist}" && cd "${1:-dist}" && pwd)
-missing=""
-for p in dpkg-dev debhelper lintian; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
-		missing="$missing $p"
-done
-if [ -n "$missing" ]; then
-	echo "build-deb: installing:$missing"
-	SUDO=""
-	[ "$(id -u)" -eq 0 ] || SUDO=sudo
-	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
-fi
+"$top/packaging/install-deps.sh" dpkg-dev debhelper lintian
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 src=$work/aria-cachefs-0.1.0

@@ -1,11 +1,15 @@
 #!/bin/sh
 # Installs what aria-cachefs needs to build, run and test on Debian
-# (bookworm or newer). Runs apt-get only when something is missing.
+# (bookworm or newer), or the packages named as arguments. Runs apt-get
+# only when something is missing.
+#
+#   packaging/install-deps.sh [PACKAGE...]
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
 librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev scdoc clang libcmocka-dev attr"
 
+[ $# -eq 0 ] || PKGS="$*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" ||
@@ -18,6 +22,7 @@ if [ -n "$missing" ]; then
 	$SUDO apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $missing
 fi
+[ $# -eq 0 ] || exit 0
 if [ ! -e /dev/fuse ]; then
 	echo "install-deps: /dev/fuse is absent; loading the fuse module" >&2
 	{ [ "$(id -u)" -eq 0 ] && modprobe fuse; } || sudo modprobe fuse || true

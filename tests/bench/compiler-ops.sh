@@ -13,12 +13,9 @@ MNT=$WORK/mnt
 trap 'fusermount3 -u -z "$MNT" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 echo "compiler-ops: corpus of 200 real bitcode modules (1 KiB .. 300 KiB)" >&2
-sizes=(1 3 8 20 60 150 400 1500)
-mkdir -p "$WORK/corpus"
-for i in $(seq 0 199); do
-	key=$(printf 'bench-%d' "$i" | sha256sum | cut -c1-16)
-	"$BUILD/tests/gen-bitcode" "$WORK/corpus/$key.bc" "k$key" "${sizes[$((i % 8))]}"
-done
+GEN_BITCODE=$BUILD/tests/gen-bitcode
+. "$(dirname "$0")/../corpus.sh"
+make_corpus "$WORK/corpus" 200 bench
 
 "$BUILD/fs/aria-cachefs" --store "$WORK/store" "$MNT"
 mkdir -p "$WORK/plain"

@@ -77,12 +77,9 @@ for w in 1 4; do
 done
 
 say "compile-like mix: 4 processes, probe then hit or store"
-mkdir -p "$WORK/corpus"
-sizes=(1 3 8 20 60 150 400 1500)
-for i in $(seq 0 99); do
-	key=$(printf 'mix-%d' "$i" | sha256sum | cut -c1-16)
-	"$B/gen-bitcode" "$WORK/corpus/$key.bc" "k$key" "${sizes[$((i % 8))]}"
-done
+GEN_BITCODE=$B/gen-bitcode
+. "$(dirname "$0")/../corpus.sh"
+make_corpus "$WORK/corpus" 100 mix
 mix() {
 	local t0 t1
 	t0=$(date +%s.%N)

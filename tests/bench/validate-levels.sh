@@ -11,12 +11,9 @@ WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/acfs-validate.XXXXXX")
 trap 'fusermount3 -u -z "$WORK/mnt" 2>/dev/null; rm -rf "$WORK"' EXIT
 
 echo "validate-levels: corpus of 200 real bitcode modules" >&2
-sizes=(1 3 8 20 60 150 400 1500)
-mkdir -p "$WORK/corpus"
-for i in $(seq 0 199); do
-	key=$(printf 'val-%d' "$i" | sha256sum | cut -c1-16)
-	"$BUILD/tests/gen-bitcode" "$WORK/corpus/$key.bc" "k$key" "${sizes[$((i % 8))]}"
-done
+GEN_BITCODE=$BUILD/tests/gen-bitcode
+. "$(dirname "$0")/../corpus.sh"
+make_corpus "$WORK/corpus" 200 val
 secs() {
 	"$BUILD/tests/ariac-sim" --cache "$1" --corpus "$WORK/corpus" \
 		--ops "$OPS" --mode store --seed 3 | awk '{print $(NF-1)}'

@@ -102,15 +102,5 @@ finish() {
 	[ "$TESTS_FAILED" -eq 0 ]
 }
 
-# make_corpus DIR COUNT SEED: COUNT real bitcode files named <16 hex>.bc,
-# sizes from ~1 KiB to ~300 KiB (a third of them 16 KiB or more).
-make_corpus() {
-	local dir=$1 count=$2 seed=$3 i key n
-	local sizes=(1 3 8 20 60 150 400 1500)
-	mkdir -p "$dir"
-	for ((i = 0; i < count; i++)); do
-		key=$(printf 'corpus-%s-%d' "$seed" "$i" | sha256sum | cut -c1-16)
-		n=${sizes[$((i % ${#sizes[@]}))]}
-		"$ACFS_GEN" "$dir/$key.bc" "k$key" "$n" || return 1
-	done
-}
+GEN_BITCODE=$ACFS_GEN
+. "$(dirname "${BASH_SOURCE[0]}")/../corpus.sh"

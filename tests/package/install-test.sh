@@ -20,10 +20,7 @@ ok() {
 		echo "not ok $RUN - $desc"; FAILED=$((FAILED + 1)); fi
 }
 
-need=""
-command -v man >/dev/null || need="$need man-db"
-command -v systemd-analyze >/dev/null || need="$need systemd"
-[ -z "$need" ] || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $need >/dev/null
+"$top/packaging/install-deps.sh" man-db systemd >/dev/null
 ok "packaging/build-deb.sh builds a lintian-clean .deb" \
 	"$top/packaging/build-deb.sh" "$WORK/dist"
 deb=$(ls "$WORK"/dist/aria-cachefs_*.deb 2>/dev/null | head -n 1)

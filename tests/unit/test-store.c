@@ -16,26 +16,17 @@
 #include "tmpstore.h"
 
 struct fixture {
-	struct tmpstore t;
+	struct tmpstore t; /* first: see tmpstore_setup */
 };
 
 static int setup(void **state)
 {
-	struct fixture *f = calloc(1, sizeof(*f));
-
-	if (!f || tmpstore_create(&f->t) < 0)
-		return -1;
-	*state = f;
-	return 0;
+	return tmpstore_setup(state, sizeof(struct fixture));
 }
 
 static int teardown(void **state)
 {
-	struct fixture *f = *state;
-	int r = tmpstore_destroy(&f->t);
-
-	free(f);
-	return r;
+	return tmpstore_teardown(state);
 }
 
 static void reopen(struct fixture *f)

@@ -44,6 +44,31 @@ static inline int tmpstore_destroy(struct tmpstore *t)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/*
+ * cmocka setup and teardown for a fixture of @size bytes whose first
+ * member is a struct tmpstore.
+ */
+static inline int tmpstore_setup(void **state, size_t size)
+{
+	struct tmpstore *t = calloc(1, size);
+
+	if (!t || tmpstore_create(t) < 0) {
+		free(t);
+		return -1;
+	}
+	*state = t;
+	return 0;
+}
+
+static inline int tmpstore_teardown(void **state)
+{
+	struct tmpstore *t = *state;
+	int r = tmpstore_destroy(t);
+
+	free(t);
+	return r;
+}
+
 static inline void assert_invariants(struct acfs_store *s)
 {
 	char err[ACFS_ERR_MAX] = "";
