@@ -18,6 +18,15 @@ static const char *const keys[ACFS_SET_COUNT] = {
 	"hit_mode", "compress_level",
 };
 
+static const char *const defaults[ACFS_SET_COUNT] = {
+	[ACFS_SET_MAX_SIZE] = "10G",
+	[ACFS_SET_MAX_ENTRY_SIZE] = "256M",
+	[ACFS_SET_VALIDATE] = "parse",
+	[ACFS_SET_SYNC] = "false",
+	[ACFS_SET_HIT_MODE] = "open",
+	[ACFS_SET_COMPRESS_LEVEL] = "3",
+};
+
 const char *acfs_config_key(enum acfs_setting s)
 {
 	return keys[s];
@@ -193,26 +202,16 @@ int acfs_config_load(struct acfs_config *c, char *err)
 	int r;
 
 	memset(c, 0, sizeof(*c));
-	r = set(c, ACFS_SET_STORE, store ? store : "", "default", why,
-		sizeof(why));
-	free(store);
-	if (r == 0)
-		r = set(c, ACFS_SET_MAX_SIZE, "10G", "default", why, 64);
-	if (r == 0)
-		r = set(c, ACFS_SET_MAX_ENTRY_SIZE, "256M", "default", why, 64);
-	if (r == 0)
-		r = set(c, ACFS_SET_VALIDATE, "parse", "default", why, 64);
-	if (r == 0)
-		r = set(c, ACFS_SET_SYNC, "false", "default", why, 64);
-	if (r == 0)
-		r = set(c, ACFS_SET_HIT_MODE, "open", "default", why, 64);
-	if (r == 0)
-		r = set(c, ACFS_SET_COMPRESS_LEVEL, "3", "default", why, 64);
-	if (r < 0) {
-		snprintf(err, ACFS_ERR_MAX, "no default store: set HOME or "
-			 "ARIA_CACHE_STORE");
-		return -EINVAL;
+	/* The store's default depends on the environment; target has none. */
+	for (int s = 0; s < ACFS_SET_COUNT; s++) {
+		const char *v = s == ACFS_SET_STORE ? store : defaults[s];
+		if (v && (r = set(c, (enum acfs_setting)s, v, "default", why,
+				  sizeof(why))) < 0) {
+			free(store);
+			return r;
+		}
 	}
+	free(store);
 	r = load_file(c, sys && *sys ? sys : "/etc/aria-cachefs/config", err);
 	if (r < 0)
 		return r;
@@ -241,6 +240,11 @@ int acfs_config_load(struct acfs_config *c, char *err)
 			snprintf(err, ACFS_ERR_MAX, "%s: %s", name, why);
 			return r;
 		}
+	}
+	if (!c->value[ACFS_SET_STORE]) {
+		snprintf(err, ACFS_ERR_MAX, "no store: set HOME, "
+			 "ARIA_CACHE_STORE or store = DIR in a config file");
+		return -EINVAL;
 	}
 	return 0;
 }
