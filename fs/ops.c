@@ -279,6 +279,45 @@ static void acfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, t);
 }
 
+/*
+ * Names @in for a log line: "tmp/NAME" or the entry's path. Caller holds
+ * in->lock (type and key are stable); a tmp name is copied under itab_lock.
+ */
+static void describe_locked(struct acfs_fs *fs, struct inode *in, char *buf,
+			    size_t len)
+{
+	if (in->type == INODE_TMP) {
+		pthread_mutex_lock(&fs->itab_lock);
+		snprintf(buf, len, "tmp/%s", in->name ? in->name : "?");
+		pthread_mutex_unlock(&fs->itab_lock);
+	} else {
+		char path[ACFS_KEY_PATH_MAX];
+		acfs_key_format_path(&in->key, path);
+		snprintf(buf, len, "%s", path);
+	}
+}
+
+/* Sets a staged file's size; refuses past --max-entry-size. */
+static int truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
+{
+	char what[300];
+	int r = 0;
+
+	if ((uint64_t)size > fs->max_entry_size)
+		r = -EFBIG;
+	else if (ftruncate(in->stage_fd, size) < 0)
+		r = -errno;
+	if (r < 0) {
+		describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_WARNING, "truncate of %s to %lld bytes failed: %s",
+			 what, (long long)size, r == -EFBIG
+			 ? "past --max-entry-size" : strerror(-r));
+		return r;
+	}
+	in->size = (uint64_t)size;
+	return 0;
+}
+
 /* ---- setattr ------------------------------------------------------------ */
 
 static int64_t time_to_set(const struct stat *attr, int to_set, int bit,
@@ -332,11 +371,9 @@ static int setattr_file(struct acfs_fs *fs, struct inode *in,
 			}
 		}
 	} else if (to_set & FUSE_SET_ATTR_SIZE) {
-		if ((uint64_t)attr->st_size > fs->max_entry_size)
-			return -EFBIG;
-		if (ftruncate(in->stage_fd, attr->st_size) < 0)
-			return -errno;
-		in->size = (uint64_t)attr->st_size;
+		r = truncate_staged(fs, in, attr->st_size);
+		if (r < 0)
+			return r;
 		in->mtime_ns = in->ctime_ns = now;
 	}
 	if (in->type != INODE_ENTRY && (to_set & FUSE_SET_ATTR_MODE))
@@ -791,10 +828,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 			acfs_trace(fs, "hit", &in->key, in->size, t0);
 		}
 	} else if (fi->flags & O_TRUNC) {
-		if (ftruncate(in->stage_fd, 0) < 0)
-			r = -errno;
-		else
-			in->size = 0;
+		r = truncate_staged(fs, in, 0);
 	}
 	pthread_mutex_unlock(&in->lock);
 	if (r < 0) {
@@ -913,16 +947,21 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 "and immutable", path);
 		r = -EACCES;
 	} else if ((uint64_t)off + size > fs->max_entry_size) {
-		acfs_log(LOG_WARNING, "refused write past %llu bytes (the "
-			 "--max-entry-size) to inode %llu",
-			 (unsigned long long)fs->max_entry_size,
-			 (unsigned long long)in->ino);
+		char what[300];
+		describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_WARNING, "refused write to %s past %llu bytes "
+			 "(the --max-entry-size)", what,
+			 (unsigned long long)fs->max_entry_size);
 		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		r = -EFBIG;
 	} else {
 		n = pwrite(in->stage_fd, buf, size, off);
 		if (n < 0) {
+			char what[300];
 			r = -errno;
+			describe_locked(fs, in, what, sizeof(what));
+			acfs_log(LOG_ERR, "write to %s: staging file in %s: %s",
+				 what, fs->store_dir, strerror(-r));
 		} else {
 			if ((uint64_t)off + (uint64_t)n > in->size)
 				in->size = (uint64_t)off + (uint64_t)n;
@@ -1145,8 +1184,8 @@ static void acfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	 * durable by syncing the store's write-ahead log. */
 	r = acfs_store_sync(fs->store);
 	if (r < 0)
-		acfs_log(LOG_ERR, "fsync: syncing the store failed: %s",
-			 strerror(-r));
+		acfs_log(LOG_ERR, "fsync: syncing the store %s failed: %s",
+			 fs->store_dir, strerror(-r));
 	reply_err(req, r);
 }
 
