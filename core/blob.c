@@ -45,24 +45,17 @@ int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
 	return 0;
 }
 
-int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
-		     char *err)
+int acfs_blob_size(const void *val, size_t vlen, size_t *ret_size, char *err)
 {
 	const unsigned char *v = val;
 	unsigned long long size;
-	void *out;
 
 	if (vlen < 1) {
 		snprintf(err, ACFS_ERR_MAX, "empty value");
 		return -EIO;
 	}
 	if (v[0] == FMT_RAW) {
-		out = malloc(vlen > 1 ? vlen - 1 : 1);
-		if (!out)
-			return -ENOMEM;
-		memcpy(out, v + 1, vlen - 1);
-		*ret = out;
-		*ret_len = vlen - 1;
+		*ret_size = vlen - 1;
 		return 0;
 	}
 	if (v[0] != FMT_ZSTD) {
@@ -75,18 +68,57 @@ int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
 		snprintf(err, ACFS_ERR_MAX, "bad zstd frame header");
 		return -EIO;
 	}
-	out = malloc(size ? size : 1);
-	if (!out)
-		return -ENOMEM;
-	size_t n = ZSTD_decompress(out, size, v + 1, vlen - 1);
+	*ret_size = (size_t)size;
+	return 0;
+}
+
+int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
+			  size_t size, char *err)
+{
+	const unsigned char *v = val;
+	size_t want;
+	int r = acfs_blob_size(val, vlen, &want, err);
+
+	if (r < 0)
+		return r;
+	if (want != size) {
+		snprintf(err, ACFS_ERR_MAX, "holds %zu bytes, expected %zu",
+			 want, size);
+		return -EIO;
+	}
+	if (v[0] == FMT_RAW) {
+		if (size)
+			memcpy(dst, v + 1, size);
+		return 0;
+	}
+	size_t n = ZSTD_decompress(dst, size, v + 1, vlen - 1);
 	if (ZSTD_isError(n) || n != size) {
 		snprintf(err, ACFS_ERR_MAX, "zstd: %s",
 			 ZSTD_isError(n) ? ZSTD_getErrorName(n)
 					 : "short frame");
-		free(out);
 		return -EIO;
 	}
+	return 0;
+}
+
+int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
+		     char *err)
+{
+	size_t size;
+	void *out;
+	int r = acfs_blob_size(val, vlen, &size, err);
+
+	if (r < 0)
+		return r;
+	out = malloc(size ? size : 1);
+	if (!out)
+		return -ENOMEM;
+	r = acfs_blob_decode_into(val, vlen, out, size, err);
+	if (r < 0) {
+		free(out);
+		return r;
+	}
 	*ret = out;
-	*ret_len = n;
+	*ret_len = size;
 	return 0;
 }

@@ -27,4 +27,14 @@ int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
 int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
 		     char *err);
 
+/* The decoded size of a value. Returns 0 or -EIO (reason in @err). */
+int acfs_blob_size(const void *val, size_t vlen, size_t *ret_size, char *err);
+
+/*
+ * Decodes a value into @dst, which holds exactly @size bytes. Returns 0 or
+ * -EIO (corrupt, or another size; the reason in @err).
+ */
+int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
+			  size_t size, char *err);
+
 #endif

@@ -7,12 +7,7 @@
 
 #include "store-private.h"
 
-struct idset {
-	uint64_t *v;
-	size_t n, cap;
-};
-
-static int idset_add(struct idset *s, uint64_t id)
+int idset_add(struct idset *s, uint64_t id)
 {
 	if (s->n == s->cap) {
 		size_t cap = s->cap ? s->cap * 2 : 1024;
@@ -32,7 +27,13 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static bool idset_has(const struct idset *s, uint64_t id)
+void idset_sort(struct idset *s)
+{
+	if (s->n)
+		qsort(s->v, s->n, sizeof(uint64_t), cmp_u64);
+}
+
+bool idset_has(const struct idset *s, uint64_t id)
 {
 	return s->n && bsearch(&id, s->v, s->n, sizeof(id), cmp_u64);
 }
@@ -95,7 +96,7 @@ static int check_entry(const struct acfs_key *key, const struct acfs_entry *e,
 	return 0;
 }
 
-static int count_rows(struct acfs_store *s, enum acfs_cf cf,
+int store_count_rows(struct acfs_store *s, enum acfs_cf cf,
 		      struct idset *ids, uint64_t *ret)
 {
 	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, cf);
@@ -128,11 +129,12 @@ int acfs_store_check(struct acfs_store *s, char *err)
 	r = acfs_store_foreach(s, check_entry, &w);
 	if (r < 0)
 		goto out;
-	r = count_rows(s, ACFS_CF_ORPHANS, &w.ids, &n);
+	r = store_count_rows(s, ACFS_CF_ORPHANS, &w.ids, &n);
+	if (r == 0)
+		r = store_count_rows(s, ACFS_CF_QUARANTINE, &w.ids, &n);
 	if (r < 0)
 		goto out;
-	if (w.ids.n)
-		qsort(w.ids.v, w.ids.n, sizeof(uint64_t), cmp_u64);
+	idset_sort(&w.ids);
 	for (size_t i = 1; i < w.ids.n; i++)
 		if (w.ids.v[i] == w.ids.v[i - 1]) {
 			snprintf(err, ACFS_ERR_MAX, "version %llu owned twice",
@@ -154,7 +156,7 @@ int acfs_store_check(struct acfs_store *s, char *err)
 		r = -EUCLEAN;
 		goto out;
 	}
-	r = count_rows(s, ACFS_CF_LRU, NULL, &n);
+	r = store_count_rows(s, ACFS_CF_LRU, NULL, &n);
 	if (r < 0)
 		goto out;
 	if (n != w.unpinned) {
@@ -164,7 +166,7 @@ int acfs_store_check(struct acfs_store *s, char *err)
 		r = -EUCLEAN;
 		goto out;
 	}
-	r = count_rows(s, ACFS_CF_BLOBS, &blobs, &n);
+	r = store_count_rows(s, ACFS_CF_BLOBS, &blobs, &n);
 	if (r < 0)
 		goto out;
 	pthread_mutex_lock(&s->lock);

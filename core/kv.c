@@ -12,7 +12,7 @@
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
 static const char *const cf_names[ACFS_CF_COUNT] = {
-	"default", "entries", "blobs", "orphans", "lru", "info",
+	"default", "entries", "blobs", "orphans", "lru", "info", "quarantine",
 };
 
 struct acfs_kv {

@@ -10,8 +10,10 @@
 
 #define ENTRY_KEY_SIZE 9
 #define LRU_KEY_SIZE 17
-#define REC_VERSION 1
-#define REC_SIZE (1 + 8 * 6 + 4)
+#define REC_VERSION_1 1   /* no digest */
+#define REC_VERSION 2
+#define REC_SIZE_1 (1 + 8 * 6 + 4)
+#define REC_SIZE (REC_SIZE_1 + ACFS_DIGEST_SIZE)
 
 struct acfs_store {
 	struct acfs_kv *kv;
@@ -50,5 +52,18 @@ bool store_retire(struct acfs_store *s, struct acfs_kv_batch *b, uint64_t id,
 /* Adds the batch's changes for removing entry (@k, @e). */
 void store_remove_rows(struct acfs_store *s, struct acfs_kv_batch *b,
 		       const unsigned char *k, const struct acfs_entry *e);
+
+/* A set of version ids: add, sort once, then look up. */
+struct idset {
+	uint64_t *v;
+	size_t n, cap;
+};
+int idset_add(struct idset *s, uint64_t id);
+void idset_sort(struct idset *s);
+bool idset_has(const struct idset *s, uint64_t id);
+
+/* Counts the rows of @cf, adding 8-byte keys to @ids if not NULL. */
+int store_count_rows(struct acfs_store *s, enum acfs_cf cf,
+		     struct idset *ids, uint64_t *ret);
 
 #endif

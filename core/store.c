@@ -72,13 +72,15 @@ void store_encode_entry(const struct acfs_entry *e, unsigned char *out)
 	put_le(out + 33, (uint64_t)e->atime_ns, 8);
 	put_le(out + 41, (uint64_t)e->ctime_ns, 8);
 	put_le(out + 49, e->flags, 4);
+	memcpy(out + REC_SIZE_1, e->digest, ACFS_DIGEST_SIZE);
 }
 
 int store_decode_entry(const void *p, size_t len, struct acfs_entry *ret)
 {
 	const unsigned char *u = p;
 
-	if (len != REC_SIZE || u[0] != REC_VERSION)
+	if (!((len == REC_SIZE && u[0] == REC_VERSION) ||
+	      (len == REC_SIZE_1 && u[0] == REC_VERSION_1)))
 		return -EIO;
 	ret->id = get_le(u + 1, 8);
 	ret->size = get_le(u + 9, 8);
@@ -87,6 +89,10 @@ int store_decode_entry(const void *p, size_t len, struct acfs_entry *ret)
 	ret->atime_ns = (int64_t)get_le(u + 33, 8);
 	ret->ctime_ns = (int64_t)get_le(u + 41, 8);
 	ret->flags = (uint32_t)get_le(u + 49, 4);
+	if (len == REC_SIZE)
+		memcpy(ret->digest, u + REC_SIZE_1, ACFS_DIGEST_SIZE);
+	else
+		memset(ret->digest, 0, ACFS_DIGEST_SIZE);
 	return 0;
 }
 
@@ -166,10 +172,12 @@ static int load_state(struct acfs_store *s, char *err)
 	r = get_fixed(s, ACFS_CF_DEFAULT, "stats", v, sizeof(v), &len, err);
 	if (r < 0)
 		return r;
-	if (len == sizeof(v)) {
-		for (int i = 0; i < ACFS_STAT_COUNT; i++)
+	/* Counters added later read as 0 from an older store. */
+	if (len >= 16 && len % 8 == 0 && len <= sizeof(v)) {
+		size_t n = len / 8 - 1;
+		for (size_t i = 0; i < n; i++)
 			s->stats[i] = get_le(v + 8 * i, 8);
-		s->stats_since_ns = (int64_t)get_le(v + 8 * ACFS_STAT_COUNT, 8);
+		s->stats_since_ns = (int64_t)get_le(v + 8 * n, 8);
 	}
 	r = get_fixed(s, ACFS_CF_DEFAULT, "id_limit", v, sizeof(v), &len, err);
 	if (r < 0)
@@ -387,6 +395,30 @@ int acfs_store_read_blob(struct acfs_store *s, uint64_t id, void **ret_data,
 	return 0;
 }
 
+struct into_ctx {
+	void *dst;
+	size_t size;
+	char *err;
+};
+
+static int decode_into_cb(const void *v, size_t len, void *u)
+{
+	struct into_ctx *c = u;
+	return acfs_blob_decode_into(v, len, c->dst, c->size, c->err);
+}
+
+int acfs_store_read_into(struct acfs_store *s, uint64_t id, void *dst,
+			 size_t size, char *err)
+{
+	char local[ACFS_ERR_MAX];
+	struct into_ctx c = { dst, size, err ? err : local };
+	unsigned char k[8];
+
+	store_put_be64(k, id);
+	return acfs_kv_get(s->kv, ACFS_CF_BLOBS, k, 8, decode_into_cb, &c,
+			   c.err);
+}
+
 /* ---- writes -------------------------------------------------------------- */
 
 void store_put_counters(struct acfs_store *s, struct acfs_kv_batch *b,
@@ -459,6 +491,7 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 	r = acfs_blob_encode(c->data, c->size, s->zstd_level, &val, &vlen);
 	if (r < 0)
 		return r;
+	acfs_digest(c->data, c->size, e.digest);
 	store_encode_key(&c->key, k);
 	store_put_be64(idk, c->id);
 	e.id = c->id;
@@ -564,6 +597,109 @@ out:
 		*ret_old = old;
 	if (r == 0 && ret_kept)
 		*ret_kept = kept;
+	return r;
+}
+
+int acfs_store_quarantine(struct acfs_store *s, const struct acfs_key *key,
+			  uint64_t id, int64_t now_ns, const char *reason,
+			  char *err)
+{
+	unsigned char k[ENTRY_KEY_SIZE], idk[8];
+	struct acfs_entry old;
+	struct acfs_store_counters cnt;
+	struct acfs_kv_batch *b;
+	size_t rlen = strlen(reason);
+	unsigned char *v;
+	int r;
+
+	if (s->read_only)
+		return -EROFS;
+	v = malloc(ENTRY_KEY_SIZE + REC_SIZE + 8 + rlen);
+	if (!v)
+		return -ENOMEM;
+	store_encode_key(key, k);
+	store_put_be64(idk, id);
+	b = acfs_kv_batch_new();
+	pthread_mutex_lock(&s->lock);
+	r = store_get_locked(s, k, &old, err);
+	if (r == 0 && old.id != id)
+		r = -ENOENT;
+	if (r < 0)
+		goto out;
+	cnt = s->counters;
+	cnt.entries--;
+	cnt.bytes -= old.size;
+	cnt.stored -= old.stored;
+	store_remove_rows(s, b, k, &old);
+	memcpy(v, k, ENTRY_KEY_SIZE);
+	store_encode_entry(&old, v + ENTRY_KEY_SIZE);
+	put_le(v + ENTRY_KEY_SIZE + REC_SIZE, (uint64_t)now_ns, 8);
+	memcpy(v + ENTRY_KEY_SIZE + REC_SIZE + 8, reason, rlen);
+	acfs_kv_batch_put(b, s->kv, ACFS_CF_QUARANTINE, idk, 8, v,
+			  ENTRY_KEY_SIZE + REC_SIZE + 8 + rlen);
+	store_put_counters(s, b, &cnt);
+	r = acfs_kv_write(s->kv, b, err);
+	if (r == 0) {
+		s->counters = cnt;
+		acfs_store_count(s, ACFS_STAT_QUARANTINED, 1);
+	}
+out:
+	pthread_mutex_unlock(&s->lock);
+	acfs_kv_batch_free(b);
+	free(v);
+	return r;
+}
+
+int acfs_store_foreach_quarantined(struct acfs_store *s,
+				   acfs_quarantined_fn fn, void *userdata)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_QUARANTINE);
+	int r = 0;
+
+	if (!it)
+		return -ENOMEM;
+	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it) && r == 0;
+	     acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const unsigned char *v = acfs_kv_iter_value(it, &vlen);
+		struct acfs_quarantined q = { 0 };
+		const size_t fixed = ENTRY_KEY_SIZE + REC_SIZE + 8;
+		char *reason;
+
+		if (klen != 8 || vlen < fixed ||
+		    store_decode_key(v, ENTRY_KEY_SIZE, &q.key) < 0 ||
+		    store_decode_entry(v + ENTRY_KEY_SIZE, REC_SIZE,
+				       &q.entry) < 0) {
+			r = -EIO;
+			break;
+		}
+		reason = strndup((const char *)v + fixed, vlen - fixed);
+		if (!reason) {
+			r = -ENOMEM;
+			break;
+		}
+		q.id = store_get_be64(k);
+		q.when_ns = (int64_t)get_le(v + ENTRY_KEY_SIZE + REC_SIZE, 8);
+		q.reason = reason;
+		r = fn(&q, userdata);
+		free(reason);
+	}
+	int ir = acfs_kv_iter_free(it, NULL);
+	return r ? r : ir;
+}
+
+int acfs_store_drop_quarantined(struct acfs_store *s, uint64_t id)
+{
+	unsigned char k[8];
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	int r;
+
+	store_put_be64(k, id);
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_BLOBS, k, 8);
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_QUARANTINE, k, 8);
+	r = acfs_kv_write(s->kv, b, NULL);
+	acfs_kv_batch_free(b);
 	return r;
 }
 

@@ -14,12 +14,17 @@
  *                                                  first: eviction order)
  *   info     key(9)                        -> what the module says
  *                                             (acfs_bitcode_info_encode)
+ *   quarantine id(8, big endian)           -> key(9) + record + time(8) +
+ *                                             reason: a version whose bytes
+ *                                             did not match its digest,
+ *                                             out of the namespace, its
+ *                                             blob kept for verify
  *   default  "counters", "stats", "id_limit", "budget"
  *
  * Invariants (checked by acfs_store_check):
  *   1. Every entries row names a blobs row of exactly its stored size.
- *   2. A blobs row is named by exactly one entries row, or has an orphans
- *      row, never both.
+ *   2. A blobs row is named by exactly one entries row, orphans row or
+ *      quarantine row.
  *   3. counters.entries / .bytes / .stored equal the count and the sums of
  *      size and stored size of the entries rows.
  *   4. Every id in blobs is below the persisted id_limit.
@@ -39,6 +44,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "acfs/digest.h"
 #include "acfs/key.h"
 
 struct acfs_store;
@@ -51,6 +57,9 @@ struct acfs_entry {
 	int64_t atime_ns;  /* last use */
 	int64_t ctime_ns;  /* commit time */
 	uint32_t flags;    /* ACFS_ENTRY_* */
+	/* SHA-256 of the logical bytes, computed at commit; all zero in
+	 * records written before digests existed (never verified). */
+	unsigned char digest[ACFS_DIGEST_SIZE];
 };
 
 #define ACFS_ENTRY_PINNED 0x1u
@@ -76,6 +85,8 @@ enum acfs_stat {
 	ACFS_STAT_EVICTIONS,     /* entries removed by eviction or gc */
 	ACFS_STAT_EVICTED_BYTES, /* their logical bytes */
 	ACFS_STAT_PEAK_STORED,   /* highest counters.stored after a commit */
+	ACFS_STAT_QUARANTINED,   /* versions whose bytes failed their digest */
+	ACFS_STAT_VERIFIED,      /* reads checked against the digest */
 	ACFS_STAT_COUNT
 };
 
@@ -128,6 +139,14 @@ uint64_t acfs_store_alloc_id(struct acfs_store *store);
  */
 int acfs_store_read_blob(struct acfs_store *store, uint64_t id,
 			 void **ret_data, size_t *ret_size, char *err);
+
+/*
+ * Reads the bytes of version @id into @dst, which has room for exactly
+ * @size bytes (the entry's size). Returns 0, -ENOENT, -EIO (unreadable,
+ * corrupt, or not @size bytes; the reason in @err if not NULL).
+ */
+int acfs_store_read_into(struct acfs_store *store, uint64_t id, void *dst,
+			 size_t size, char *err);
 
 /*
  * Tells whether the version @id is still in use by a reader; if so its
@@ -228,6 +247,33 @@ struct acfs_evict_result {
 int acfs_store_evict(struct acfs_store *store,
 		     const struct acfs_evict_opts *opts, acfs_evicted_fn fn,
 		     void *userdata, struct acfs_evict_result *ret);
+
+/*
+ * Takes version @id of @key out of the namespace because its bytes are bad,
+ * in one write: the entry's rows go, its blob stays under a quarantine row
+ * with @reason (for verify to report) and the counters drop it. Returns 0,
+ * -ENOENT (no entry, or another version now), -EIO.
+ */
+int acfs_store_quarantine(struct acfs_store *store, const struct acfs_key *key,
+			  uint64_t id, int64_t now_ns, const char *reason,
+			  char *err);
+
+struct acfs_quarantined {
+	uint64_t id;
+	struct acfs_key key;
+	struct acfs_entry entry;  /* the record it had */
+	int64_t when_ns;
+	const char *reason;
+};
+
+/* Calls @fn for each quarantined version (stops as foreach). */
+typedef int (*acfs_quarantined_fn)(const struct acfs_quarantined *q,
+				   void *userdata);
+int acfs_store_foreach_quarantined(struct acfs_store *store,
+				   acfs_quarantined_fn fn, void *userdata);
+
+/* Deletes quarantined version @id and its blob. Returns 0 or -EIO. */
+int acfs_store_drop_quarantined(struct acfs_store *store, uint64_t id);
 
 /* Deletes the orphaned blob @id once nobody reads it. Returns 0 or -EIO. */
 int acfs_store_drop_orphan(struct acfs_store *store, uint64_t id);
