@@ -15,7 +15,7 @@
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
-	"hit_mode", "compress_level",
+	"hit_mode", "compress_level", "verify_reads", "max_loaded",
 };
 
 static const char *const defaults[ACFS_SET_COUNT] = {
@@ -25,6 +25,8 @@ static const char *const defaults[ACFS_SET_COUNT] = {
 	[ACFS_SET_SYNC] = "false",
 	[ACFS_SET_HIT_MODE] = "open",
 	[ACFS_SET_COMPRESS_LEVEL] = "3",
+	[ACFS_SET_VERIFY_READS] = "first",
+	[ACFS_SET_MAX_LOADED] = "256M",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -62,6 +64,12 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 			return -EINVAL;
 		}
 		break;
+	case ACFS_SET_MAX_LOADED:
+		if (acfs_size_parse(v, &c->max_loaded) < 0) {
+			snprintf(why, len, "%s is not a size (e.g. 256M)", v);
+			return -EINVAL;
+		}
+		break;
 	case ACFS_SET_VALIDATE:
 		if (acfs_validate_parse(v, &c->validate) < 0) {
 			snprintf(why, len, "%s: use none, magic, parse or "
@@ -92,6 +100,18 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 		c->compress_level = (int)l;
 		break;
 	}
+	case ACFS_SET_VERIFY_READS:
+		if (!strcmp(v, "first"))
+			c->verify_reads = ACFS_VERIFY_FIRST;
+		else if (!strcmp(v, "always"))
+			c->verify_reads = ACFS_VERIFY_ALWAYS;
+		else if (!strcmp(v, "never"))
+			c->verify_reads = ACFS_VERIFY_NEVER;
+		else {
+			snprintf(why, len, "%s: use first, always or never", v);
+			return -EINVAL;
+		}
+		break;
 	case ACFS_SET_STORE:
 		if (!*v) {
 			snprintf(why, len, "the store cannot be empty");
@@ -166,7 +186,7 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode, compress_level)", f->path,
+			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded)", f->path,
 			 name);
 		f->r = -EINVAL;
 	}

@@ -32,7 +32,7 @@ static void report(struct run *w, enum acfs_problem_kind kind,
 	if (repaired)
 		w->res->repaired++;
 	if (w->o->problem)
-		w->o->problem(&p, w->o->userdata);
+		w->o->problem(&p, w->o->report_data);
 }
 
 /* ---- entries: read back, digest, validation ------------------------------ */
@@ -54,7 +54,7 @@ static int check_bytes(struct run *w, const struct acfs_key *key,
 		return r;
 	}
 	if (r < 0) {
-		snprintf(why, ACFS_ERR_MAX, "bytes unreadable: %s",
+		snprintf(why, ACFS_ERR_MAX, "bytes unreadable: %.400s",
 			 err[0] ? err : strerror(-r));
 		bad = 1;
 	} else if (!acfs_digest_is_none(e->digest)) {
@@ -81,7 +81,7 @@ static int check_bytes(struct run *w, const struct acfs_key *key,
 			return r;
 		}
 		if (r < 0) {
-			snprintf(why, ACFS_ERR_MAX, "%s: %s",
+			snprintf(why, ACFS_ERR_MAX, "%s: %.400s",
 				 key->kind == ACFS_KIND_META ? "not JSON"
 							     : "invalid bitcode",
 				 err);
@@ -107,7 +107,7 @@ static int verify_entry(const struct acfs_key *key, const struct acfs_entry *e,
 	w->res->bytes += e->size;
 	if (w->o->progress)
 		w->o->progress(w->res->entries, w->total, w->res->bytes,
-			       w->o->userdata);
+			       w->o->report_data);
 	if (r == 0)
 		return 0;
 	/* Replaced or removed since the walk began: not this version's

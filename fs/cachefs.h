@@ -41,6 +41,7 @@
 #include <sys/types.h>
 
 #include "acfs/bitcode.h"
+#include "acfs/config.h"
 #include "acfs/key.h"
 #include "acfs/store.h"
 
@@ -49,6 +50,9 @@
 #define INO_TMP 3
 #define INO_SHARD0 16
 #define INO_SHARD_LAST (INO_SHARD0 + 255)
+
+/* Entries smaller than this are always loaded into memory. */
+#define ACFS_SPILL_MIN (256 * 1024)
 
 enum inode_type { INODE_TMP, INODE_PENDING, INODE_ENTRY };
 
@@ -78,6 +82,9 @@ struct inode {
 	pid_t writer_tid, writer_tgid; /* PENDING: last writer; lock */
 	void *data;                 /* ENTRY: loaded bytes while open; lock */
 	size_t data_len;            /* protected by lock */
+	bool data_mapped;           /* data is a mapped spill file; lock */
+	bool quarantined;           /* failed its digest: reads fail; lock */
+	unsigned char digest[ACFS_DIGEST_SIZE]; /* ENTRY: from its record */
 };
 
 struct acfs_fs {
@@ -102,6 +109,15 @@ struct acfs_fs {
 	bool kernel_hits;
 	double kernel_entry_timeout;
 	unsigned max_tmp_files;
+	enum acfs_verify_reads verify_reads;
+	/* load.c: bytes of entries held in memory for reads; past
+	 * max_loaded, entries of ACFS_SPILL_MIN bytes or more are loaded
+	 * into mapped files in the staging directory instead. */
+	uint64_t loaded_bytes;      /* atomic */
+	uint64_t max_loaded;
+	pthread_mutex_t verified_lock;
+	uint64_t *verified;         /* versions checked since start */
+	size_t verified_cap, verified_n; /* protected by verified_lock */
 	double entry_timeout;       /* committed entries and dirs */
 	double neg_timeout;         /* absent entries */
 
@@ -150,7 +166,7 @@ int inode_table_init(struct acfs_fs *fs);
 void inode_table_release(struct acfs_fs *fs);
 struct inode *inode_new(uint64_t ino, enum inode_type type);
 /* Frees an inode that is in no table; accepts NULL. */
-void inode_free(struct inode *in);
+void inode_free(struct acfs_fs *fs, struct inode *in);
 /* Inserts @in with nlookup 1 (caller holds no lock). */
 void inode_insert(struct acfs_fs *fs, struct inode *in);
 /* Finds @ino; the pointer is valid while the kernel holds a reference. */
@@ -185,6 +201,8 @@ int fs_lru_start(struct acfs_fs *fs);
 void fs_lru_stop(struct acfs_fs *fs);
 /* Records a use of ENTRY @in (caller holds in->lock). */
 void fs_lru_note(struct acfs_fs *fs, struct inode *in);
+/* Drops the kernel's dentry of @key (from the notifier thread). */
+void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
 /* Persists recorded uses now. */
 void fs_lru_flush(struct acfs_fs *fs);
 /* A commit went over budget: evict in the background. */
@@ -195,6 +213,11 @@ void fs_lru_wait_room(struct acfs_fs *fs);
 void fs_evict_batch_lock(bool lock, void *fs);
 void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 		bool kept, void *fs);
+
+/* load.c: an entry's bytes for reads (caller holds in->lock) */
+int fs_load_locked(struct acfs_fs *fs, struct inode *in);
+void fs_unload_locked(struct acfs_fs *fs, struct inode *in);
+void fs_verified_release(struct acfs_fs *fs);
 
 /* xattr.c */
 void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

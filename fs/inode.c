@@ -23,13 +23,13 @@ int inode_table_init(struct acfs_fs *fs)
 	return 0;
 }
 
-void inode_free(struct inode *in)
+void inode_free(struct acfs_fs *fs, struct inode *in)
 {
 	if (!in)
 		return;
 	if (in->stage_fd >= 0)
 		close(in->stage_fd);
-	free(in->data);
+	fs_unload_locked(fs, in);
 	free(in->name);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
@@ -43,7 +43,7 @@ void inode_table_release(struct acfs_fs *fs)
 		struct inode *in = fs->buckets[i], *next;
 		for (; in; in = next) {
 			next = in->hnext;
-			inode_free(in);
+			inode_free(fs, in);
 		}
 	}
 	free(fs->buckets);
@@ -199,6 +199,7 @@ struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
 			in->mtime_ns = e->mtime_ns;
 			in->ctime_ns = e->ctime_ns;
 			in->stored = e->stored;
+			memcpy(in->digest, e->digest, sizeof(in->digest));
 			in->mode = 0444;
 			insert_locked(fs, in);
 		}
@@ -220,7 +221,7 @@ static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
 				 "it is swept at the next mount",
 				 (unsigned long long)in->ino, strerror(-r));
 	}
-	inode_free(in);
+	inode_free(fs, in);
 }
 
 static void maybe_destroy(struct acfs_fs *fs, struct inode *in)
@@ -265,11 +266,8 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	/* Kernel hit mode has no RELEASE: bytes stay until a read reaches
 	 * the end of the file (or FORGET), not one load per READ. */
 	if (last && in->type == INODE_ENTRY &&
-	    (!fs->kernel_hits || in->drop_data)) {
-		free(in->data);
-		in->data = NULL;
-		in->data_len = 0;
-	}
+	    (!fs->kernel_hits || in->drop_data))
+		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	maybe_destroy(fs, in);
 }

@@ -100,7 +100,7 @@ void fs_evict_batch_lock(bool lock, void *userdata)
 		pthread_rwlock_unlock(&fs->ns_lock);
 }
 
-static void queue_inval(struct acfs_fs *fs, const struct acfs_key *key)
+void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key)
 {
 	struct inval *iv = malloc(sizeof(*iv));
 
@@ -124,7 +124,7 @@ void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 	acfs_trace(fs, "evict", key, e->size, 0);
 	/* Only a version the kernel knows can have a dentry to drop. */
 	if (kept)
-		queue_inval(fs, key);
+		fs_invalidate(fs, key);
 	if (acfs_log_debug_enabled()) {
 		char path[ACFS_KEY_PATH_MAX];
 		acfs_key_format_path(key, path);

@@ -36,6 +36,8 @@ struct options {
 	char *target;
 	char *hit_mode;
 	char *compress_level;
+	char *verify_reads;
+	char *max_loaded;
 	int sync;
 	int show_help;
 	int show_version;
@@ -63,6 +65,12 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--hit-mode %s", hit_mode, 0),
 	OPT("--hit-mode=%s", hit_mode, 0),
 	OPT("hit_mode=%s", hit_mode, 0),
+	OPT("--max-loaded %s", max_loaded, 0),
+	OPT("--max-loaded=%s", max_loaded, 0),
+	OPT("max_loaded=%s", max_loaded, 0),
+	OPT("--verify-reads %s", verify_reads, 0),
+	OPT("--verify-reads=%s", verify_reads, 0),
+	OPT("verify_reads=%s", verify_reads, 0),
 	OPT("--target %s", target, 0),
 	OPT("--target=%s", target, 0),
 	OPT("target=%s", target, 0),
@@ -116,6 +124,8 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_SYNC, o->sync ? "true" : NULL },
 		{ ACFS_SET_HIT_MODE, o->hit_mode },
 		{ ACFS_SET_COMPRESS_LEVEL, o->compress_level },
+		{ ACFS_SET_VERIFY_READS, o->verify_reads },
+		{ ACFS_SET_MAX_LOADED, o->max_loaded },
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
@@ -151,6 +161,17 @@ static void usage(const char *prog)
 	       "    --compress-level N     zstd level of stored entries, 1..19\n"
 	       "                           (default 3; 1 is faster, 0 stores raw);\n"
 	       "                           -o compress_level=N\n"
+	       "    --max-loaded SIZE      entry bytes held in daemon memory for\n"
+	       "                           reads (default 256M); past it, large\n"
+	       "                           entries are read through mapped files\n"
+	       "                           in the store; -o max_loaded=SIZE\n"
+	       "    --verify-reads WHEN    check an entry's bytes against its\n"
+	       "                           SHA-256 when read: first (default; the\n"
+	       "                           first read of each version after the\n"
+	       "                           daemon starts), always, never; a\n"
+	       "                           mismatch fails the read with EIO and\n"
+	       "                           quarantines the entry;\n"
+	       "                           -o verify_reads=WHEN\n"
 	       "    --target TRIPLE        refuse modules for another target;\n"
 	       "                           -o target=TRIPLE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
@@ -438,6 +459,8 @@ int main(int argc, char *argv[])
 	fs.validate = cfg.validate;
 	fs.target = cfg.value[ACFS_SET_TARGET];
 	fs.kernel_hits = cfg.kernel_hits;
+	fs.verify_reads = cfg.verify_reads;
+	fs.max_loaded = cfg.max_loaded;
 	fs.kernel_entry_timeout = 30.0;
 	{
 		const char *t = getenv("ARIA_CACHE_TRACE");
@@ -516,6 +539,7 @@ int main(int argc, char *argv[])
 	fs.entry_timeout = 86400.0;
 	fs.neg_timeout = 86400.0;
 	pthread_rwlock_init(&fs.ns_lock, NULL);
+	pthread_mutex_init(&fs.verified_lock, NULL);
 	if (inode_table_init(&fs) < 0)
 		goto out_store;
 
@@ -579,6 +603,7 @@ out_session:
 	fuse_session_destroy(fs.se);
 out_itab:
 	inode_table_release(&fs);
+	fs_verified_release(&fs);
 	pthread_rwlock_destroy(&fs.ns_lock);
 out_store:
 	acfs_store_close(fs.store);
@@ -598,6 +623,8 @@ out_args:
 	free(opts.validate);
 	free(opts.target);
 	free(opts.hit_mode);
+	free(opts.verify_reads);
+	free(opts.max_loaded);
 	free(opts.compress_level);
 	free(opts.source);
 	acfs_config_release(&cfg);

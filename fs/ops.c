@@ -681,7 +681,7 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 	if (r < 0)
 		return r;
 	if (!(in->name = strdup(name))) {
-		inode_free(in);
+		inode_free(fs, in);
 		return -ENOMEM;
 	}
 
@@ -689,7 +689,7 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 	if (tmp_find_locked(fs, name)) {
 		/* Lost a race with another create of the same name. */
 		pthread_mutex_unlock(&fs->itab_lock);
-		inode_free(in);
+		inode_free(fs, in);
 		return -EEXIST;
 	}
 	in->tnext = fs->tmp_list;
@@ -840,39 +840,11 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		inode_close(fs, in);
 }
 
-/* Loads an entry's bytes once per open period. Caller holds in->lock. */
-static int load_locked(struct acfs_fs *fs, struct inode *in)
-{
-	char path[ACFS_KEY_PATH_MAX];
-	int r;
-
-	if (in->data)
-		return 0;
-	acfs_key_format_path(&in->key, path);
-	char err[ACFS_ERR_MAX] = "";
-	r = acfs_store_read_blob(fs->store, in->ino, &in->data, &in->data_len,
-				 err);
-	if (r == 0 && in->data_len != in->size) {
-		acfs_log(LOG_ERR, "%s: stored version %llu has %zu bytes, "
-			 "record says %llu", path,
-			 (unsigned long long)in->ino, in->data_len,
-			 (unsigned long long)in->size);
-		free(in->data);
-		in->data = NULL;
-		r = -EIO;
-	} else if (r < 0) {
-		acfs_log(LOG_ERR, "%s: reading version %llu: %s", path,
-			 (unsigned long long)in->ino, err[0] ? err : strerror(-r));
-		r = -EIO;
-	}
-	return r;
-}
-
 /* Caller holds in->lock; it is released here before the reply. */
 static void read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
 		       size_t size, off_t off)
 {
-	int r = load_locked(fs, in);
+	int r = fs_load_locked(fs, in);
 	const char *data = in->data;
 	size_t len = in->data_len;
 
@@ -1104,6 +1076,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->mode = 0444;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;
 	in->stored = ent.stored;
+	memcpy(in->digest, ent.digest, sizeof(in->digest));
 	acfs_trace(fs, "store", key, in->size, t0);
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
 		 (unsigned long long)in->size, (unsigned long long)in->ino);

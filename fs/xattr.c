@@ -2,7 +2,7 @@
 /*
  * Extended attributes: what getfattr(1) shows and setfattr(1) changes.
  *   entries:  user.aria.pin (1/0, settable), user.aria.key,
- *             user.aria.stored_size, and for bitcode what the module says:
+ *             user.aria.stored_size, user.aria.digest ("sha256:<hex>"), and for bitcode what the module says:
  *             user.aria.triple, user.aria.datalayout, user.aria.producer,
  *             user.aria.functions (the number of defined functions)
  *   the root: user.aria.store (the store directory; aria-cache -C uses it)
@@ -82,7 +82,7 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   size_t size)
 {
 	struct acfs_fs *fs = FS(req);
-	char v[64];
+	char v[ACFS_DIGEST_TEXT_MAX + 8];
 	struct inode *in;
 
 	if (ino == INO_ROOT && strcmp(name, "user.aria.store") == 0) {
@@ -108,6 +108,9 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 (unsigned long long)in->key.hash);
 	else if (strcmp(name, "user.aria.stored_size") == 0)
 		snprintf(v, sizeof(v), "%llu", (unsigned long long)in->stored);
+	else if (strcmp(name, "user.aria.digest") == 0 &&
+		 !acfs_digest_is_none(in->digest))
+		acfs_digest_format(in->digest, v);
 	else
 		v[0] = '\0';
 	struct acfs_key key = in->key;
@@ -133,7 +136,8 @@ static void reply_list(fuse_req_t req, const char *list, size_t len,
 void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	static const char entry_list[] = "user.aria.pin\0user.aria.key\0"
-					 "user.aria.stored_size\0user.aria.triple\0"
+					 "user.aria.stored_size\0user.aria.digest\0"
+					 "user.aria.triple\0"
 					 "user.aria.datalayout\0user.aria.producer\0"
 					 "user.aria.functions";
 	static const char root_list[] = "user.aria.store";
@@ -154,7 +158,7 @@ void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 			free(raw);
 		else
 			n = sizeof("user.aria.pin\0user.aria.key\0"
-				   "user.aria.stored_size");
+				   "user.aria.stored_size\0user.aria.digest");
 		reply_list(req, entry_list, n, size);
 	} else {
 		reply_list(req, "", 0, size);

@@ -49,6 +49,7 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			"\"stores\": %llu, \"rejected_stores\": %llu, "
 			"\"evictions\": %llu, \"evicted_bytes\": %llu, "
 			"\"peak_stored_bytes\": %llu, "
+			"\"quarantined\": %llu, \"verified_reads\": %llu, "
 			"\"uptime_seconds\": %.1f, \"since_ns\": %lld}\n",
 			ctx->daemon_start_ns ? "true" : "false",
 			(unsigned long long)c.entries,
@@ -60,7 +61,9 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			(unsigned long long)st.v[ACFS_STAT_REJECTED],
 			(unsigned long long)st.v[ACFS_STAT_EVICTIONS],
 			(unsigned long long)st.v[ACFS_STAT_EVICTED_BYTES],
-			(unsigned long long)st.v[ACFS_STAT_PEAK_STORED], uptime,
+			(unsigned long long)st.v[ACFS_STAT_PEAK_STORED],
+			(unsigned long long)st.v[ACFS_STAT_QUARANTINED],
+			(unsigned long long)st.v[ACFS_STAT_VERIFIED], uptime,
 			(long long)st.since_ns);
 		return 0;
 	}
@@ -88,6 +91,10 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		(unsigned long long)st.v[ACFS_STAT_EVICTIONS], a);
 	human(st.v[ACFS_STAT_PEAK_STORED], a, sizeof(a));
 	fprintf(ctx->out, "peak stored        %s\n", a);
+	fprintf(ctx->out, "quarantined        %llu\n",
+		(unsigned long long)st.v[ACFS_STAT_QUARANTINED]);
+	fprintf(ctx->out, "verified reads     %llu\n",
+		(unsigned long long)st.v[ACFS_STAT_VERIFIED]);
 	if (ctx->daemon_start_ns)
 		fprintf(ctx->out, "uptime             %.0fs\n", uptime);
 	else

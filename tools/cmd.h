@@ -59,6 +59,7 @@ int acfs_cmd_unpin(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
 int64_t acfs_cmd_now_ns(void);

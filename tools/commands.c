@@ -9,7 +9,8 @@
 static const struct acfs_cmd commands[] = {
 	{ "stats", acfs_cmd_stats, "[--json]",
 	  "Shows entries, logical and stored bytes, the budget, hits, misses,\n"
-	  "stores, rejected stores, evictions, the hit ratio and uptime.\n"
+	  "stores, rejected stores, evictions, quarantined versions, reads\n"
+	  "checked against their digest, the hit ratio and uptime.\n"
 	  "  --json   machine-readable output", false },
 	{ "zero-stats", acfs_cmd_zero_stats, "",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
@@ -40,6 +41,18 @@ static const struct acfs_cmd commands[] = {
 	{ "unpin", acfs_cmd_unpin, "KEY|PATH...", "Unpins entries.", false },
 	{ "clear", acfs_cmd_clear, "[--yes]",
 	  "Removes every entry, pinned ones too. Asks first unless --yes.", false },
+	{ "verify", acfs_cmd_verify,
+	  "[--repair] [--validate LEVEL] [--target TRIPLE] [--json]",
+	  "Reads every entry back and checks its SHA-256 digest and its\n"
+	  "bitcode (or .meta JSON), lists quarantined versions, and checks the\n"
+	  "indexes (lru, info, orphan rows, blobs nobody owns) and the size\n"
+	  "counters. Prints one line per problem with the key and the reason;\n"
+	  "exits 1 if any is left.\n"
+	  "  --repair          remove bad entries and quarantined versions,\n"
+	  "                    delete dangling rows, correct the counters\n"
+	  "  --validate LEVEL  none, magic, parse (default) or verify\n"
+	  "  --target TRIPLE   also refuse modules for another target\n"
+	  "  --json            machine-readable output", false },
 	{ "config", acfs_cmd_config, "[--json]",
 	  "Prints the settings a daemon started now would use, and where each\n"
 	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"

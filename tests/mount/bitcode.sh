@@ -5,18 +5,8 @@
 # module info shows through getfattr and aria-cache inspect.
 . "$(dirname "$0")/lib.sh"
 
-LOG=$WORK/daemon.log
-# Foreground, job control on, so its log (stderr) can be read.
-start() {
-	(set -m; "$ACFS_DAEMON" -f --store "$STORE" "$@" "$MNT" 2>>"$LOG" &
-	 echo $! >"$WORK/pid")
-	wait_until "mounted" 30 "mountpoint -q '$MNT'"
-}
-stop() {
-	local pid
-	pid=$(cat "$WORK/pid")
-	fusermount3 -u "$MNT" && wait_until "daemon exits" 30 "! kill -0 $pid 2>/dev/null"
-}
+start() { mount_fg "$@"; }
+stop() { unmount_fg; }
 G() { "$ACFS_GEN" "$WORK/$1.bc" "$1" "${@:2}"; }
 G good 300
 G other 40

@@ -44,6 +44,20 @@ mount_cache() {
 	"$ACFS_DAEMON" --store "$STORE" "$@" "$MNT" 2>>"$WORK/daemon.err"
 }
 
+# mount_fg [OPTIONS]: the daemon in the foreground (-f) with job control
+# on, its log (stderr) appended to $LOG; returns once the mount is live.
+LOG=$WORK/daemon.log
+mount_fg() {
+	(set -m; "$ACFS_DAEMON" -f --store "$STORE" "$@" "$MNT" 2>>"$LOG" &
+	 echo $! >"$WORK/pid")
+	wait_until "mounted" 30 "mountpoint -q '$MNT'"
+}
+unmount_fg() {
+	local pid
+	pid=$(cat "$WORK/pid")
+	fusermount3 -u "$MNT" && wait_until "daemon exits" 30 "! kill -0 $pid 2>/dev/null"
+}
+
 unmount_cache() {
 	local pid
 	pid=$(daemon_pid)

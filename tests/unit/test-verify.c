@@ -80,7 +80,7 @@ static struct seen verify(struct acfs_store *st, bool repair,
 	struct seen s = { 0 };
 	struct acfs_verify_opts o = {
 		.validate = level, .repair = repair, .problem = on_problem,
-		.userdata = &s,
+		.report_data = &s,
 	};
 	char err[ACFS_ERR_MAX] = "";
 

@@ -16,6 +16,13 @@
 
 #include "acfs/bitcode.h"
 
+/* When a read checks an entry's bytes against its digest. */
+enum acfs_verify_reads {
+	ACFS_VERIFY_FIRST,   /* the first load of a version after start */
+	ACFS_VERIFY_ALWAYS,  /* every load from the store */
+	ACFS_VERIFY_NEVER,
+};
+
 enum acfs_setting {
 	ACFS_SET_STORE,
 	ACFS_SET_MAX_SIZE,
@@ -25,6 +32,8 @@ enum acfs_setting {
 	ACFS_SET_SYNC,
 	ACFS_SET_HIT_MODE,
 	ACFS_SET_COMPRESS_LEVEL,
+	ACFS_SET_VERIFY_READS,
+	ACFS_SET_MAX_LOADED,
 	ACFS_SET_COUNT
 };
 
@@ -39,6 +48,8 @@ struct acfs_config {
 	bool sync;
 	bool kernel_hits;              /* hit_mode = kernel */
 	int compress_level;            /* zstd 1..19, or 0: store raw */
+	enum acfs_verify_reads verify_reads;
+	uint64_t max_loaded;           /* entry bytes held in memory */
 };
 
 /* "store", "max_size", ... */

@@ -44,14 +44,16 @@ struct acfs_verify_opts {
 	enum acfs_validate validate;  /* bitcode depth; NONE: digests only */
 	const char *target;           /* refuse other triples; may be NULL */
 	bool repair;
-	/* As for acfs_evict_opts; all may be NULL. */
+	/* As for acfs_evict_opts, with @userdata; all may be NULL. */
 	void (*batch_lock)(bool lock, void *userdata);
 	acfs_in_use_fn in_use;
 	acfs_evicted_fn removed;      /* an entry was removed by repair */
-	void (*problem)(const struct acfs_problem *p, void *userdata);
-	void (*progress)(uint64_t done, uint64_t total, uint64_t bytes,
-			 void *userdata);
 	void *userdata;
+	/* Reports, with @report_data; may be NULL. */
+	void (*problem)(const struct acfs_problem *p, void *report_data);
+	void (*progress)(uint64_t done, uint64_t total, uint64_t bytes,
+			 void *report_data);
+	void *report_data;
 };
 
 struct acfs_verify_result {
