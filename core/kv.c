@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include <rocksdb/c.h>
 
@@ -25,6 +26,7 @@ struct acfs_kv {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	bool read_only;
+	char *dir;
 };
 
 struct acfs_kv_iter {
@@ -68,6 +70,8 @@ static void configure(struct acfs_kv *kv, bool sync)
 	rocksdb_options_set_keep_log_file_num(kv->db_opts, 4);
 	/* Bounds what a restart after kill -9 replays. */
 	rocksdb_options_set_max_total_wal_size(kv->db_opts, 64 << 20);
+	/* RocksDB's own LOG: warnings and errors only. */
+	rocksdb_options_set_info_log_level(kv->db_opts, 2 /* WARN */);
 
 	for (int i = 0; i < ACFS_CF_COUNT; i++) {
 		rocksdb_options_t *o = rocksdb_options_create();
@@ -81,6 +85,13 @@ static void configure(struct acfs_kv *kv, bool sync)
 			rocksdb_options_set_blob_compression_type(
 				o, rocksdb_no_compression);
 			rocksdb_options_set_enable_blob_gc(o, 1);
+			/* Space comes back a blob file at a time: once all
+			 * its entries are gone (LRU eviction empties the
+			 * oldest files first), or when a compaction moves
+			 * the live entries out of the older half of the
+			 * files (blob GC). */
+			rocksdb_options_set_blob_file_size(o, 8 << 20);
+			rocksdb_options_set_blob_gc_age_cutoff(o, 0.5);
 			rocksdb_options_set_write_buffer_size(o, 64 << 20);
 		} else {
 			rocksdb_options_optimize_for_point_lookup(o, 16);
@@ -105,6 +116,11 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 	if (!kv)
 		return -ENOMEM;
 	kv->read_only = read_only;
+	kv->dir = strdup(dir);
+	if (!kv->dir) {
+		free(kv);
+		return -ENOMEM;
+	}
 	configure(kv, sync);
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		cfo[i] = kv->cf_opts[i];
@@ -163,6 +179,7 @@ void acfs_kv_close(struct acfs_kv *kv)
 		rocksdb_readoptions_destroy(kv->ropts);
 	if (kv->wopts)
 		rocksdb_writeoptions_destroy(kv->wopts);
+	free(kv->dir);
 	free(kv);
 }
 
@@ -299,4 +316,41 @@ void acfs_kv_compact(struct acfs_kv *kv)
 {
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		rocksdb_compact_range_cf(kv->db, kv->cf[i], NULL, 0, NULL, 0);
+}
+
+int acfs_kv_space(struct acfs_kv *kv, uint64_t *ret_avail,
+		  uint64_t *ret_unflushed)
+{
+	struct statvfs sv;
+	uint64_t sum = 0, v;
+
+	if (statvfs(kv->dir, &sv) < 0)
+		return -errno;
+	*ret_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		if (rocksdb_property_int_cf(kv->db, kv->cf[i],
+					    "rocksdb.cur-size-all-mem-tables",
+					    &v) == 0)
+			sum += v;
+	*ret_unflushed = sum;
+	return 0;
+}
+
+int acfs_kv_flush(struct acfs_kv *kv, char *err)
+{
+	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
+	char *rerr = NULL;
+
+	if (kv->read_only)
+		return 0;
+	rocksdb_flushoptions_set_wait(fo, 1);
+	for (int i = 0; i < ACFS_CF_COUNT && !rerr; i++)
+		rocksdb_flush_cf(kv->db, fo, kv->cf[i], &rerr);
+	rocksdb_flushoptions_destroy(fo);
+	return take_error(rerr, "flush", err);
+}
+
+void acfs_kv_compact_cf(struct acfs_kv *kv, enum acfs_cf cf)
+{
+	rocksdb_compact_range_cf(kv->db, kv->cf[cf], NULL, 0, NULL, 0);
 }

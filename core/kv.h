@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum acfs_cf {
 	ACFS_CF_DEFAULT,
@@ -65,6 +66,17 @@ int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err);
 
 /* Makes every write so far durable (fsyncs the WAL). 0 or -EIO. */
 int acfs_kv_sync(struct acfs_kv *kv, char *err);
+
+/*
+ * Free bytes on the database's filesystem, and bytes held in memtables
+ * (written to the WAL, to be written again by their flush).
+ */
+int acfs_kv_space(struct acfs_kv *kv, uint64_t *ret_avail,
+		  uint64_t *ret_unflushed);
+/* Flushes every memtable (waits). 0, -ENOSPC, -EIO. */
+int acfs_kv_flush(struct acfs_kv *kv, char *err);
+/* Compacts one column family fully (blocks). */
+void acfs_kv_compact_cf(struct acfs_kv *kv, enum acfs_cf cf);
 
 /* Compacts every column family fully (maintenance; blocks). */
 void acfs_kv_compact(struct acfs_kv *kv);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acfs/size.h"
 #include "blob.h"
 #include "store-private.h"
 
@@ -419,6 +420,56 @@ int acfs_store_read_into(struct acfs_store *s, uint64_t id, void *dst,
 			   c.err);
 }
 
+/* ---- space ------------------------------------------------------------------ */
+
+int acfs_store_room(struct acfs_store *s, uint64_t bytes, unsigned copies,
+		    bool flush_ok, char *err)
+{
+	uint64_t avail, unflushed;
+	char a[32], n[32];
+	int r;
+
+	for (int pass = 0;; pass++) {
+		r = acfs_kv_space(s->kv, &avail, &unflushed);
+		if (r < 0)
+			return 0; /* cannot tell: let the write find out */
+		/* Written to the WAL now and to a blob file at the flush,
+		 * while the WAL still holds it; same for what memtables
+		 * hold already. */
+		uint64_t need = copies * bytes + unflushed +
+				ACFS_SPACE_RESERVE;
+		if (avail >= need)
+			return 0;
+		/* A flush turns WAL bytes into table and blob files; the old
+		 * WAL is then deleted: room for this write, if there is room
+		 * for the flush itself. */
+		if (pass == 0 && flush_ok && unflushed > 0 &&
+		    avail >= unflushed + ACFS_SPACE_RESERVE) {
+			acfs_kv_flush(s->kv, NULL);
+			continue;
+		}
+		if (err) {
+			acfs_size_format(avail, a, sizeof(a));
+			acfs_size_format(need, n, sizeof(n));
+			snprintf(err, ACFS_ERR_MAX, "no space: the store's "
+				 "filesystem has %s free, this write needs %s "
+				 "(it keeps %d MiB free for RocksDB); free "
+				 "space with aria-cache gc or a lower "
+				 "--max-size", a, n,
+				 ACFS_SPACE_RESERVE >> 20);
+		}
+		return -ENOSPC;
+	}
+}
+
+void acfs_store_reclaim(struct acfs_store *s)
+{
+	if (s->read_only)
+		return;
+	acfs_kv_flush(s->kv, NULL);
+	acfs_kv_compact_cf(s->kv, ACFS_CF_BLOBS);
+}
+
 /* ---- writes -------------------------------------------------------------- */
 
 void store_put_counters(struct acfs_store *s, struct acfs_kv_batch *b,
@@ -492,6 +543,11 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 	if (r < 0)
 		return r;
 	acfs_digest(c->data, c->size, e.digest);
+	r = acfs_store_room(s, vlen, 2, true, err);
+	if (r < 0) {
+		free(val);
+		return r;
+	}
 	store_encode_key(&c->key, k);
 	store_put_be64(idk, c->id);
 	e.id = c->id;

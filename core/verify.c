@@ -73,6 +73,10 @@ static int check_bytes(struct run *w, const struct acfs_key *key,
 	if (!bad && w->o->validate != ACFS_VALIDATE_NONE) {
 		if (key->kind == ACFS_KIND_META)
 			r = acfs_json_check(buf, e->size, err);
+		else if (w->o->validator)
+			r = acfs_validator_check(w->o->validator, buf, e->size,
+						 w->o->validate, w->o->target,
+						 NULL, NULL, err);
 		else
 			r = acfs_bitcode_check(buf, e->size, w->o->validate,
 					       w->o->target, NULL, err);

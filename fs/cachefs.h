@@ -44,6 +44,7 @@
 #include "acfs/config.h"
 #include "acfs/key.h"
 #include "acfs/store.h"
+#include "acfs/validator.h"
 
 #define INO_ROOT 1
 #define INO_MONOMORPH 2
@@ -110,6 +111,7 @@ struct acfs_fs {
 	double kernel_entry_timeout;
 	unsigned max_tmp_files;
 	enum acfs_verify_reads verify_reads;
+	struct acfs_validator *validator; /* LLVM in helper processes */
 	/* load.c: bytes of entries held in memory for reads; past
 	 * max_loaded, entries of ACFS_SPILL_MIN bytes or more are loaded
 	 * into mapped files in the staging directory instead. */

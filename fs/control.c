@@ -46,6 +46,7 @@ static void serve(struct acfs_fs *fs, int fd)
 	ctx.flush_uses = flush_uses;
 	ctx.batch_lock = fs_evict_batch_lock;
 	ctx.in_use = inode_in_use;
+	ctx.validator = fs->validator;
 	ctx.on_removed = fs_evicted;
 	ctx.userdata = fs;
 	if (ctx.out && ctx.err) {

@@ -186,6 +186,11 @@ static void *keeper_main(void *arg)
 		if (evict) {
 			fs->evict_passes++;
 			pthread_cond_broadcast(&fs->room_cv);
+			/* Waiting commits go on; the disk space of what was
+			 * evicted comes back now. */
+			pthread_mutex_unlock(&fs->lru_lock);
+			acfs_store_reclaim(fs->store);
+			pthread_mutex_lock(&fs->lru_lock);
 		}
 	}
 	pthread_mutex_unlock(&fs->lru_lock);

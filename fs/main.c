@@ -412,6 +412,9 @@ int main(int argc, char *argv[])
 	char dbdir[PATH_MAX];
 	int lock_fd = -1, notify_fd = -1, ret = 1, r;
 
+	/* A bitcode helper process of ours (acfs/validator.h). */
+	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
+		return acfs_validator_main();
 	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) < 0)
 		return 2;
 	if (opts.show_help) {
@@ -459,6 +462,12 @@ int main(int argc, char *argv[])
 	fs.validate = cfg.validate;
 	fs.target = cfg.value[ACFS_SET_TARGET];
 	fs.kernel_hits = cfg.kernel_hits;
+	/* One LLVM helper per core; started at the first commit. */
+	if (acfs_validator_new(NULL, (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
+			       &fs.validator) < 0) {
+		fprintf(stderr, "aria-cachefs: out of memory\n");
+		goto out_args;
+	}
 	fs.verify_reads = cfg.verify_reads;
 	fs.max_loaded = cfg.max_loaded;
 	fs.kernel_entry_timeout = 30.0;
@@ -613,6 +622,7 @@ out_lock:
 	if (lock_fd >= 0)
 		close(lock_fd);
 out_args:
+	acfs_validator_free(fs.validator);
 	free(store_dir);
 	free(mp);
 	free(cmd.mountpoint);

@@ -901,6 +901,7 @@ static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		       size_t size, off_t off, struct fuse_file_info *fi)
 {
+	char err[ACFS_ERR_MAX];
 	struct acfs_fs *fs = FS(req);
 	struct inode *in = inode_find(fs, ino);
 	ssize_t n;
@@ -926,6 +927,14 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 			 (unsigned long long)fs->max_entry_size);
 		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		r = -EFBIG;
+	} else if ((uint64_t)off + size > in->size &&
+		   (r = acfs_store_room(fs->store, size, 1, false, err)) < 0) {
+		/* The staging directory is on the store's filesystem: its
+		 * reserve is RocksDB's, not the writers'. */
+		char what[300];
+		describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_ERR, "write to %s refused: %s", what, err);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 	} else {
 		n = pwrite(in->stage_fd, buf, size, off);
 		if (n < 0) {
@@ -958,8 +967,8 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
  * caller, with the key and LLVM's reason in the log.
  */
 static int validate(struct acfs_fs *fs, const struct acfs_key *key,
-		    const void *buf, size_t len, struct acfs_bitcode_info *info,
-		    const void **ret_info, size_t *ret_len)
+		    const void *buf, size_t len, const void **ret_info,
+		    size_t *ret_len)
 {
 	char err[ACFS_ERR_MAX] = "", path[ACFS_KEY_PATH_MAX];
 	void *enc = NULL;
@@ -972,14 +981,10 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 	if (key->kind == ACFS_KIND_META) {
 		r = acfs_json_check(buf, len, err);
 	} else {
-		bool want_info = fs->validate >= ACFS_VALIDATE_PARSE;
-		r = acfs_bitcode_check(buf, len, fs->validate, fs->target,
-				       want_info ? info : NULL, err);
-		if (r == 0 && want_info) {
-			if (acfs_bitcode_info_encode(info, &enc, ret_len) == 0)
-				*ret_info = enc;
-			acfs_bitcode_info_release(info);
-		}
+		/* LLVM runs in a helper process: it aborts on some inputs. */
+		r = acfs_validator_check(fs->validator, buf, len, fs->validate,
+					 fs->target, &enc, ret_len, err);
+		*ret_info = enc;
 	}
 	if (r < 0) {
 		acfs_key_format_path(key, path);
@@ -1002,7 +1007,6 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	struct acfs_entry old, ent;
 	bool kept = false;
 	struct acfs_commit c = { 0 };
-	struct acfs_bitcode_info info;
 	char *buf;
 	ssize_t n = 0;
 	int r;
@@ -1023,7 +1027,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 			return r;
 		}
 	}
-	r = validate(fs, key, buf, in->size, &info, &c.info, &c.info_len);
+	r = validate(fs, key, buf, in->size, &c.info, &c.info_len);
 	if (r < 0) {
 		free(buf);
 		return r;

@@ -7,7 +7,8 @@
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
-librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev libssl-dev scdoc clang libcmocka-dev attr"
+librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev libssl-dev scdoc clang
+libclang-rt-dev libcmocka-dev attr"
 
 [ $# -eq 0 ] || PKGS="$*"
 missing=""

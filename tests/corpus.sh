@@ -14,3 +14,17 @@ make_corpus() {
 		"$GEN_BITCODE" "$dir/$key.bc" "k$key" "$n" || return 1
 	done
 }
+
+# make_variants SRC DST: for every key of corpus SRC, other real bitcode
+# under the same key in DST (a different module), so that stores of one
+# key can race with different bytes.
+make_variants() {
+	local src=$1 dst=$2 f key i=0
+	local sizes=(2 5 12 40 90 250)
+	mkdir -p "$dst"
+	for f in "$src"/*.bc; do
+		key=$(basename "$f" .bc)
+		"$GEN_BITCODE" "$dst/$key.bc" "v$key" "${sizes[$((i % ${#sizes[@]}))]}" || return 1
+		i=$((i + 1))
+	done
+}

@@ -115,7 +115,14 @@ static int run_local(const char *store_dir, int argc, char **argv)
 	ctx.out = stdout;
 	ctx.err = stderr;
 	ctx.progress = isatty(2);
+	if (acfs_validator_new(NULL, 2, &ctx.validator) < 0) {
+		fprintf(stderr, "aria-cache: out of memory\n");
+		acfs_store_close(s);
+		close(fd);
+		return 1;
+	}
 	code = acfs_cmd_run(&ctx, argc, argv);
+	acfs_validator_free(ctx.validator);
 	acfs_store_close(s);
 	close(fd);
 	return code;
@@ -126,6 +133,9 @@ int main(int argc, char **argv)
 	const char *mnt = NULL, *store_arg = NULL;
 	char *store_dir = NULL;
 	int i, fd, code;
+	/* A bitcode helper process of ours (acfs/validator.h). */
+	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
+		return acfs_validator_main();
 
 	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
 		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {

@@ -81,6 +81,9 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	o.in_use = ctx->in_use;
 	o.userdata = ctx->userdata;
 	r = acfs_store_evict(ctx->store, &o, report, &g, &res);
+	/* Disk space back now, not at some later compaction. */
+	if (r == 0 && !o.dry_run && res.entries > 0)
+		acfs_store_reclaim(ctx->store);
 	if (ctx->progress && g.n >= 1000)
 		fprintf(ctx->err, "\n");
 	if (r < 0) {

@@ -109,6 +109,7 @@ int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (ctx->flush_uses)
 		ctx->flush_uses(ctx->userdata); /* lru rows are current */
+	o.validator = ctx->validator;
 	o.batch_lock = ctx->batch_lock;
 	o.in_use = ctx->in_use;
 	o.removed = ctx->on_removed;

@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "acfs/store.h"
+#include "acfs/validator.h"
 
 struct acfs_cmd_ctx {
 	struct acfs_store *store;
@@ -24,6 +25,7 @@ struct acfs_cmd_ctx {
 	FILE *out;                 /* results */
 	FILE *err;                 /* errors and progress */
 	bool progress;             /* err is a terminal: show progress */
+	struct acfs_validator *validator; /* LLVM in helper processes */
 	int64_t daemon_start_ns;   /* 0 when no daemon runs */
 
 	/* Set by the daemon; NULL when aria-cache opened the store. */

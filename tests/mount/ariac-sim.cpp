@@ -4,17 +4,20 @@
 // monomorphization cache (SPEC.md), with std::filesystem and plain POSIX
 // I/O, and checks every byte it reads back.
 //
-//   ariac-sim --cache DIR --corpus DIR [--ops N] [--seed S]
-//             [--mode mixed|store|hit] [--committed FILE] [--touch]
-//             [--verify-list FILE]
+//   ariac-sim --cache DIR --corpus DIR [--corpus DIR...] [--ops N]
+//             [--seed S] [--mode mixed|store|hit] [--committed FILE]
+//             [--touch] [--verify-list FILE] [--verify-all]
 //
 // mixed: probe, hit or store (the compiler); store: always tmp + rename;
 // hit: always probe + read, and a miss is an error.
 //
-// The corpus holds <16 hex>.bc files (real bitcode); a key always maps to
-// the same bytes, so concurrent stores of one key write identical data.
+// The corpus holds <16 hex>.bc files (real bitcode). Each further --corpus
+// holds other bytes for the same keys (variants): a store writes one of
+// them at random, so concurrent stores of one key race with different
+// bytes, and a read must match one variant exactly (never a mix).
 // --committed appends each key whose rename returned success.
-// --verify-list checks that every key listed is present and identical.
+// --verify-list checks that every key listed is present and equal to one
+// of its variants; --verify-all that every entry in the cache is.
 // Exit 0 when every read matched, 1 on any mismatch, 2 on usage errors.
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -135,12 +138,14 @@ static void usage()
 		     "usage: ariac-sim --cache DIR --corpus DIR [--ops N] "
 		     "[--seed S] [--mode mixed|store|hit] [--committed FILE] "
 		     "[--touch] "
-		     "[--verify-list FILE]\n");
+		     "[--verify-list FILE] [--verify-all]\n");
 }
 
 int main(int argc, char **argv)
 {
-	fs::path cache, corpus_dir, committed_file, verify_list;
+	fs::path cache, committed_file, verify_list;
+	std::vector<fs::path> corpus_dirs;
+	bool verify_all = false;
 	unsigned long ops = 1000;
 	unsigned long long seed = 1;
 	bool touch = false;
@@ -158,7 +163,9 @@ int main(int argc, char **argv)
 		if (a == "--cache")
 			cache = next();
 		else if (a == "--corpus")
-			corpus_dir = next();
+			corpus_dirs.push_back(next());
+		else if (a == "--verify-all")
+			verify_all = true;
 		else if (a == "--ops")
 			ops = std::stoul(next());
 		else if (a == "--seed")
@@ -179,44 +186,74 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (cache.empty() || corpus_dir.empty()) {
+	if (cache.empty() || corpus_dirs.empty()) {
 		usage();
 		return 2;
 	}
 
-	std::map<std::string, std::string> corpus;
-	for (auto &de : fs::directory_iterator(corpus_dir))
+	// key -> its variants; the first corpus names the keys.
+	std::map<std::string, std::vector<std::string>> corpus;
+	for (auto &de : fs::directory_iterator(corpus_dirs[0]))
 		if (de.path().extension() == ".bc")
-			corpus[de.path().stem().string()] = read_file(de.path());
+			corpus[de.path().stem().string()].push_back(
+				read_file(de.path()));
 	if (corpus.empty()) {
 		std::fprintf(stderr, "ariac-sim: empty corpus %s\n",
-			     corpus_dir.c_str());
+			     corpus_dirs[0].c_str());
 		return 2;
 	}
+	for (size_t d = 1; d < corpus_dirs.size(); d++)
+		for (auto &kv : corpus)
+			kv.second.push_back(read_file(
+				corpus_dirs[d] / (kv.first + ".bc")));
+	auto is_variant = [&](const std::string &key, const std::string &b) {
+		auto it = corpus.find(key);
+		if (it == corpus.end())
+			return false;
+		for (auto &v : it->second)
+			if (v == b)
+				return true;
+		return false;
+	};
 	std::vector<std::string> keys;
 	for (auto &kv : corpus)
 		keys.push_back(kv.first);
 
 	Counters c;
 	std::string got;
-	if (!verify_list.empty()) {
-		std::ifstream in(verify_list);
+	if (!verify_list.empty() || verify_all) {
+		std::vector<std::string> list;
 		std::string key;
-		unsigned long checked = 0, bad = 0;
-		while (in >> key) {
-			checked++;
-			if (!load(entry_path(cache, key), got)) {
-				std::fprintf(stderr, "ariac-sim: committed %s is "
-					     "missing\n", key.c_str());
+		if (!verify_list.empty()) {
+			std::ifstream in(verify_list);
+			while (in >> key)
+				list.push_back(key);
+		}
+		size_t listed = list.size();
+		if (verify_all)
+			for (auto &d : fs::recursive_directory_iterator(
+				     cache / "monomorph"))
+				if (d.is_regular_file())
+					list.push_back(
+						d.path().parent_path()
+							.filename().string() +
+						d.path().stem().string());
+		unsigned long bad = 0;
+		for (auto &k : list) {
+			if (!load(entry_path(cache, k), got)) {
+				std::fprintf(stderr, "ariac-sim: %s is "
+					     "missing\n", k.c_str());
 				bad++;
-			} else if (got != corpus[key]) {
-				std::fprintf(stderr, "ariac-sim: committed %s "
-					     "differs\n", key.c_str());
+			} else if (!is_variant(k, got)) {
+				std::fprintf(stderr, "ariac-sim: %s (%zu bytes) "
+					     "differs from every variant "
+					     "written\n", k.c_str(), got.size());
 				bad++;
 			}
 		}
-		std::printf("ariac-sim: verified %lu committed entries, %lu "
-			    "bad\n", checked, bad);
+		std::printf("ariac-sim: verified %zu committed and %zu present "
+			    "entries, %lu bad\n", listed, list.size() - listed,
+			    bad);
 		return bad ? 1 : 0;
 	}
 
@@ -238,7 +275,8 @@ int main(int argc, char **argv)
 	auto t0 = std::chrono::steady_clock::now();
 	for (unsigned long op = 0; op < ops; op++) {
 		const std::string &key = keys[rng() % keys.size()];
-		const std::string &want = corpus[key];
+		const auto &variants = corpus[key];
+		const std::string &want = variants[rng() % variants.size()];
 		fs::path p = entry_path(cache, key);
 		c.probes++;
 		bool hit = false;
@@ -249,7 +287,7 @@ int main(int argc, char **argv)
 			} else if (load(p, got)) {
 				hit = true;
 				c.hits++;
-				if (got != want) {
+				if (!is_variant(key, got)) {
 					c.mismatches++;
 					std::fprintf(stderr, "ariac-sim: %s: read "
 						     "%zu bytes that differ "

@@ -45,11 +45,25 @@ for bad in truncated random wrapped; do
 done
 cp "$WORK/text.ll" "$WORK/text.bc"
 r=$(try_store "$WORK/text.bc"); ok "a text .ll is refused (got $r)" test "$r" = "Invalid argument"
+# A module on which LLVM's reader aborts (report_fatal_error): LLVM runs
+# in a helper process, so the commit is refused and the daemon stays up.
+python3 "$(dirname "$0")/../llvm-abort.py" "$WORK/abort.bc"
+for i in 1 2; do
+	r=$(try_store "$WORK/abort.bc")
+	ok "LLVM aborts on it (#$i): the rename fails with EINVAL (got $r)" test "$r" = "Invalid argument"
+done
+ok "the daemon is still up" sh -c "mountpoint -q '$MNT' && stat '$MNT/monomorph' >/dev/null"
+ok "the log names the key and LLVM's fatal error" sh -c \
+	"grep 'refused commit of monomorph/c4/aaaaaaaaaaaa01.bc' '$LOG' | grep -q 'LLVM gave up on it (fatal error: '"
+ok "the previous version is intact" cmp "$WORK/good.bc" "$P"
+r=$(try_store "$WORK/other.bc"); ok "the next valid commit works (a new helper; got $r)" test "$r" = OK
+ok "and reads back" cmp "$WORK/other.bc" "$P"
+r=$(try_store "$WORK/good.bc"); ok "restore the first version (got $r)" test "$r" = OK
 ok "no temp file is left behind" sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
 ok "the log names the key and LLVM's reason" sh -c \
 	"grep 'refused commit of monomorph/c4/aaaaaaaaaaaa01.bc' '$LOG' | grep -q 'LLVM'"
 ok "the log names the bad magic" sh -c "grep -q 'bitcode magic' '$LOG'"
-ok "rejected stores are counted" test "$(field rejected_stores)" -eq 4
+ok "rejected stores are counted" test "$(field rejected_stores)" -eq 6
 direct() { # a direct write of garbage: close fails, nothing appears
 	python3 - "$MNT/monomorph/c4/aaaaaaaaaaaa02.bc" <<'PY'
 import os, sys, errno

@@ -30,6 +30,11 @@ cleanup() {
 	local pid
 	pid=$(daemon_pid 2>/dev/null)
 	[ -n "$pid" ] && kill -9 "$pid" 2>/dev/null
+	# A test's own mounts under $WORK (e.g. a small tmpfs for the store).
+	local m
+	for m in ${EXTRA_MOUNTS:-}; do
+		umount -l "$m" 2>/dev/null
+	done
 	rm -rf "$WORK"
 }
 trap cleanup EXIT

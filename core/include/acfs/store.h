@@ -305,6 +305,28 @@ void acfs_store_zero_stats(struct acfs_store *store, int64_t now_ns);
 /* Persists the activity counters. 0 or -EIO. */
 int acfs_store_flush_stats(struct acfs_store *store);
 
+/*
+ * Space on the store's filesystem. RocksDB must never meet a full disk (a
+ * failed write puts it in an error state, and its log writer then fails
+ * an assertion in Debian's build), so every commit, and every staging
+ * write of the filesystem, first asks for room: the bytes about to be
+ * written @copies times (a commit: 2, the WAL, then the blob file at the
+ * flush), what memtables hold (written again by their flush), and
+ * ACFS_SPACE_RESERVE for RocksDB's own files. With @flush_ok, memtables
+ * are flushed first if that makes room. Returns 0 or -ENOSPC with the
+ * figures in @err (may be NULL).
+ */
+#define ACFS_SPACE_RESERVE (4 << 20)
+int acfs_store_room(struct acfs_store *store, uint64_t bytes,
+		    unsigned copies, bool flush_ok, char *err);
+
+/*
+ * Gives the disk space of removed entries back: flushes memtables and
+ * compacts the blob index, so blob files whose entries are all gone are
+ * deleted (blocks; after gc and eviction passes).
+ */
+void acfs_store_reclaim(struct acfs_store *store);
+
 /* Compacts the store fully (maintenance; blocks while it runs). */
 void acfs_store_compact(struct acfs_store *store);
 

@@ -23,6 +23,7 @@
 
 #include "acfs/bitcode.h"
 #include "acfs/store.h"
+#include "acfs/validator.h"
 
 enum acfs_problem_kind {
 	ACFS_PROBLEM_ENTRY,
@@ -43,6 +44,9 @@ struct acfs_problem {
 struct acfs_verify_opts {
 	enum acfs_validate validate;  /* bitcode depth; NONE: digests only */
 	const char *target;           /* refuse other triples; may be NULL */
+	/* Where LLVM runs; NULL: in this process (tests only: LLVM may
+	 * abort on a malformed module). */
+	struct acfs_validator *validator;
 	bool repair;
 	/* As for acfs_evict_opts, with @userdata; all may be NULL. */
 	void (*batch_lock)(bool lock, void *userdata);

@@ -1,0 +1,91 @@
+#!/bin/bash
+# The store's disk fills up: with the store on a 40 MiB tmpfs, stores
+# fail with ENOSPC and a log line naming the entry and the space, before
+# RocksDB ever meets a full disk; the daemon keeps serving every committed
+# entry; aria-cache gc gives the space back and stores succeed again.
+# Three such cycles, then verify and the invariant check.
+. "$(dirname "$0")/lib.sh"
+
+SMALL=$WORK/small
+mkdir -p "$SMALL"
+ok "a 40 MiB tmpfs for the store" mount -t tmpfs -o size=40m tmpfs "$SMALL"
+EXTRA_MOUNTS=$SMALL
+STORE=$SMALL/store
+CACHE() { "$ACFS_TOOL" -C "$MNT" "$@"; }
+field() { CACHE stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+free_kib() { df -k --output=avail "$SMALL" | tail -1 | tr -d ' '; }
+
+# 90 modules of real bitcode, each with ~1 MiB that does not compress.
+mkdir -p "$WORK/big"
+for i in $(seq 1 90); do
+	key=$(printf 'full-%d' "$i" | sha256sum | cut -c1-16)
+	"$ACFS_GEN" "$WORK/big/$key.bc" "m$key" 3 --data 1000000 || exit 1
+done
+keys=($(ls "$WORK/big" | sed 's/\.bc$//'))
+path_of() { echo "$MNT/monomorph/${1:0:2}/${1:2}.bc"; }
+
+# store_until_full: stores the next keys until one fails; appends the
+# stored keys to $WORK/stored and prints the errno of the failure.
+next=0
+store_until_full() {
+	python3 - "$MNT" "$WORK/big" "$WORK/stored" "$next" "${keys[@]}" <<'PY'
+import os, sys
+mnt, src, log, start, keys = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4]), sys.argv[5:]
+with open(log, 'a') as out:
+    for i in range(start, len(keys)):
+        k = keys[i]
+        tmp = os.path.join(mnt, 'tmp', k + '.tmp')
+        dst = os.path.join(mnt, 'monomorph', k[:2], k[2:] + '.bc')
+        try:
+            with open(os.path.join(src, k + '.bc'), 'rb') as f:
+                data = f.read()
+            with open(tmp, 'wb') as f:
+                f.write(data)
+            os.rename(tmp, dst)
+            out.write(k + '\n'); out.flush()
+        except OSError as e:
+            try: os.unlink(tmp)
+            except OSError: pass
+            print(i, os.strerror(e.errno)); sys.exit(0)
+print(len(keys), 'none')
+PY
+}
+all_identical() {
+	local k
+	while read -r k; do
+		cmp "$WORK/big/$k.bc" "$(path_of "$k")" || return 1
+	done <"$WORK/gc-survivors"
+}
+
+ok "mount (budget 1G: far more than the disk)" mount_fg --max-size=1G
+: >"$WORK/stored"
+for cycle in 1 2 3; do
+	before=$(wc -l <"$WORK/stored")
+	read -r next err < <(store_until_full)
+	got=$(( $(wc -l <"$WORK/stored") - before ))
+	ok "cycle $cycle: $got stores succeed, then one fails with ENOSPC (got: $err)" \
+		sh -c "[ $got -ge 3 ] && [ '$err' = 'No space left on device' ]"
+	ok "cycle $cycle: the log names the entry and the space" sh -c \
+		"grep -E '(write to tmp/|commit of monomorph/).*no space: the store.s filesystem has' '$LOG' >/dev/null"
+	ok "cycle $cycle: the daemon still serves" mountpoint -q "$MNT"
+	# What is still committed: everything stored minus what gc removed.
+	for k in $(cat "$WORK/stored"); do
+		[ -e "$(path_of "$k")" ] && echo "$k"
+	done >"$WORK/gc-survivors"
+	ok "cycle $cycle: all $(wc -l <"$WORK/gc-survivors") committed entries read back identical" all_identical
+	ok "cycle $cycle: no temp file left" sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
+	f0=$(free_kib)
+	stored=$(field stored_bytes)
+	ok "cycle $cycle: aria-cache gc --max-size $((stored / 2))" CACHE gc --max-size $((stored / 2))
+	f1=$(free_kib)
+	ok "cycle $cycle: gc gave disk space back (${f0} KiB -> ${f1} KiB free)" \
+		test "$f1" -gt $((f0 + 4096))
+	ok "cycle $cycle: a store succeeds again" sh -c \
+		"cp '$WORK/big/${keys[$next]}.bc' '$MNT/tmp/again' && mv '$MNT/tmp/again' '$(path_of "${keys[$next]}")' && echo ${keys[$next]} >>'$WORK/stored'"
+	next=$((next + 1))
+done
+ok "rejected stores were counted" test "$(field rejected_stores)" -ge 3
+ok "verify: digests, indexes and counters right" CACHE verify --validate=parse
+ok "unmount" unmount_fg
+ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
+finish
