@@ -117,6 +117,13 @@ struct acfs_fs {
 	 * into mapped files in the staging directory instead. */
 	uint64_t loaded_bytes;      /* atomic */
 	uint64_t max_loaded;
+	/* Bytes of commits in flight (each holds about twice its size in
+	 * memory while it is compressed and written): a commit waits while
+	 * others hold max_loaded, so memory stays bounded whatever clients
+	 * write at once. */
+	pthread_mutex_t commit_lock;
+	pthread_cond_t commit_cv;
+	uint64_t commit_bytes;      /* protected by commit_lock */
 	pthread_mutex_t verified_lock;
 	uint64_t *verified;         /* versions checked since start */
 	size_t verified_cap, verified_n; /* protected by verified_lock */

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -399,6 +400,20 @@ static void detach_stdio(void)
 		close(fd);
 }
 
+/*
+ * Every temp file a client holds open is a staging file here: allow as
+ * many as the hard limit permits (max_tmp_files caps them below that).
+ */
+static void raise_fd_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -415,6 +430,7 @@ int main(int argc, char *argv[])
 	/* A bitcode helper process of ours (acfs/validator.h). */
 	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
 		return acfs_validator_main();
+	raise_fd_limit();
 	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) < 0)
 		return 2;
 	if (opts.show_help) {
@@ -544,11 +560,23 @@ int main(int argc, char *argv[])
 	fs.uid = getuid();
 	fs.gid = getgid();
 	fs.start_ns = acfs_now_ns();
-	fs.max_tmp_files = 16384;
+	{
+		/* Each open temp file holds a staging fd; leave room for
+		 * RocksDB's files. */
+		struct rlimit rl;
+		fs.max_tmp_files = 16384;
+		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+		    rl.rlim_cur < fs.max_tmp_files + 1024)
+			fs.max_tmp_files = rl.rlim_cur > 2048
+						   ? (unsigned)rl.rlim_cur - 1024
+						   : 1024;
+	}
 	fs.entry_timeout = 86400.0;
 	fs.neg_timeout = 86400.0;
 	pthread_rwlock_init(&fs.ns_lock, NULL);
 	pthread_mutex_init(&fs.verified_lock, NULL);
+	pthread_mutex_init(&fs.commit_lock, NULL);
+	pthread_cond_init(&fs.commit_cv, NULL);
 	if (inode_table_init(&fs) < 0)
 		goto out_store;
 

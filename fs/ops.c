@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <syslog.h>
@@ -996,6 +997,29 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 	return 0;
 }
 
+/* Waits for room for @bytes more of commits in flight, or gives it back. */
+static void commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take)
+{
+	pthread_mutex_lock(&fs->commit_lock);
+	if (take) {
+		while (fs->commit_bytes > 0 &&
+		       fs->commit_bytes + bytes > fs->max_loaded)
+			pthread_cond_wait(&fs->commit_cv, &fs->commit_lock);
+		fs->commit_bytes += bytes;
+	} else {
+		fs->commit_bytes -= bytes;
+		pthread_cond_broadcast(&fs->commit_cv);
+	}
+	pthread_mutex_unlock(&fs->commit_lock);
+}
+
+static void unmap_staged(struct acfs_fs *fs, char *buf, uint64_t size)
+{
+	if (size)
+		munmap(buf, size);
+	commit_gate(fs, size, false);
+}
+
 /*
  * Turns staged inode @in (locked by the caller) into the committed version
  * of @key. @what names the operation for logs.
@@ -1008,28 +1032,26 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	bool kept = false;
 	struct acfs_commit c = { 0 };
 	char *buf;
-	ssize_t n = 0;
 	int r;
 	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
 
 	acfs_key_format_path(key, path);
-	buf = malloc(in->size ? in->size : 1);
-	if (!buf)
-		return -ENOMEM;
-	for (size_t done = 0; done < in->size; done += (size_t)n) {
-		n = pread(in->stage_fd, buf + done, in->size - done,
-			  (off_t)done);
-		if (n <= 0) {
-			r = n < 0 ? -errno : -EIO;
-			acfs_log(LOG_ERR, "commit of %s: reading staged bytes: "
-				 "%s", path, strerror(-r));
-			free(buf);
-			return r;
-		}
+	/* The staged bytes are read through a mapping (page cache, not
+	 * daemon memory); the in->lock held keeps the file from changing. */
+	commit_gate(fs, in->size, true);
+	buf = in->size ? mmap(NULL, in->size, PROT_READ, MAP_SHARED,
+			      in->stage_fd, 0)
+		       : (void *)"";
+	if (buf == MAP_FAILED) {
+		r = -errno;
+		acfs_log(LOG_ERR, "commit of %s: mapping %llu staged bytes: %s",
+			 path, (unsigned long long)in->size, strerror(-r));
+		commit_gate(fs, in->size, false);
+		return r;
 	}
 	r = validate(fs, key, buf, in->size, &c.info, &c.info_len);
 	if (r < 0) {
-		free(buf);
+		unmap_staged(fs, buf, in->size);
 		return r;
 	}
 	c.key = *key;
@@ -1059,7 +1081,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		}
 		fs_lru_wait_room(fs);
 	}
-	free(buf);
+	unmap_staged(fs, buf, in->size);
 	free((void *)c.info);
 	if (r == -EEXIST)
 		return r;

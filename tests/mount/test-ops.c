@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -473,6 +474,130 @@ static void test_same_key_race(void)
 	CHECK(same_file(p, large, large_len), "one whole version");
 }
 
+/* Names a hostile or careless client may use, and what each must get. */
+static void test_hostile_names(void)
+{
+	char name[400];
+	struct stat st;
+	int fd;
+
+	memset(name, 'a', 300);
+	name[300] = '\0';
+	CHECK_ERR(open(path("tmp/%s", name), O_WRONLY | O_CREAT, 0644),
+		  ENAMETOOLONG);
+	name[255] = '\0'; /* NAME_MAX is fine in tmp/ */
+	fd = open(path("tmp/%s", name), O_WRONLY | O_CREAT, 0644);
+	CHECK(fd >= 0 && write(fd, "x", 1) == 1 && close(fd) == 0,
+	      "255-byte temp name");
+	CHECK(unlink(path("tmp/%s", name)) == 0, "unlink it");
+	/* The full 16-digit key inside its shard is not an entry name. */
+	CHECK_ERR(open(path("monomorph/c4/c49a2b7f8e123456.bc"),
+		       O_WRONLY | O_CREAT, 0644), EINVAL);
+	/* .. climbs out of a shard to the root, where nothing is created. */
+	CHECK_ERR(open(path("monomorph/c4/../../evil"), O_WRONLY | O_CREAT,
+		       0644), EPERM);
+	CHECK_ERR(mkdir(path("monomorph/c4/.."), 0755), EEXIST);
+	CHECK_ERR(rename(path("monomorph/c4/.."), path("tmp/x")), EBUSY);
+	/* An entry moved to another key (poisoning that key) is refused. */
+	CHECK(store("c400000000000011", small, small_len) == 0, "store");
+	CHECK_ERR(rename(path("monomorph/c4/00000000000011.bc"),
+			 path("monomorph/d5/00000000000011.bc")), EXDEV);
+	CHECK_ERR(stat(path("monomorph/d5/00000000000011.bc"), &st), ENOENT);
+	CHECK(same_file(path("monomorph/c4/00000000000011.bc"), small,
+			small_len), "the entry stays where it was");
+	/* NUL-free binary garbage and control characters in names. */
+	CHECK_ERR(open(path("monomorph/c4/\x01\x02\xff.bc"), O_WRONLY | O_CREAT,
+		       0644), EINVAL);
+	CHECK_ERR(open(path("monomorph/c4/ 0000000000001.bc"),
+		       O_WRONLY | O_CREAT, 0644), EINVAL);
+}
+
+/* 4096 open files at once: 2048 readers of one entry, 2048 temp files. */
+static void test_many_open_files(void)
+{
+	enum { N = 2048 };
+	static int rd[N], wr[N];
+	struct rlimit rl = { 3 * N + 64, 3 * N + 64 };
+	int ok_r = 0, ok_w = 0, same = 0;
+
+	CHECK(setrlimit(RLIMIT_NOFILE, &rl) == 0, "raise RLIMIT_NOFILE");
+	CHECK(store("f100000000000001", large, large_len) == 0, "store");
+	for (int i = 0; i < N; i++) {
+		rd[i] = open(path("monomorph/f1/00000000000001.bc"), O_RDONLY);
+		ok_r += rd[i] >= 0;
+		wr[i] = open(path("tmp/many_%d.tmp", i),
+			     O_RDWR | O_CREAT | O_TRUNC, 0644);
+		ok_w += wr[i] >= 0 && write(wr[i], &i, sizeof(i)) ==
+						sizeof(i);
+	}
+	CHECK(ok_r == N, "%d of %d entry opens", ok_r, N);
+	CHECK(ok_w == N, "%d of %d temp files created and written", ok_w, N);
+	for (int i = 0; i < N; i++) {
+		char buf[64];
+		int v = -1;
+		if (rd[i] >= 0 && pread(rd[i], buf, sizeof(buf), 0) ==
+					  (ssize_t)sizeof(buf) &&
+		    memcmp(buf, large, sizeof(buf)) == 0 && wr[i] >= 0 &&
+		    pread(wr[i], &v, sizeof(v), 0) == sizeof(v) && v == i)
+			same++;
+	}
+	CHECK(same == N, "%d of %d read back right with all open", same, N);
+	for (int i = 0; i < N; i++) {
+		if (rd[i] >= 0)
+			close(rd[i]);
+		if (wr[i] >= 0)
+			close(wr[i]);
+		unlink(path("tmp/many_%d.tmp", i));
+	}
+	CHECK(same_file(path("monomorph/f1/00000000000001.bc"), large,
+			large_len), "entry intact after");
+}
+
+/* A temp file read while another process writes it: every read sees a
+ * prefix of what is being written, never other bytes. */
+static void test_read_tmp_while_written(void)
+{
+	const char *p = path("tmp/growing.tmp");
+	int fd = open(p, O_RDWR | O_CREAT | O_TRUNC, 0644);
+	pid_t pid;
+	int bad = 0, reads = 0;
+
+	CHECK(fd >= 0, "create");
+	close(fd);
+	pid = fork();
+	if (pid == 0) {
+		int w = open(p, O_WRONLY);
+		for (size_t off = 0; off < large_len; off += 4096) {
+			size_t n = large_len - off < 4096 ? large_len - off
+							  : 4096;
+			if (pwrite(w, large + off, n, (off_t)off) != (ssize_t)n)
+				_exit(1);
+		}
+		_exit(close(w) == 0 ? 0 : 1);
+	}
+	for (;;) {
+		size_t len = 0;
+		char *got = slurp(p, &len);
+		int status;
+		reads++;
+		if (!got || len > large_len || memcmp(got, large, len) != 0)
+			bad++;
+		free(got);
+		if (waitpid(pid, &status, WNOHANG) == pid) {
+			CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+			      "writer");
+			break;
+		}
+	}
+	CHECK(bad == 0, "%d of %d reads saw bytes that were never written",
+	      bad, reads);
+	CHECK(same_file(p, large, large_len), "whole file after the writer");
+	CHECK(rename(p, path("monomorph/f2/00000000000001.bc")) == 0,
+	      "then it commits");
+	CHECK(same_file(path("monomorph/f2/00000000000001.bc"), large,
+			large_len), "and reads back");
+}
+
 struct test {
 	const char *name;
 	void (*fn)(void);
@@ -493,6 +618,11 @@ static const struct test tests[] = {
 	{ "utimens and touch on entries", test_times },
 	{ "statfs and --max-entry-size", test_statfs_and_limits },
 	{ "same key stored by 4 processes at once", test_same_key_race },
+	{ "hostile names: too long, .., full key, other shard, garbage",
+	  test_hostile_names },
+	{ "4096 open files: entry readers and temp files",
+	  test_many_open_files },
+	{ "a temp file read while it is written", test_read_tmp_while_written },
 };
 
 int main(int argc, char **argv)
