@@ -1,0 +1,96 @@
+#!/bin/bash
+# Bounded memory whatever clients do: entries read at once past
+# --max-loaded are served from mapped files, not daemon memory; thousands
+# of open temp files and a huge write are staged on disk. Measured as the
+# daemon's RssAnon (anonymous memory) from /proc, before and during.
+. "$(dirname "$0")/lib.sh"
+
+CACHE() { "$ACFS_TOOL" -C "$MNT" "$@"; }
+anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$(cat "$WORK/pid")/status"; }
+MIB=1024
+
+ok "mount --max-loaded=16M --validate=none" mount_fg --max-loaded=${LIMITS_MAX_LOADED:-16M} --validate=none
+mkdir -p "$WORK/src"
+keys=()
+for i in $(seq 1 12); do
+	key=$(printf 'limit-%d' "$i" | sha256sum | cut -c1-16)
+	keys+=("$key")
+	head -c 8000000 /dev/urandom >"$WORK/src/$key"
+	cp "$WORK/src/$key" "$MNT/tmp/$key" && mv "$MNT/tmp/$key" "$MNT/monomorph/${key:0:2}/${key:2}.bc" || exit 1
+done
+CACHE stats >/dev/null
+echo 3 >/proc/sys/vm/drop_caches
+a0=$(anon_kib)
+
+# Twelve 8 MB entries (96 MB) open and read at once, with 16 MiB allowed.
+python3 - "$MNT" "$WORK/hold" "${keys[@]}" <<'PY' &
+import os, sys, time
+mnt, flag, keys = sys.argv[1], sys.argv[2], sys.argv[3:]
+fds = [os.open(os.path.join(mnt, 'monomorph', k[:2], k[2:] + '.bc'), os.O_RDONLY) for k in keys]
+for fd in fds:
+    while os.read(fd, 1 << 20):
+        pass
+open(flag, 'w').close()
+while os.path.exists(flag):   # hold every file open until told
+    time.sleep(0.02)
+PY
+holder=$!
+ok "12 entries of 8 MB open and read at once" wait_until "all read" 60 "[ -e '$WORK/hold' ]"
+a1=$(anon_kib)
+spilled=$(grep -c 'staging.*(deleted)' "/proc/$(cat "$WORK/pid")/maps")
+ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 96 MB held open (limit 16 MiB + 16 MiB slack)" \
+	test $((a1 - a0)) -lt $((32 * MIB))
+ok "entries past the limit are mapped from the staging directory ($spilled mappings)" \
+	test "$spilled" -ge 4
+rm -f "$WORK/hold"
+wait $holder
+for k in "${keys[@]}"; do
+	cmp "$WORK/src/$k" "$MNT/monomorph/${k:0:2}/${k:2}.bc" || echo "differs: $k"
+done >"$WORK/cmp.out" 2>&1
+ok "every entry reads back identical through the mappings" test ! -s "$WORK/cmp.out"
+
+# 2000 temp files open at once, 64 KiB each: staged on disk.
+a0=$(anon_kib)
+python3 - "$MNT" "$WORK/hold2" <<'PY' &
+import os, sys, time
+mnt, flag = sys.argv[1], sys.argv[2]
+data = os.urandom(65536)
+fds = []
+for i in range(2000):
+    fd = os.open(os.path.join(mnt, 'tmp', 'open_%d.tmp' % i), os.O_WRONLY | os.O_CREAT, 0o644)
+    os.write(fd, data)
+    fds.append(fd)
+open(flag, 'w').close()
+while os.path.exists(flag):
+    time.sleep(0.02)
+for i, fd in enumerate(fds):
+    os.close(fd)
+    os.unlink(os.path.join(mnt, 'tmp', 'open_%d.tmp' % i))
+PY
+holder=$!
+ok "2000 temp files of 64 KiB open at once" wait_until "all written" 120 "[ -e '$WORK/hold2' ]"
+a1=$(anon_kib)
+ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 125 MiB of open temp files (< 16 MiB)" \
+	test $((a1 - a0)) -lt $((16 * MIB))
+rm -f "$WORK/hold2"
+wait $holder
+ok "all unlinked" sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
+
+# One 200 MB write, then its commit and a read back.
+head -c 200000000 /dev/urandom >"$WORK/huge"
+a0=$(anon_kib)
+exec 7>"$MNT/tmp/huge.tmp"
+ok "a 200 MB write to a temp file" dd if="$WORK/huge" of=/dev/fd/7 bs=1M status=none
+a1=$(anon_kib)
+ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB while 200 MB were written (< 16 MiB)" \
+	test $((a1 - a0)) -lt $((16 * MIB))
+exec 7>&-
+ok "it commits" mv "$MNT/tmp/huge.tmp" "$MNT/monomorph/ab/cdef0123456789.bc"
+ok "and reads back identical" cmp "$WORK/huge" "$MNT/monomorph/ab/cdef0123456789.bc"
+ok "a write past --max-entry-size fails with EFBIG" sh -c \
+	"! head -c 1000 /dev/zero | dd of='$MNT/tmp/big.tmp' bs=1000 seek=300000 status=none 2>'$WORK/dd.err'; grep -q 'File too large' '$WORK/dd.err'"
+rm -f "$MNT/tmp/big.tmp"
+ok "the log names it" grep -q "refused write to tmp/big.tmp past" "$LOG"
+ok "unmount" unmount_fg
+ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
+finish
