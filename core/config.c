@@ -2,6 +2,7 @@
 #include "acfs/config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
-	"hit_mode", "compress_level", "verify_reads", "max_loaded",
+	"hit_mode", "compress_level", "verify_reads", "max_loaded", "group",
 };
 
 static const char *const defaults[ACFS_SET_COUNT] = {
@@ -64,6 +65,21 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 			return -EINVAL;
 		}
 		break;
+	case ACFS_SET_GROUP: {
+		struct group *g = getgrnam(v);
+		char *end;
+		unsigned long id = strtoul(v, &end, 10);
+		if (g) {
+			c->group_gid = (unsigned)g->gr_gid;
+		} else if (*v && !*end && id < 0xffffffffUL) {
+			c->group_gid = (unsigned)id;
+		} else {
+			snprintf(why, len, "%s: no such group", v);
+			return -EINVAL;
+		}
+		c->has_group = true;
+		break;
+	}
 	case ACFS_SET_MAX_LOADED:
 		if (acfs_size_parse(v, &c->max_loaded) < 0) {
 			snprintf(why, len, "%s is not a size (e.g. 256M)", v);
@@ -186,7 +202,7 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded)", f->path,
+			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group)", f->path,
 			 name);
 		f->r = -EINVAL;
 	}

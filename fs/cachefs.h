@@ -76,6 +76,8 @@ struct inode {
 	int64_t atime_ns, mtime_ns, ctime_ns; /* protected by lock */
 	uint64_t stored;            /* ENTRY: bytes in the store; lock */
 	mode_t mode;                /* permission bits; lock */
+	uid_t uid;                  /* TMP/PENDING: the creator; lock */
+	gid_t gid;                  /* (entries belong to the mount's owner) */
 	int stage_fd;               /* TMP/PENDING: staging file; lock */
 	bool written;               /* PENDING: a write arrived; lock */
 	bool drop_data;             /* kernel mode: a read reached EOF; lock */
@@ -92,8 +94,9 @@ struct acfs_fs {
 	struct acfs_store *store;
 	int staging_dfd;            /* directory of staging files */
 	struct fuse_session *se;
-	uid_t uid;
-	gid_t gid;
+	uid_t uid;                  /* owner of the tree and of entries */
+	gid_t gid;                  /* its group (--group) */
+	mode_t dir_mode;            /* 0755, or 0775 with --group */
 	int64_t start_ns;
 	uint64_t max_entry_size;
 	enum acfs_validate validate; /* depth of the check at commit */

@@ -39,6 +39,7 @@ struct options {
 	char *compress_level;
 	char *verify_reads;
 	char *max_loaded;
+	char *group;
 	int sync;
 	int show_help;
 	int show_version;
@@ -66,6 +67,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--hit-mode %s", hit_mode, 0),
 	OPT("--hit-mode=%s", hit_mode, 0),
 	OPT("hit_mode=%s", hit_mode, 0),
+	OPT("--group %s", group, 0),
+	OPT("--group=%s", group, 0),
+	OPT("group=%s", group, 0),
 	OPT("--max-loaded %s", max_loaded, 0),
 	OPT("--max-loaded=%s", max_loaded, 0),
 	OPT("max_loaded=%s", max_loaded, 0),
@@ -127,6 +131,7 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_COMPRESS_LEVEL, o->compress_level },
 		{ ACFS_SET_VERIFY_READS, o->verify_reads },
 		{ ACFS_SET_MAX_LOADED, o->max_loaded },
+		{ ACFS_SET_GROUP, o->group },
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
@@ -166,6 +171,10 @@ static void usage(const char *prog)
 	       "                           reads (default 256M); past it, large\n"
 	       "                           entries are read through mapped files\n"
 	       "                           in the store; -o max_loaded=SIZE\n"
+	       "    --group GROUP          members of GROUP may store and remove\n"
+	       "                           entries too (directories 0775 of that\n"
+	       "                           group); with -o allow_other, others\n"
+	       "                           may only read; -o group=GROUP\n"
 	       "    --verify-reads WHEN    check an entry's bytes against its\n"
 	       "                           SHA-256 when read: first (default; the\n"
 	       "                           first read of each version after the\n"
@@ -401,6 +410,27 @@ static void detach_stdio(void)
 }
 
 /*
+ * With allow_other, other users reach the mount: the kernel must check
+ * modes and owners (default_permissions), or anyone could store, replace
+ * or delete entries. Added unless given.
+ */
+static int add_default_permissions(struct fuse_args *args)
+{
+	bool other = false, dp = false;
+
+	for (int i = 1; i < args->argc; i++) {
+		const char *a = args->argv[i];
+		if (strstr(a, "allow_other") || strstr(a, "allow_root"))
+			other = true;
+		if (strstr(a, "default_permissions"))
+			dp = true;
+	}
+	if (!other || dp)
+		return 0;
+	return fuse_opt_add_arg(args, "-odefault_permissions");
+}
+
+/*
  * Every temp file a client holds open is a staging file here: allow as
  * many as the hard limit permits (max_tmp_files caps them below that).
  */
@@ -463,6 +493,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (fuse_opt_add_arg(&args, mp) != 0 ||
+	    add_default_permissions(&args) != 0 ||
 	    fuse_parse_cmdline(&args, &cmd) != 0) {
 		ret = 2;
 		goto out_args;
@@ -558,7 +589,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "aria-cachefs: cannot record the budget in %s: "
 			"%s\n", store_dir, strerror(-r));
 	fs.uid = getuid();
-	fs.gid = getgid();
+	fs.gid = cfg.has_group ? (gid_t)cfg.group_gid : getgid();
+	fs.dir_mode = cfg.has_group ? 0775 : 0755;
 	fs.start_ns = acfs_now_ns();
 	{
 		/* Each open temp file holds a staging fd; leave room for
@@ -663,6 +695,7 @@ out_args:
 	free(opts.hit_mode);
 	free(opts.verify_reads);
 	free(opts.max_loaded);
+	free(opts.group);
 	free(opts.compress_level);
 	free(opts.source);
 	acfs_config_release(&cfg);

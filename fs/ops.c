@@ -56,7 +56,7 @@ static void dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = ino;
-	st->st_mode = S_IFDIR | 0755;
+	st->st_mode = S_IFDIR | fs->dir_mode;
 	/* Exact link counts: find(1) relies on them. */
 	st->st_nlink = ino == INO_ROOT ? 4 : ino == INO_MONOMORPH ? 258 : 2;
 	st->st_uid = fs->uid;
@@ -74,8 +74,11 @@ static void file_attr_locked(struct acfs_fs *fs, struct inode *in,
 	st->st_ino = in->ino;
 	st->st_mode = S_IFREG | in->mode;
 	st->st_nlink = 1;
-	st->st_uid = fs->uid;
-	st->st_gid = fs->gid;
+	/* Entries belong to the mount's owner; a temp file (or a direct
+	 * create) to whoever made it, so default_permissions lets its maker
+	 * write it and keeps others out. */
+	st->st_uid = in->type == INODE_ENTRY ? fs->uid : in->uid;
+	st->st_gid = in->type == INODE_ENTRY ? fs->gid : in->gid;
 	st->st_size = (off_t)in->size;
 	st->st_blksize = 4096;
 	/* du(1) tells the truth: entries count the bytes the store keeps. */
@@ -628,7 +631,8 @@ static int open_staging(struct acfs_fs *fs)
  * @path names it in the log if that fails.
  */
 static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
-		      const char *path, struct inode **ret)
+		      const struct fuse_ctx *who, const char *path,
+		      struct inode **ret)
 {
 	uint64_t id = acfs_store_alloc_id(fs->store);
 	struct inode *in;
@@ -652,13 +656,15 @@ static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
 	}
 	in->stage_fd = fd;
 	in->mode = mode & 07777;
+	in->uid = who->uid;
+	in->gid = who->gid;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = acfs_now_ns();
 	*ret = in;
 	return 0;
 }
 
 static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
-			 struct inode **ret)
+			 const struct fuse_ctx *who, struct inode **ret)
 {
 	char path[300];
 	struct inode *in;
@@ -678,7 +684,7 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 		return -ENOSPC;
 	}
 	snprintf(path, sizeof(path), "tmp/%s", name);
-	r = new_staged(fs, INODE_TMP, mode, path, &in);
+	r = new_staged(fs, INODE_TMP, mode, who, path, &in);
 	if (r < 0)
 		return r;
 	if (!(in->name = strdup(name))) {
@@ -704,7 +710,8 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 }
 
 static int create_in_shard(struct acfs_fs *fs, unsigned shard,
-			   const char *name, struct inode **ret)
+			   const char *name, const struct fuse_ctx *who,
+			   struct inode **ret)
 {
 	char path[ACFS_KEY_PATH_MAX];
 	struct acfs_key key;
@@ -725,7 +732,7 @@ static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 		return -EACCES;
 	}
 	acfs_key_format_path(&key, path);
-	r = new_staged(fs, INODE_PENDING, 0444, path, &in);
+	r = new_staged(fs, INODE_PENDING, 0444, who, path, &in);
 	if (r < 0)
 		return r;
 	in->key = key;
@@ -744,7 +751,7 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	int r;
 
 	if (parent == INO_TMP) {
-		r = create_in_tmp(fs, name, mode, &in);
+		r = create_in_tmp(fs, name, mode, fuse_req_ctx(req), &in);
 	} else if (is_shard(parent) && fs->kernel_hits) {
 		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
 			 "with --hit-mode=kernel entries are stored by writing "
@@ -753,6 +760,7 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = -EPERM;
 	} else if (is_shard(parent)) {
 		r = create_in_shard(fs, (unsigned)(parent - INO_SHARD0), name,
+				    fuse_req_ctx(req),
 				    &in);
 	} else if (parent == INO_MONOMORPH) {
 		acfs_log(LOG_WARNING, "refused create of monomorph/%s: only "

@@ -34,6 +34,7 @@ enum acfs_setting {
 	ACFS_SET_COMPRESS_LEVEL,
 	ACFS_SET_VERIFY_READS,
 	ACFS_SET_MAX_LOADED,
+	ACFS_SET_GROUP,
 	ACFS_SET_COUNT
 };
 
@@ -50,6 +51,8 @@ struct acfs_config {
 	int compress_level;            /* zstd 1..19, or 0: store raw */
 	enum acfs_verify_reads verify_reads;
 	uint64_t max_loaded;           /* entry bytes held in memory */
+	bool has_group;                /* group = NAME|GID: may write */
+	unsigned group_gid;
 };
 
 /* "store", "max_size", ... */
