@@ -745,7 +745,8 @@ int acfs_store_foreach_quarantined(struct acfs_store *s,
 	return r ? r : ir;
 }
 
-int acfs_store_drop_quarantined(struct acfs_store *s, uint64_t id)
+/* Deletes blob @id and the row of @owner (orphans, quarantine) naming it. */
+static int drop_blob(struct acfs_store *s, uint64_t id, enum acfs_cf owner)
 {
 	unsigned char k[8];
 	struct acfs_kv_batch *b = acfs_kv_batch_new();
@@ -753,24 +754,20 @@ int acfs_store_drop_quarantined(struct acfs_store *s, uint64_t id)
 
 	store_put_be64(k, id);
 	acfs_kv_batch_delete(b, s->kv, ACFS_CF_BLOBS, k, 8);
-	acfs_kv_batch_delete(b, s->kv, ACFS_CF_QUARANTINE, k, 8);
+	acfs_kv_batch_delete(b, s->kv, owner, k, 8);
 	r = acfs_kv_write(s->kv, b, NULL);
 	acfs_kv_batch_free(b);
 	return r;
 }
 
+int acfs_store_drop_quarantined(struct acfs_store *s, uint64_t id)
+{
+	return drop_blob(s, id, ACFS_CF_QUARANTINE);
+}
+
 int acfs_store_drop_orphan(struct acfs_store *s, uint64_t id)
 {
-	unsigned char k[8];
-	struct acfs_kv_batch *b = acfs_kv_batch_new();
-	int r;
-
-	store_put_be64(k, id);
-	acfs_kv_batch_delete(b, s->kv, ACFS_CF_BLOBS, k, 8);
-	acfs_kv_batch_delete(b, s->kv, ACFS_CF_ORPHANS, k, 8);
-	r = acfs_kv_write(s->kv, b, NULL);
-	acfs_kv_batch_free(b);
-	return r;
+	return drop_blob(s, id, ACFS_CF_ORPHANS);
 }
 
 /* ---- iteration ------------------------------------------------------------- */

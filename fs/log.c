@@ -1,7 +1,12 @@
 /* SPDX-License-Identifier: MIT */
-/* Logging: stderr in the foreground, syslog (the journal) in the background. */
+/*
+ * Logging: stderr in the foreground, syslog (the journal) in the
+ * background, or the file ARIA_CACHE_LOG_FILE names (appended; the tests
+ * use it to see what a background daemon said).
+ */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <syslog.h>
 #include <time.h>
 
@@ -9,12 +14,20 @@
 
 static bool log_syslog;
 static bool log_debug;
+static FILE *log_file;
 
 void acfs_log_init(bool use_syslog, bool debug)
 {
-	log_syslog = use_syslog;
+	const char *path = getenv("ARIA_CACHE_LOG_FILE");
+
 	log_debug = debug;
-	if (use_syslog)
+	if (use_syslog && path && *path) {
+		log_file = fopen(path, "ae");
+		if (log_file)
+			setvbuf(log_file, NULL, _IOLBF, 0);
+	}
+	log_syslog = use_syslog && !log_file;
+	if (log_syslog)
 		openlog("aria-cachefs", LOG_PID, LOG_DAEMON);
 }
 
@@ -52,7 +65,7 @@ void acfs_log(int priority, const char *fmt, ...)
 	} else {
 		char line[1024];
 		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "aria-cachefs: %s: %s\n",
+		fprintf(log_file ? log_file : stderr, "aria-cachefs: %s: %s\n",
 			names[priority & 7], line);
 	}
 	va_end(ap);

@@ -112,6 +112,14 @@ ok "verify (parse) reports it as invalid bitcode, exit 1" sh -c \
 	"[ $rc -eq 1 ] && grep -q '^entry *monomorph/ee/eeeeeeeeeeeeee.bc: invalid bitcode' '$WORK/v3.out'"
 ok "verify --repair removes it" CACHE verify --repair
 ok "it is gone from the mount" sh -c "! stat '$MNT/monomorph/ee/eeeeeeeeeeeeee.bc' 2>/dev/null"
+python3 "$(dirname "$0")/../llvm-abort.py" "$WORK/abort.bc"
+ok "a module LLVM aborts on commits when nothing validates" sh -c \
+	"cp '$WORK/abort.bc' '$MNT/tmp/a' && mv '$MNT/tmp/a' '$MNT/monomorph/ef/eeeeeeeeeeeeee.bc'"
 ok "unmount" unmount_fg
+"$ACFS_TOOL" --store "$STORE" verify >"$WORK/v4.out" 2>&1; rc=$?
+ok "verify without a daemon (LLVM in the tool's helpers) refuses it, exit 1" sh -c \
+	"[ $rc -eq 1 ] && grep -q '^entry *monomorph/ef/eeeeeeeeeeeeee.bc: invalid bitcode: LLVM gave up on it' '$WORK/v4.out'"
+ok "verify --repair without a daemon removes it" "$ACFS_TOOL" --store "$STORE" verify --repair
+ok "and then finds nothing" "$ACFS_TOOL" --store "$STORE" verify
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish

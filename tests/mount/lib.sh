@@ -14,6 +14,8 @@ if [ ! -e /dev/fuse ]; then
 fi
 
 WORK=$(mktemp -d /tmp/acfs-test.XXXXXX)
+# What a daemon in the background logs (else syslog), shown on failures.
+export ARIA_CACHE_LOG_FILE=$WORK/daemon.err
 MNT=$WORK/mnt
 STORE=$WORK/store
 # Sanitizer reports of every process (the daemon's stderr is /dev/null in
@@ -100,10 +102,12 @@ ok() {
 	else
 		echo "not ok $TESTS_RUN - $desc"
 		TESTS_FAILED=$((TESTS_FAILED + 1))
-		if [ -s "$WORK/daemon.err" ]; then
-			echo "# daemon log (last lines):"
-			tail -n 5 "$WORK/daemon.err" | sed 's/^/#   /'
-		fi
+		local f
+		for f in "$WORK/daemon.err" "$WORK/daemon.log"; do
+			[ -s "$f" ] || continue
+			echo "# daemon log (last lines of ${f##*/}):"
+			tail -n 8 "$f" | sed 's/^/#   /'
+		done
 	fi
 }
 
