@@ -6,6 +6,18 @@
 . "$(dirname "$0")/lib.sh"
 
 CACHE() { "$ACFS_TOOL" -C "$MNT" "$@"; }
+# Under ASan the daemon's anonymous memory is ASan's (shadow of every
+# mapping, a quarantine of freed blocks): the bytes are not ours to bound,
+# so the size checks are reported, not asserted, there. Every other check
+# runs the same.
+SANITIZED=$(ldd "$ACFS_DAEMON" | grep -c libasan)
+mem_ok() { # mem_ok DESC GREW_KIB LIMIT_KIB
+	if [ "$SANITIZED" -gt 0 ]; then
+		echo "# (not asserted under ASan) $1"
+	else
+		ok "$1" test "$2" -lt "$3"
+	fi
+}
 anon_kib() { awk '/^RssAnon:/ {print $2}' "/proc/$(cat "$WORK/pid")/status"; }
 MIB=1024
 
@@ -38,8 +50,8 @@ holder=$!
 ok "12 entries of 8 MB open and read at once" wait_until "all read" 60 "[ -e '$WORK/hold' ]"
 a1=$(anon_kib)
 spilled=$(grep -c 'staging.*(deleted)' "/proc/$(cat "$WORK/pid")/maps")
-ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 96 MB held open (limit 16 MiB + 16 MiB slack)" \
-	test $((a1 - a0)) -lt $((32 * MIB))
+mem_ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 96 MB held open (limit 16 MiB + 16 MiB slack)" \
+	$((a1 - a0)) $((32 * MIB))
 ok "entries past the limit are mapped from the staging directory ($spilled mappings)" \
 	test "$spilled" -ge 4
 rm -f "$WORK/hold"
@@ -70,8 +82,8 @@ PY
 holder=$!
 ok "2000 temp files of 64 KiB open at once" wait_until "all written" 120 "[ -e '$WORK/hold2' ]"
 a1=$(anon_kib)
-ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 125 MiB of open temp files (< 16 MiB)" \
-	test $((a1 - a0)) -lt $((16 * MIB))
+mem_ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB for 125 MiB of open temp files (< 16 MiB)" \
+	$((a1 - a0)) $((16 * MIB))
 rm -f "$WORK/hold2"
 wait $holder
 ok "all unlinked" sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
@@ -82,8 +94,8 @@ a0=$(anon_kib)
 exec 7>"$MNT/tmp/huge.tmp"
 ok "a 200 MB write to a temp file" dd if="$WORK/huge" of=/dev/fd/7 bs=1M status=none
 a1=$(anon_kib)
-ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB while 200 MB were written (< 16 MiB)" \
-	test $((a1 - a0)) -lt $((16 * MIB))
+mem_ok "daemon memory grew $(( (a1 - a0) / MIB )) MiB while 200 MB were written (< 16 MiB)" \
+	$((a1 - a0)) $((16 * MIB))
 exec 7>&-
 ok "it commits" mv "$MNT/tmp/huge.tmp" "$MNT/monomorph/ab/cdef0123456789.bc"
 ok "and reads back identical" cmp "$WORK/huge" "$MNT/monomorph/ab/cdef0123456789.bc"
