@@ -16,7 +16,7 @@
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
-	"hit_mode", "compress_level", "verify_reads", "max_loaded", "group",
+	"hit_mode", "compress_level", "verify_reads", "max_loaded", "group", "evict_general",
 };
 
 static const char *const defaults[ACFS_SET_COUNT] = {
@@ -28,6 +28,7 @@ static const char *const defaults[ACFS_SET_COUNT] = {
 	[ACFS_SET_COMPRESS_LEVEL] = "3",
 	[ACFS_SET_VERIFY_READS] = "first",
 	[ACFS_SET_MAX_LOADED] = "256M",
+	[ACFS_SET_EVICT_GENERAL] = "false",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -95,6 +96,12 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 		break;
 	case ACFS_SET_SYNC:
 		if (parse_bool(v, &c->sync) < 0) {
+			snprintf(why, len, "%s: use true or false", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_EVICT_GENERAL:
+		if (parse_bool(v, &c->evict_general) < 0) {
 			snprintf(why, len, "%s: use true or false", v);
 			return -EINVAL;
 		}
@@ -202,7 +209,7 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group)", f->path,
+			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group, evict_general)", f->path,
 			 name);
 		f->r = -EINVAL;
 	}

@@ -14,6 +14,7 @@
 
 static const char *const cf_names[ACFS_CF_COUNT] = {
 	"default", "entries", "blobs", "orphans", "lru", "info", "quarantine",
+	"gnodes", "gdirents", "gcookies", "gdata", "gorphans",
 };
 
 struct acfs_kv {

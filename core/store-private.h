@@ -6,6 +6,7 @@
 #include <pthread.h>
 
 #include "acfs/store.h"
+#include "acfs/tree.h"
 #include "kv.h"
 
 #define ENTRY_KEY_SIZE 9
@@ -26,6 +27,11 @@ struct acfs_store {
 	uint64_t id_limit;                   /* protected by lock */
 	struct acfs_store_counters counters; /* protected by lock */
 	uint64_t budget;                     /* protected by lock */
+
+	/* The general tree (tree.c): every change of it holds tree_lock,
+	 * taken before lock where both are needed. */
+	pthread_mutex_t tree_lock;
+	struct acfs_tree_counters tcount;    /* protected by tree_lock */
 
 	uint64_t stats[ACFS_STAT_COUNT];     /* atomic */
 	int64_t stats_since_ns;              /* atomic */
@@ -52,6 +58,9 @@ bool store_retire(struct acfs_store *s, struct acfs_kv_batch *b, uint64_t id,
 /* Adds the batch's changes for removing entry (@k, @e). */
 void store_remove_rows(struct acfs_store *s, struct acfs_kv_batch *b,
 		       const unsigned char *k, const struct acfs_entry *e);
+
+/* Loads the tree's counters and drops its orphans (at open). */
+int store_tree_open(struct acfs_store *s, char *err);
 
 /* A set of version ids: add, sort once, then look up. */
 struct idset {

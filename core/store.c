@@ -236,6 +236,7 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 	if (!s)
 		return -ENOMEM;
 	pthread_mutex_init(&s->lock, NULL);
+	pthread_mutex_init(&s->tree_lock, NULL);
 	s->read_only = opts && opts->read_only;
 	s->zstd_level = opts ? opts->zstd_level : 0;
 	r = acfs_kv_open(dir, s->read_only, opts && opts->sync, &s->kv, err);
@@ -243,6 +244,8 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 		r = load_state(s, err);
 	if (r == 0 && !s->read_only)
 		r = sweep_orphans(s, err);
+	if (r == 0)
+		r = store_tree_open(s, err);
 	if (r < 0) {
 		acfs_store_close(s);
 		return r;
@@ -259,6 +262,7 @@ void acfs_store_close(struct acfs_store *s)
 		acfs_store_flush_stats(s);
 	acfs_kv_close(s->kv);
 	pthread_mutex_destroy(&s->lock);
+	pthread_mutex_destroy(&s->tree_lock);
 	free(s);
 }
 

@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "acfs/bitcode.h"
@@ -55,7 +56,9 @@
 /* Entries smaller than this are always loaded into memory. */
 #define ACFS_SPILL_MIN (256 * 1024)
 
-enum inode_type { INODE_TMP, INODE_PENDING, INODE_ENTRY };
+/* GENERAL: a file, directory or symlink of the general tree (general.c);
+ * its mode keeps the file type. */
+enum inode_type { INODE_TMP, INODE_PENDING, INODE_ENTRY, INODE_GENERAL };
 
 struct inode {
 	uint64_t ino;
@@ -114,6 +117,7 @@ struct acfs_fs {
 	double kernel_entry_timeout;
 	unsigned max_tmp_files;
 	enum acfs_verify_reads verify_reads;
+	bool evict_general;         /* general files count in the budget */
 	struct acfs_validator *validator; /* LLVM in helper processes */
 	/* load.c: bytes of entries held in memory for reads; past
 	 * max_loaded, entries of ACFS_SPILL_MIN bytes or more are loaded
@@ -173,6 +177,9 @@ struct acfs_fs {
 				       protected by itab_lock */
 };
 
+/* The mount's state, from a request. */
+#define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))
+
 /* inode.c */
 int inode_table_init(struct acfs_fs *fs);
 void inode_table_release(struct acfs_fs *fs);
@@ -189,6 +196,9 @@ struct inode *inode_find(struct acfs_fs *fs, uint64_t ino);
  */
 struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
 			      const struct acfs_entry *e);
+/* Finds or creates the GENERAL inode of @g and adds one lookup. */
+struct acfs_gnode;
+struct inode *inode_ref_general(struct acfs_fs *fs, const struct acfs_gnode *g);
 /* Drops @nlookup lookups / one open; frees the inode at zero. */
 void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup);
 void inode_open(struct acfs_fs *fs, struct inode *in);
@@ -217,6 +227,8 @@ void fs_lru_note(struct acfs_fs *fs, struct inode *in);
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
 /* Persists recorded uses now. */
 void fs_lru_flush(struct acfs_fs *fs);
+/* Are entries (and general files with --evict-general) over --max-size? */
+bool fs_over_budget(struct acfs_fs *fs);
 /* A commit went over budget: evict in the background. */
 void fs_lru_kick(struct acfs_fs *fs);
 /* Blocks until one eviction pass has run (after a -EAGAIN commit). */
@@ -225,6 +237,45 @@ void fs_lru_wait_room(struct acfs_fs *fs);
 void fs_evict_batch_lock(bool lock, void *fs);
 void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 		bool kept, void *fs);
+
+/* ops.c: a readdir reply being filled */
+struct dirbuf {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+};
+/* Adds one name; returns false when the reply buffer is full. */
+bool dirbuf_add(struct dirbuf *d, const char *name, fuse_ino_t ino,
+		mode_t type, off_t next_off);
+
+/* general.c: the general tree beside monomorph/ and tmp/ */
+bool gen_is_dir(struct acfs_fs *fs, fuse_ino_t ino);
+bool gen_is_node(struct acfs_fs *fs, fuse_ino_t ino);
+void gen_attr(const struct acfs_gnode *g, struct stat *st);
+void gen_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
+void gen_getattr(fuse_req_t req, fuse_ino_t ino);
+void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		 int to_set);
+void gen_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode);
+void gen_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+	       mode_t mode);
+void gen_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+		mode_t mode, struct fuse_file_info *fi);
+void gen_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+		 const char *name);
+void gen_readlink(fuse_req_t req, fuse_ino_t ino);
+void gen_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+	      const char *newname);
+void gen_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir);
+void gen_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+		fuse_ino_t newparent, const char *newname, unsigned flags);
+void gen_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi);
+void gen_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off);
+void gen_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
+	       off_t off);
+int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
+		 off_t off);
 
 /* load.c: an entry's bytes for reads (caller holds in->lock) */
 int fs_load_locked(struct acfs_fs *fs, struct inode *in);

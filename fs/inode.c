@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <syslog.h>
 #include <unistd.h>
 
+#include "acfs/tree.h"
 #include "cachefs.h"
 
 static size_t bucket_of(const struct acfs_fs *fs, uint64_t ino)
@@ -210,9 +212,36 @@ struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
 	return in;
 }
 
+struct inode *inode_ref_general(struct acfs_fs *fs, const struct acfs_gnode *g)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = find_locked(fs, g->ino);
+	if (!in) {
+		in = inode_new(g->ino, INODE_GENERAL);
+		if (in) {
+			in->mode = g->mode;
+			insert_locked(fs, in);
+		}
+	}
+	if (in)
+		in->nlookup++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
 /* Called without locks once @in has left the table. */
 static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
 {
+	/* A general file unlinked while the kernel knew it goes now. */
+	if (in->type == INODE_GENERAL && !S_ISDIR(in->mode)) {
+		int r = acfs_tree_drop(fs->store, in->ino);
+		if (r < 0)
+			acfs_log(LOG_WARNING, "could not drop unlinked file "
+				 "%llu (%s); it is dropped at the next mount",
+				 (unsigned long long)in->ino, strerror(-r));
+	}
 	if (orphaned) {
 		int r = acfs_store_drop_orphan(fs->store, in->ino);
 		if (r < 0)

@@ -16,6 +16,7 @@
 #include <syslog.h>
 #include <time.h>
 
+#include "acfs/tree.h"
 #include "cachefs.h"
 
 #define TOUCH_FLUSH_AT 65536
@@ -133,20 +134,65 @@ void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 	}
 }
 
+/* Bytes the budget counts: entries, and general files with
+ * --evict-general. */
+static uint64_t general_bytes(struct acfs_fs *fs)
+{
+	struct acfs_tree_counters tc;
+
+	if (!fs->evict_general)
+		return 0;
+	acfs_tree_get_counters(fs->store, &tc);
+	return tc.bytes;
+}
+
+bool fs_over_budget(struct acfs_fs *fs)
+{
+	struct acfs_store_counters c;
+
+	if (!fs->max_size)
+		return false;
+	acfs_store_get_counters(fs->store, &c);
+	return c.stored + general_bytes(fs) > fs->max_size;
+}
+
+/* --evict-general: general files go after entries, oldest change first. */
+static void evict_general(struct acfs_fs *fs, uint64_t target)
+{
+	struct acfs_store_counters c;
+	uint64_t g = general_bytes(fs), files, bytes;
+	int r;
+
+	acfs_store_get_counters(fs->store, &c);
+	if (!fs->evict_general || c.stored + g <= target)
+		return;
+	r = acfs_tree_evict(fs->store, c.stored + g - target, inode_in_use, fs,
+			    acfs_now_ns(), &files, &bytes);
+	if (r < 0)
+		acfs_log(LOG_ERR, "eviction of general files failed: %s",
+			 strerror(-r));
+	else if (files)
+		acfs_log(LOG_INFO, "evicted %llu general files (%llu bytes) "
+			 "to stay under the %llu-byte budget",
+			 (unsigned long long)files, (unsigned long long)bytes,
+			 (unsigned long long)fs->max_size);
+}
+
 static void evict_pass(struct acfs_fs *fs)
 {
 	struct acfs_evict_opts o = { 0 };
 	struct acfs_evict_result res;
-	struct acfs_store_counters c;
+	uint64_t target = fs->max_size / 100 * fs->low_water_pct;
+	uint64_t g;
 	int r;
 
-	acfs_store_get_counters(fs->store, &c);
-	if (!fs->max_size || c.stored <= fs->max_size)
+	if (!fs_over_budget(fs))
 		return;
 	fs_lru_flush(fs); /* evict by the latest uses */
+	g = general_bytes(fs);
 	o.batch_lock = fs_evict_batch_lock;
 	o.use_target = true;
-	o.target_stored = fs->max_size / 100 * fs->low_water_pct;
+	o.target_stored = target > g ? target - g : 0;
 	o.in_use = inode_in_use;
 	o.userdata = fs;
 	r = acfs_store_evict(fs->store, &o, fs_evicted, fs, &res);
@@ -158,6 +204,7 @@ static void evict_pass(struct acfs_fs *fs)
 			 (unsigned long long)res.entries,
 			 (unsigned long long)res.bytes,
 			 (unsigned long long)fs->max_size);
+	evict_general(fs, target);
 }
 
 static void *keeper_main(void *arg)

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <sys/wait.h>
 #include <syslog.h>
 #include <unistd.h>
@@ -41,6 +42,7 @@ struct options {
 	char *max_loaded;
 	char *group;
 	int sync;
+	int evict_general;
 	int show_help;
 	int show_version;
 	char *mountpoint; /* taken out before libfuse resolves it */
@@ -79,6 +81,8 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--target %s", target, 0),
 	OPT("--target=%s", target, 0),
 	OPT("target=%s", target, 0),
+	OPT("--evict-general", evict_general, 1),
+	OPT("evict_general", evict_general, 1),
 	OPT("--sync", sync, 1),
 	OPT("sync_commits", sync, 1),
 	OPT("-h", show_help, 1),
@@ -132,6 +136,7 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_VERIFY_READS, o->verify_reads },
 		{ ACFS_SET_MAX_LOADED, o->max_loaded },
 		{ ACFS_SET_GROUP, o->group },
+		{ ACFS_SET_EVICT_GENERAL, o->evict_general ? "true" : NULL },
 	};
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
@@ -184,6 +189,11 @@ static void usage(const char *prog)
 	       "                           -o verify_reads=WHEN\n"
 	       "    --target TRIPLE        refuse modules for another target;\n"
 	       "                           -o target=TRIPLE\n"
+	       "    --evict-general        ordinary files beside monomorph/ and\n"
+	       "                           tmp/ count in --max-size and are\n"
+	       "                           evicted after entries, least recently\n"
+	       "                           changed first (default: never);\n"
+	       "                           -o evict_general\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
 	       "                           -o sync_commits\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
@@ -286,9 +296,11 @@ static int mkdir_p(const char *path, mode_t mode)
 /* A daemon killed with -9 leaves "Transport endpoint is not connected". */
 static int clear_stale_mount(const char *mp)
 {
-	struct stat st;
+	struct statfs sfs;
 
-	if (stat(mp, &st) == 0 || errno != ENOTCONN)
+	/* statfs always reaches the filesystem; stat may be answered from
+	 * attributes the kernel still caches for a dead daemon's root. */
+	if (statfs(mp, &sfs) == 0 || errno != ENOTCONN)
 		return 0;
 	fprintf(stderr, "aria-cachefs: %s is a stale mount of a daemon that "
 		"died; unmounting it first\n", mp);
@@ -516,6 +528,7 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	fs.verify_reads = cfg.verify_reads;
+	fs.evict_general = cfg.evict_general;
 	fs.max_loaded = cfg.max_loaded;
 	fs.kernel_entry_timeout = 30.0;
 	{
@@ -620,8 +633,8 @@ int main(int argc, char *argv[])
 	if (fuse_session_mount(fs.se, mp) != 0) {
 		/* A stale mount of another store's daemon that died meanwhile:
 		 * clear it and try once more. */
-		struct stat st;
-		if (stat(mp, &st) < 0 && errno == ENOTCONN &&
+		struct statfs sfs;
+		if (statfs(mp, &sfs) < 0 && errno == ENOTCONN &&
 		    clear_stale_mount(mp) == 0 &&
 		    fuse_session_mount(fs.se, mp) == 0)
 			goto mounted;

@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acfs/tree.h"
 #include "cachefs.h"
 
-#define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))
 
 int64_t acfs_now_ns(void)
 {
@@ -59,6 +59,12 @@ static void dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st)
 	st->st_mode = S_IFDIR | fs->dir_mode;
 	/* Exact link counts: find(1) relies on them. */
 	st->st_nlink = ino == INO_ROOT ? 4 : ino == INO_MONOMORPH ? 258 : 2;
+	if (ino == INO_ROOT) {
+		/* Directories of the general tree beside monomorph and tmp. */
+		struct acfs_tree_counters tc;
+		acfs_tree_get_counters(fs->store, &tc);
+		st->st_nlink += (nlink_t)tc.root_dirs;
+	}
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_size = 4096;
@@ -220,7 +226,9 @@ static void acfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		else if (strcmp(name, "tmp") == 0)
 			reply_dir_entry(req, INO_TMP);
 		else
-			reply_negative(req, fs->neg_timeout);
+			gen_lookup(req, parent, name);
+	} else if (gen_is_dir(fs, parent)) {
+		gen_lookup(req, parent, name);
 	} else if (parent == INO_MONOMORPH) {
 		if (acfs_key_parse_shard(name, &shard) == 0)
 			reply_dir_entry(req, INO_SHARD0 + shard);
@@ -274,6 +282,10 @@ static void acfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	in = inode_find(fs, ino);
 	if (!in) {
 		reply_err(req, -ENOENT);
+		return;
+	}
+	if (in->type == INODE_GENERAL) {
+		gen_getattr(req, ino);
 		return;
 	}
 	pthread_mutex_lock(&in->lock);
@@ -413,6 +425,10 @@ static void acfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		reply_err(req, -ENOENT);
 		return;
 	}
+	if (in->type == INODE_GENERAL) {
+		gen_setattr(req, ino, attr, to_set);
+		return;
+	}
 	pthread_mutex_lock(&in->lock);
 	r = setattr_file(fs, in, attr, to_set);
 	file_attr_locked(fs, in, &st);
@@ -431,18 +447,14 @@ static void acfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 {
 	unsigned shard;
 
-	(void)mode;
 	if (parent == INO_ROOT &&
 	    (strcmp(name, "monomorph") == 0 || strcmp(name, "tmp") == 0)) {
 		reply_err(req, -EEXIST);
 	} else if (parent == INO_MONOMORPH &&
 		   acfs_key_parse_shard(name, &shard) == 0) {
 		reply_err(req, -EEXIST);
-	} else if (parent == INO_ROOT) {
-		acfs_log(LOG_WARNING,
-			 "refused mkdir of %s: only monomorph/ and tmp/ "
-			 "exist at the top of the cache", name);
-		reply_err(req, -EPERM);
+	} else if (gen_is_dir(FS(req), parent)) {
+		gen_mkdir(req, parent, name, mode);
 	} else {
 		acfs_log(LOG_WARNING,
 			 "refused mkdir of %s: the cache's directories are "
@@ -453,20 +465,17 @@ static void acfs_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 
 static void acfs_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	(void)parent;
+	if (gen_is_dir(FS(req), parent)) {
+		gen_remove(req, parent, name, true);
+		return;
+	}
 	acfs_log(LOG_WARNING, "refused rmdir of %s: the cache's directories "
 		 "are fixed", name);
 	reply_err(req, -EPERM);
 }
 
-struct dirbuf {
-	fuse_req_t req;
-	char *buf;
-	size_t size, used;
-};
 
-/* Adds one name; returns false when the reply buffer is full. */
-static bool dirbuf_add(struct dirbuf *d, const char *name, fuse_ino_t ino,
+bool dirbuf_add(struct dirbuf *d, const char *name, fuse_ino_t ino,
 		       mode_t type, off_t next_off)
 {
 	struct stat st = { .st_ino = ino, .st_mode = type };
@@ -537,7 +546,8 @@ static void acfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 	int r = 0;
 
 	(void)fi;
-	if (!is_dir(ino)) {
+	bool general_dir = ino != INO_ROOT && gen_is_dir(fs, ino);
+	if (!is_dir(ino) && !general_dir) {
 		reply_err(req, -ENOTDIR);
 		return;
 	}
@@ -554,8 +564,11 @@ static void acfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 		if (off < 3 && !dirbuf_add(&d, "monomorph", INO_MONOMORPH,
 					   S_IFDIR, 3))
 			goto out;
-		if (off < 4)
-			dirbuf_add(&d, "tmp", INO_TMP, S_IFDIR, 4);
+		if (off < 4 && !dirbuf_add(&d, "tmp", INO_TMP, S_IFDIR, 4))
+			goto out;
+		r = gen_fill_dir(fs, &d, INO_ROOT, off);
+	} else if (general_dir) {
+		r = gen_fill_dir(fs, &d, ino, off);
 	} else if (ino == INO_MONOMORPH) {
 		for (unsigned s = off < 2 ? 0 : (unsigned)(off - 2); s < 256;
 		     s++) {
@@ -750,6 +763,10 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct inode *in = NULL;
 	int r;
 
+	if (gen_is_dir(fs, parent)) {
+		gen_create(req, parent, name, mode, fi);
+		return;
+	}
 	if (parent == INO_TMP) {
 		r = create_in_tmp(fs, name, mode, fuse_req_ctx(req), &in);
 	} else if (is_shard(parent) && fs->kernel_hits) {
@@ -815,6 +832,10 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 	in = inode_find(fs, ino);
 	if (!in) {
 		reply_err(req, -ENOENT);
+		return;
+	}
+	if (in->type == INODE_GENERAL) {
+		gen_open(req, in, fi);
 		return;
 	}
 	pthread_mutex_lock(&in->lock);
@@ -891,6 +912,10 @@ static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		reply_err(req, -EBADF);
 		return;
 	}
+	if (in->type == INODE_GENERAL) {
+		gen_read(req, ino, size, off);
+		return;
+	}
 	pthread_mutex_lock(&in->lock);
 	if (in->type == INODE_ENTRY) {
 		read_entry(req, fs, in, size, off);
@@ -919,6 +944,10 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	(void)fi;
 	if (!in) {
 		reply_err(req, -EBADF);
+		return;
+	}
+	if (in->type == INODE_GENERAL) {
+		gen_write(req, ino, buf, size, off);
 		return;
 	}
 	pthread_mutex_lock(&in->lock);
@@ -1098,9 +1127,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		return r;
 	}
-	struct acfs_store_counters cnt;
-	acfs_store_get_counters(fs->store, &cnt);
-	if (fs->max_size && cnt.stored > fs->max_size)
+	if (fs_over_budget(fs))
 		fs_lru_kick(fs);
 	inode_retired(fs, old.id, kept);
 	close(in->stage_fd);
@@ -1222,10 +1249,12 @@ static void acfs_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 		reply_err(req, in ? 0 : -ENOENT);
 		return;
 	}
+	if (gen_is_dir(fs, parent)) {
+		gen_remove(req, parent, name, false);
+		return;
+	}
 	if (!is_shard(parent)) {
-		reply_err(req, parent == INO_ROOT || parent == INO_MONOMORPH
-				       ? -EPERM
-				       : -ENOTDIR);
+		reply_err(req, parent == INO_MONOMORPH ? -EPERM : -ENOTDIR);
 		return;
 	}
 	if (acfs_key_parse_name((unsigned)(parent - INO_SHARD0), name,
@@ -1323,8 +1352,21 @@ static void acfs_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct acfs_fs *fs = FS(req);
 	int r;
 
+	bool from_gen = gen_is_dir(fs, parent) &&
+			!(parent == INO_ROOT && (!strcmp(name, "monomorph") ||
+						 !strcmp(name, "tmp")));
+	bool to_gen = gen_is_dir(fs, newparent);
+
+	if (from_gen && to_gen) {
+		gen_rename(req, parent, name, newparent, newname, flags);
+		return;
+	}
 	if (flags & ~RENAME_NOREPLACE) {
 		r = -EINVAL; /* RENAME_EXCHANGE, RENAME_WHITEOUT */
+	} else if (from_gen || to_gen) {
+		/* Entries and ordinary files are different worlds: mv(1)
+		 * copies, which validates what enters monomorph/. */
+		r = -EXDEV;
 	} else if (parent == INO_TMP && newparent == INO_TMP) {
 		r = rename_in_tmp(fs, name, newname, flags);
 	} else if (parent == INO_TMP && is_shard(newparent)) {
@@ -1393,6 +1435,51 @@ static void acfs_init(void *userdata, struct fuse_conn_info *conn)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 
+static void acfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+		       mode_t mode, dev_t rdev)
+{
+	(void)rdev;
+	if (gen_is_dir(FS(req), parent) &&
+	    !(parent == INO_ROOT && (!strcmp(name, "monomorph") ||
+				     !strcmp(name, "tmp"))))
+		gen_mknod(req, parent, name, mode);
+	else
+		reply_err(req, -EPERM);
+}
+
+static void acfs_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			 const char *name)
+{
+	if (gen_is_dir(FS(req), parent)) {
+		gen_symlink(req, link, parent, name);
+		return;
+	}
+	acfs_log(LOG_WARNING, "refused symlink %s: monomorph/ and tmp/ hold "
+		 "regular files only", name);
+	reply_err(req, -EPERM);
+}
+
+static void acfs_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	if (gen_is_node(FS(req), ino))
+		gen_readlink(req, ino);
+	else
+		reply_err(req, -EINVAL);
+}
+
+static void acfs_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+		      const char *newname)
+{
+	struct acfs_fs *fs = FS(req);
+
+	if (gen_is_node(fs, ino) && gen_is_dir(fs, newparent))
+		gen_link(req, ino, newparent, newname);
+	else
+		reply_err(req, gen_is_node(fs, ino) || gen_is_dir(fs, newparent)
+				       ? -EXDEV
+				       : -EPERM);
+}
+
 const struct fuse_lowlevel_ops acfs_ops = {
 	.init = acfs_init,
 	.lookup = acfs_lookup,
@@ -1401,6 +1488,10 @@ const struct fuse_lowlevel_ops acfs_ops = {
 	.getattr = acfs_getattr,
 	.setattr = acfs_setattr,
 	.mkdir = acfs_mkdir,
+	.mknod = acfs_mknod,
+	.symlink = acfs_symlink,
+	.readlink = acfs_readlink,
+	.link = acfs_link,
 	.rmdir = acfs_rmdir,
 	.unlink = acfs_unlink,
 	.rename = acfs_rename,

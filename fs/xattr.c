@@ -15,7 +15,6 @@
 
 #include "cachefs.h"
 
-#define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))
 
 static void reply_value(fuse_req_t req, const char *v, size_t size)
 {

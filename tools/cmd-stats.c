@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "acfs/size.h"
+#include "acfs/tree.h"
 #include "cmd.h"
 
 static void human(uint64_t v, char *buf, size_t len)
@@ -29,6 +30,8 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		ctx->flush_uses(ctx->userdata);
 	acfs_store_get_counters(ctx->store, &c);
 	acfs_store_get_stats(ctx->store, &st);
+	struct acfs_tree_counters tc;
+	acfs_tree_get_counters(ctx->store, &tc);
 	uint64_t budget = acfs_store_budget(ctx->store);
 	uint64_t hits = st.v[ACFS_STAT_HITS], misses = st.v[ACFS_STAT_MISSES];
 	double ratio = hits + misses ? (double)hits / (double)(hits + misses)
@@ -50,6 +53,7 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			"\"evictions\": %llu, \"evicted_bytes\": %llu, "
 			"\"peak_stored_bytes\": %llu, "
 			"\"quarantined\": %llu, \"verified_reads\": %llu, "
+			"\"general_files\": %llu, \"general_bytes\": %llu, "
 			"\"uptime_seconds\": %.1f, \"since_ns\": %lld}\n",
 			ctx->daemon_start_ns ? "true" : "false",
 			(unsigned long long)c.entries,
@@ -63,7 +67,9 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			(unsigned long long)st.v[ACFS_STAT_EVICTED_BYTES],
 			(unsigned long long)st.v[ACFS_STAT_PEAK_STORED],
 			(unsigned long long)st.v[ACFS_STAT_QUARANTINED],
-			(unsigned long long)st.v[ACFS_STAT_VERIFIED], uptime,
+			(unsigned long long)st.v[ACFS_STAT_VERIFIED],
+			(unsigned long long)tc.files,
+			(unsigned long long)tc.bytes, uptime,
 			(long long)st.since_ns);
 		return 0;
 	}
@@ -95,6 +101,9 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		(unsigned long long)st.v[ACFS_STAT_QUARANTINED]);
 	fprintf(ctx->out, "verified reads     %llu\n",
 		(unsigned long long)st.v[ACFS_STAT_VERIFIED]);
+	human(tc.bytes, a, sizeof(a));
+	fprintf(ctx->out, "general files      %llu (%s; not entries)\n",
+		(unsigned long long)tc.files, a);
 	if (ctx->daemon_start_ns)
 		fprintf(ctx->out, "uptime             %.0fs\n", uptime);
 	else

@@ -35,6 +35,7 @@ enum acfs_setting {
 	ACFS_SET_VERIFY_READS,
 	ACFS_SET_MAX_LOADED,
 	ACFS_SET_GROUP,
+	ACFS_SET_EVICT_GENERAL,
 	ACFS_SET_COUNT
 };
 
@@ -51,6 +52,7 @@ struct acfs_config {
 	int compress_level;            /* zstd 1..19, or 0: store raw */
 	enum acfs_verify_reads verify_reads;
 	uint64_t max_loaded;           /* entry bytes held in memory */
+	bool evict_general;            /* general files in the budget */
 	bool has_group;                /* group = NAME|GID: may write */
 	unsigned group_gid;
 };

@@ -55,6 +55,7 @@ struct acfs_gnode {
 struct acfs_tree_counters {
 	uint64_t files;       /* inodes of any type */
 	uint64_t bytes;       /* sum of regular files' sizes */
+	uint64_t root_dirs;   /* directories directly in the root (its nlink) */
 };
 
 int acfs_tree_get(struct acfs_store *s, uint64_t ino, struct acfs_gnode *ret);
@@ -127,5 +128,15 @@ int acfs_tree_drop(struct acfs_store *s, uint64_t ino);
 
 void acfs_tree_get_counters(struct acfs_store *s,
 			    struct acfs_tree_counters *ret);
+
+/*
+ * --evict-general: removes regular files, least recently modified first,
+ * every name of each, until @bytes are freed (or none is left). Scans the
+ * tree (these are few next to entries). Counts what went in *ret_files
+ * and *ret_bytes.
+ */
+int acfs_tree_evict(struct acfs_store *s, uint64_t bytes,
+		    acfs_in_use_fn in_use, void *userdata, int64_t now_ns,
+		    uint64_t *ret_files, uint64_t *ret_bytes);
 
 #endif

@@ -1,0 +1,142 @@
+#!/bin/bash
+# Ordinary files and directories beside monomorph/ and tmp/: the POSIX
+# conformance suite (test-posix), a build-tool-like workload (manifests
+# written to a temp file and renamed over the old one, under concurrency),
+# remount and kill -9, fsync'ed data, and the budget: never evicted unless
+# --evict-general, counted apart from entries.
+. "$(dirname "$0")/lib.sh"
+
+CACHE() { "$ACFS_TOOL" -C "$MNT" "$@"; }
+field() { CACHE stats --json | python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
+tree_sum() { # a digest of every ordinary file and its path, and symlinks
+	(cd "$MNT" && find . -path ./monomorph -prune -o -path ./tmp -prune -o \
+		\( -type f -o -type l \) -print | sort | while read -r f; do
+			if [ -L "$f" ]; then echo "$f -> $(readlink "$f")"
+			else echo "$f $(sha256sum <"$f" | cut -c1-64)"; fi
+		done) | sha256sum | cut -c1-64
+}
+WORKLOAD=$WORK/manifests.py
+cat >"$WORKLOAD" <<'PY'
+# manifests.py MNT WRITERS ROUNDS READERS [PROGRESS]: build tools rewrite
+# globs/manifest.json (temp file + rename) while readers read it; each
+# manifest carries the SHA-256 of its body, so a torn or mixed read shows.
+import hashlib, json, os, random, sys
+from multiprocessing import Process, Value
+mnt, writers, rounds, readers = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+progress = sys.argv[5] if len(sys.argv) > 5 else None
+d = os.path.join(mnt, 'globs')
+os.makedirs(d, exist_ok=True)
+target = os.path.join(d, 'manifest.json')
+
+def manifest(w, i):
+    files = ['src/%s/%d.aria' % (random.choice('abcdef'), random.randrange(10**6)) for _ in range(random.randrange(1, 400))]
+    body = json.dumps({'writer': w, 'round': i, 'files': files})
+    return json.dumps({'sha': hashlib.sha256(body.encode()).hexdigest(), 'body': body})
+
+def whole(text):
+    m = json.loads(text)
+    return hashlib.sha256(m['body'].encode()).hexdigest() == m['sha']
+
+def writer(w, done):
+    for i in range(rounds):
+        tmp = os.path.join(d, '.manifest.%d.%d.tmp' % (os.getpid(), i))
+        with open(tmp, 'w') as f:
+            f.write(manifest(w, i))
+        os.rename(tmp, target)
+        with done.get_lock():
+            done.value += 1
+            if progress:
+                with open(progress, 'w') as p:
+                    p.write(str(done.value))
+
+def reader(stop, bad, good):
+    while not stop.value:
+        try:
+            with open(target) as f:
+                text = f.read()
+        except FileNotFoundError:
+            continue
+        if whole(text):
+            good.value += 1
+        else:
+            bad.value += 1
+
+done, stop, bad, good = Value('i', 0), Value('i', 0), Value('i', 0), Value('i', 0)
+ws = [Process(target=writer, args=(w, done)) for w in range(writers)]
+rs = [Process(target=reader, args=(stop, bad, good)) for _ in range(readers)]
+for p in rs + ws: p.start()
+for p in ws: p.join()
+stop.value = 1
+for p in rs: p.join()
+with open(target) as f:
+    last_ok = whole(f.read())
+print('%d renames, %d whole reads, %d torn reads, last manifest whole: %s' % (done.value, good.value, bad.value, last_ok))
+sys.exit(0 if bad.value == 0 and last_ok and all(p.exitcode == 0 for p in ws) else 1)
+PY
+check_manifest() {
+	python3 -c "
+import hashlib, json, sys
+m = json.load(open(sys.argv[1]))
+sys.exit(0 if hashlib.sha256(m['body'].encode()).hexdigest() == m['sha'] else 1)" "$MNT/globs/manifest.json"
+}
+
+ok "mount" mount_fg
+ok "POSIX conformance (test-posix)" "$ACFS_POSIX" "$MNT"
+ok "4 build tools rewrite a manifest 200 times each while 2 read it: no torn read" \
+	python3 "$WORKLOAD" "$MNT" 4 200 2
+mkdir -p "$MNT/globs/deep/er" && echo hi >"$MNT/globs/deep/er/f" && ln -s ../manifest.json "$MNT/globs/deep/link"
+head -c 300000 /dev/urandom >"$MNT/globs/blob"
+ok "stats count general files apart from entries" sh -c \
+	"[ \$(CACHE() { '$ACFS_TOOL' -C '$MNT' \"\$@\"; }; CACHE stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"general_files\"] >= 6 and d[\"general_bytes\"] >= 300000 and d[\"entries\"] == 0)') = True ]"
+sum1=$(tree_sum)
+ok "unmount" unmount_fg
+ok "remount" mount_fg
+ok "every file, directory and symlink is back" test "$(tree_sum)" = "$sum1"
+ok "the manifest is whole" check_manifest
+
+# kill -9 in the middle of the workload, at a random moment.
+python3 "$WORKLOAD" "$MNT" 3 100000 0 "$WORK/progress" >/dev/null 2>&1 &
+wl=$!
+ok "the build tools get going" wait_until "renames" 30 "[ -s '$WORK/progress' ] && [ \$(cat '$WORK/progress') -ge $((50 + RANDOM % 200)) ]"
+python3 -c "
+import os, sys
+fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+os.write(fd, open(sys.argv[2], 'rb').read()); os.fsync(fd); os.close(fd)" "$MNT/globs/synced" "$MNT/globs/blob"
+cp "$MNT/globs/blob" "$WORK/blob"
+ok "kill -9 the daemon" kill -9 "$(cat "$WORK/pid")"
+wait $wl
+ok "restart on the stale mountpoint" mount_fg
+ok "the manifest is whole after the kill" check_manifest
+ok "fsync'ed data survived kill -9" cmp "$WORK/blob" "$MNT/globs/synced"
+ok "the rest of the tree too" sh -c "[ \"\$(cat '$MNT/globs/deep/er/f')\" = hi ] && cmp '$WORK/blob' '$MNT/globs/blob'"
+rm -f "$MNT"/globs/.manifest.*.tmp
+ok "unmount" unmount_fg
+
+# The budget: general files are not evicted unless --evict-general.
+mkdir -p "$WORK/big"
+for i in $(seq 1 6); do
+	"$ACFS_GEN" "$WORK/big/$i.bc" "m$i" 3 --data 400000 || exit 1
+done
+ok "mount --max-size=1M" mount_fg --max-size=1M
+sum2=$(tree_sum)
+for i in $(seq 1 6); do
+	cp "$WORK/big/$i.bc" "$MNT/tmp/e" && mv "$MNT/tmp/e" "$MNT/monomorph/ab/00000000000$((100 + i)).bc"
+done
+ok "entries over the budget are evicted" wait_until "eviction" 30 \
+	"[ \$(CACHE stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"stored_bytes\"])') -le 1048576 ]"
+ok "general files are not" test "$(tree_sum)" = "$sum2"
+for i in 1 2 3 4; do
+	head -c 400000 /dev/urandom >"$MNT/globs/gen$i"
+	touch -d "@$((1000000 + i))" "$MNT/globs/gen$i"
+done
+head -c 400000 /dev/urandom >"$MNT/globs/newest"
+ok "unmount" unmount_fg
+ok "mount --max-size=1M --evict-general" mount_fg --max-size=1M --evict-general
+ok "a write over the budget" sh -c "echo now >'$MNT/globs/trigger'"
+ok "with --evict-general, general files are evicted to the budget" wait_until "general eviction" 30 \
+	"[ \$(CACHE stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"stored_bytes\"] + d[\"general_bytes\"])') -le 1048576 ]"
+ok "oldest first: the newest file stays" test -s "$MNT/globs/newest"
+ok "and gen1, the oldest, went" sh -c "! stat '$MNT/globs/gen1' 2>/dev/null"
+ok "unmount" unmount_fg
+ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
+finish
