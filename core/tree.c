@@ -135,11 +135,26 @@ static int dir_is_empty(struct acfs_store *s, uint64_t dir, bool *ret)
 	return acfs_kv_iter_free(it, NULL);
 }
 
-static bool name_ok(const char *name)
+/* 0 for a name a directory may hold, else -ENAMETOOLONG or -EINVAL. */
+static int check_name(const char *name)
 {
 	size_t n = strlen(name);
-	return n > 0 && n <= ACFS_TREE_NAME_MAX && strcmp(name, ".") &&
-	       strcmp(name, "..") && !strchr(name, '/');
+
+	if (n > ACFS_TREE_NAME_MAX)
+		return -ENAMETOOLONG;
+	return n > 0 && strcmp(name, ".") && strcmp(name, "..") &&
+			       !strchr(name, '/')
+		       ? 0
+		       : -EINVAL;
+}
+
+/* 0 if @parent has no @name, -EEXIST if it has, or a read error. */
+static int name_free(struct acfs_store *s, uint64_t parent, const char *name)
+{
+	struct dirent_val d;
+	int r = get_dirent(s, parent, name, &d);
+
+	return r == 0 ? -EEXIST : r == -ENOENT ? 0 : r;
 }
 
 /* @dir must be the root or a directory; its record in *ret (root: zeros). */
@@ -313,14 +328,12 @@ int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 	struct acfs_gnode pg, g = { 0 };
 	struct acfs_tree_counters cnt;
 	struct acfs_kv_batch *b;
-	struct dirent_val d;
 	int r;
 
 	if (s->read_only)
 		return -EROFS;
-	if (!name_ok(name))
-		return strlen(name) > ACFS_TREE_NAME_MAX ? -ENAMETOOLONG
-							 : -EINVAL;
+	if ((r = check_name(name)) < 0)
+		return r;
 	if (S_ISLNK(mode) && (!target || strlen(target) >= ACFS_TREE_BLOCK))
 		return -ENAMETOOLONG;
 	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
@@ -329,12 +342,8 @@ int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 		return r;
 	b = acfs_kv_batch_new();
 	pthread_mutex_lock(&s->tree_lock);
-	if ((r = get_dir(s, parent, &pg)) < 0)
-		goto fail;
-	r = get_dirent(s, parent, name, &d);
-	if (r == 0)
-		r = -EEXIST;
-	if (r != -ENOENT)
+	if ((r = get_dir(s, parent, &pg)) < 0 ||
+	    (r = name_free(s, parent, name)) < 0)
 		goto fail;
 	cnt = s->tcount;
 	g.ino = acfs_store_alloc_id(s);
@@ -383,14 +392,12 @@ int acfs_tree_link(struct acfs_store *s, uint64_t ino, uint64_t newparent,
 {
 	struct acfs_gnode pg, g;
 	struct acfs_kv_batch *b;
-	struct dirent_val d;
 	int r;
 
 	if (s->read_only)
 		return -EROFS;
-	if (!name_ok(newname))
-		return strlen(newname) > ACFS_TREE_NAME_MAX ? -ENAMETOOLONG
-							    : -EINVAL;
+	if ((r = check_name(newname)) < 0)
+		return r;
 	b = acfs_kv_batch_new();
 	pthread_mutex_lock(&s->tree_lock);
 	if ((r = get_node(s, ino, &g)) < 0 ||
@@ -408,10 +415,7 @@ int acfs_tree_link(struct acfs_store *s, uint64_t ino, uint64_t newparent,
 		r = -EMLINK;
 		goto fail;
 	}
-	r = get_dirent(s, newparent, newname, &d);
-	if (r == 0)
-		r = -EEXIST;
-	if (r != -ENOENT)
+	if ((r = name_free(s, newparent, newname)) < 0)
 		goto fail;
 	uint64_t cookie = acfs_store_alloc_id(s);
 	if (!cookie) {
@@ -533,11 +537,10 @@ int acfs_tree_rename(struct acfs_store *s, uint64_t parent, const char *name,
 
 	if (s->read_only)
 		return -EROFS;
-	if (!name_ok(newname) || strlen(name) > ACFS_TREE_NAME_MAX)
-		return strlen(newname) > ACFS_TREE_NAME_MAX ||
-				       strlen(name) > ACFS_TREE_NAME_MAX
-			       ? -ENAMETOOLONG
-			       : -EINVAL;
+	if (strlen(name) > ACFS_TREE_NAME_MAX)
+		return -ENAMETOOLONG;
+	if ((r = check_name(newname)) < 0)
+		return r;
 	b = acfs_kv_batch_new();
 	pthread_mutex_lock(&s->tree_lock);
 	if ((r = get_dir(s, parent, &pg)) < 0 ||

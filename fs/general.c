@@ -136,6 +136,12 @@ void gen_getattr(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_attr(req, &st, GEN_TIMEOUT);
 }
 
+static int64_t time_to_set(const struct timespec *ts, int64_t now,
+			   bool use_now)
+{
+	return use_now ? now : (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+}
+
 void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set)
 {
@@ -163,19 +169,13 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
 		what |= ACFS_TREE_SET_ATIME;
-		val.atime_ns = (to_set & FUSE_SET_ATTR_ATIME_NOW)
-				       ? now
-				       : (int64_t)attr->st_atim.tv_sec *
-						 1000000000LL +
-					 attr->st_atim.tv_nsec;
+		val.atime_ns = time_to_set(&attr->st_atim, now,
+					   to_set & FUSE_SET_ATTR_ATIME_NOW);
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		what |= ACFS_TREE_SET_MTIME;
-		val.mtime_ns = (to_set & FUSE_SET_ATTR_MTIME_NOW)
-				       ? now
-				       : (int64_t)attr->st_mtim.tv_sec *
-						 1000000000LL +
-					 attr->st_mtim.tv_nsec;
+		val.mtime_ns = time_to_set(&attr->st_mtim, now,
+					   to_set & FUSE_SET_ATTR_MTIME_NOW);
 	}
 	r = acfs_tree_setattr(FS(req)->store, ino, what, &val, now, &g);
 	if (r < 0) {
