@@ -57,7 +57,10 @@ LOG=$WORK/daemon.log
 mount_fg() {
 	(set -m; "$ACFS_DAEMON" -f --store "$STORE" "$@" "$MNT" 2>>"$LOG" &
 	 echo $! >"$WORK/pid")
-	wait_until "mounted" 30 "mountpoint -q '$MNT'"
+	# Live and ours: the store's lock names this daemon, and statfs (which
+	# a stale mount of a dead daemon fails with ENOTCONN, where stat and
+	# mountpoint(1) may be answered from the kernel's cache) succeeds.
+	wait_until "mounted" 30 "[ \"\$(daemon_pid)\" = \"\$(cat '$WORK/pid')\" ] && mountpoint -q '$MNT' && stat -f '$MNT' >/dev/null 2>&1"
 }
 unmount_fg() {
 	local pid

@@ -28,9 +28,10 @@ def writer(w, done):
         os.rename(tmp, target)
         with done.get_lock():
             done.value += 1
-            if progress:
-                with open(progress, 'w') as p:
+            if progress:  # replaced whole: a reader never sees it empty
+                with open(progress + '.tmp', 'w') as p:
                     p.write(str(done.value))
+                os.replace(progress + '.tmp', progress)
 
 def reader(stop, bad, good):
     while not stop.value:
