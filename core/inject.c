@@ -90,6 +90,25 @@ int acfs_inject(struct acfs_store *s, enum acfs_injection what,
 		return write_one(s, ACFS_CF_LRU, lk, sizeof(lk), "", 0, false);
 	case ACFS_INJECT_DANGLING_INFO:
 		return write_one(s, ACFS_CF_INFO, k, sizeof(k), "x", 1, false);
+	case ACFS_INJECT_TREE_NAME: {
+		unsigned char dk[8 + 5], dv[16];
+		store_put_be64(dk, ACFS_TREE_ROOT);
+		memcpy(dk + 8, "ghost", 5);
+		store_put_be64(dv, 987654321);
+		store_put_be64(dv + 8, 1);
+		return write_one(s, ACFS_CF_GDIRENTS, dk, sizeof(dk), dv,
+				 sizeof(dv), false);
+	}
+	case ACFS_INJECT_TREE_COUNTERS: {
+		unsigned char v[24];
+		store_put_be64(v, s->tcount.files + 3);
+		store_put_be64(v + 8, s->tcount.bytes + 3000);
+		store_put_be64(v + 16, s->tcount.root_dirs);
+		s->tcount.files += 3;
+		s->tcount.bytes += 3000;
+		return write_one(s, ACFS_CF_DEFAULT, "gcounters", 9, v, 24,
+				 false);
+	}
 	case ACFS_INJECT_STRAY_BLOB:
 		store_put_be64(idk, acfs_store_alloc_id(s));
 		return write_one(s, ACFS_CF_BLOBS, idk, 8, "\0stray", 6, false);

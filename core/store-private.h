@@ -59,6 +59,16 @@ bool store_retire(struct acfs_store *s, struct acfs_kv_batch *b, uint64_t id,
 void store_remove_rows(struct acfs_store *s, struct acfs_kv_batch *b,
 		       const unsigned char *k, const struct acfs_entry *e);
 
+/*
+ * verify's walk of the general tree: names that point at no inode and
+ * counters that differ from the inodes are reported (@counters tells
+ * which) and, with @repair, deleted or corrected in one write.
+ */
+int store_tree_verify(struct acfs_store *s, bool repair,
+		      void (*report)(bool counters, const char *why,
+				     void *userdata),
+		      void *userdata);
+
 /* Loads the tree's counters and drops its orphans (at open). */
 int store_tree_open(struct acfs_store *s, char *err);
 

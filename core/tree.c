@@ -3,6 +3,7 @@
 #include "acfs/tree.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -1048,5 +1049,102 @@ int acfs_tree_evict(struct acfs_store *s, uint64_t bytes,
 	}
 	free(v);
 	free(chosen.v);
+	return r;
+}
+
+int store_tree_verify(struct acfs_store *s, bool repair,
+		      void (*report)(bool counters, const char *why,
+				     void *userdata),
+		      void *userdata)
+{
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	struct acfs_tree_counters sum = { 0 };
+	struct idset named = { 0 };
+	struct acfs_kv_iter *it;
+	char why[ACFS_ERR_MAX];
+	int r = 0, ir;
+
+	if (!b)
+		return -ENOMEM;
+	pthread_mutex_lock(&s->tree_lock);
+	/* What the inodes add up to. */
+	it = acfs_kv_iter_new(s->kv, ACFS_CF_GNODES);
+	if (!it) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it) && r == 0;
+	     acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const void *v = acfs_kv_iter_value(it, &vlen);
+		struct acfs_gnode g;
+		if (klen != 8 || decode_node(v, vlen, &g) < 0)
+			continue;
+		r = idset_add(&named, store_get_be64(k));
+		if (g.nlink == 0)
+			continue;
+		sum.files++;
+		if (S_ISREG(g.mode))
+			sum.bytes += g.size;
+		if (S_ISDIR(g.mode) && g.parent == ACFS_TREE_ROOT)
+			sum.root_dirs++;
+	}
+	ir = acfs_kv_iter_free(it, NULL);
+	if (r < 0 || (r = ir) < 0)
+		goto out;
+	idset_sort(&named);
+	/* Names must point at an inode; readdir rows at a name. */
+	it = acfs_kv_iter_new(s->kv, ACFS_CF_GDIRENTS);
+	if (!it) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it);
+	     acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const unsigned char *v = acfs_kv_iter_value(it, &vlen);
+		if (klen > 8 && vlen == 16 &&
+		    idset_has(&named, store_get_be64(v)))
+			continue;
+		snprintf(why, sizeof(why), "ordinary tree: the name %.*s in "
+			 "directory %llu points at no inode",
+			 klen > 8 ? (int)(klen - 8) : 0, (const char *)k + 8,
+			 klen >= 8 ? (unsigned long long)store_get_be64(k) : 0);
+		report(false, why, userdata);
+		if (repair) {
+			unsigned char ck[16];
+			acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDIRENTS, k, klen);
+			if (klen >= 8 && vlen == 16) {
+				pair_key(store_get_be64(k),
+					 store_get_be64(v + 8), ck);
+				acfs_kv_batch_delete(b, s->kv, ACFS_CF_GCOOKIES,
+						     ck, 16);
+			}
+		}
+	}
+	ir = acfs_kv_iter_free(it, NULL);
+	if ((r = ir) < 0)
+		goto out;
+	if (memcmp(&sum, &s->tcount, sizeof(sum)) != 0) {
+		snprintf(why, sizeof(why),
+			 "ordinary tree: counters say %llu files / %llu bytes, "
+			 "the inodes sum to %llu / %llu",
+			 (unsigned long long)s->tcount.files,
+			 (unsigned long long)s->tcount.bytes,
+			 (unsigned long long)sum.files,
+			 (unsigned long long)sum.bytes);
+		report(true, why, userdata);
+	}
+	if (repair && (acfs_kv_batch_count(b) > 0 ||
+		       memcmp(&sum, &s->tcount, sizeof(sum)) != 0)) {
+		r = commit(s, b, &sum);
+		b = NULL;
+	}
+out:
+	pthread_mutex_unlock(&s->tree_lock);
+	acfs_kv_batch_free(b);
+	free(named.v);
 	return r;
 }

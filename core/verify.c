@@ -361,6 +361,14 @@ static int check_indexes(struct run *w, const struct idset *blobs)
 	return r;
 }
 
+static void tree_problem(bool counters, const char *why, void *u)
+{
+	struct run *w = u;
+
+	report(w, counters ? ACFS_PROBLEM_COUNTERS : ACFS_PROBLEM_INDEX, NULL,
+	       0, why, w->o->repair);
+}
+
 int acfs_store_verify(struct acfs_store *s, const struct acfs_verify_opts *o,
 		      struct acfs_verify_result *ret, char *err)
 {
@@ -384,6 +392,8 @@ int acfs_store_verify(struct acfs_store *s, const struct acfs_verify_opts *o,
 		r = store_count_rows(s, ACFS_CF_BLOBS, &blobs, &n);
 	if (r == 0)
 		r = check_indexes(&w, &blobs);
+	if (r == 0)
+		r = store_tree_verify(s, o->repair, tree_problem, &w);
 	free(blobs.v);
 	if (r < 0 && err && !err[0])
 		snprintf(err, ACFS_ERR_MAX, "%s", strerror(-r));

@@ -6,7 +6,8 @@
  * store-check --inject WHAT KEY STORE/db
  *   Damages a store (no daemon may hold it) for the integrity tests; WHAT
  *   is flip-byte, drop-blob, counters, dangling-lru, dangling-info,
- *   drop-lru or stray-blob (acfs/inject.h); KEY is an entry's key or path.
+ *   drop-lru, stray-blob, tree-name or tree-counters (acfs/inject.h); KEY
+ *   is an entry's key or path.
  */
 #include <stdio.h>
 #include <string.h>
@@ -22,6 +23,8 @@ static const char *const names[] = {
 	[ACFS_INJECT_DANGLING_INFO] = "dangling-info",
 	[ACFS_INJECT_DROP_LRU] = "drop-lru",
 	[ACFS_INJECT_STRAY_BLOB] = "stray-blob",
+	[ACFS_INJECT_TREE_NAME] = "tree-name",
+	[ACFS_INJECT_TREE_COUNTERS] = "tree-counters",
 };
 
 static int inject(const char *what, const char *keytext, const char *db)

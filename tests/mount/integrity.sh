@@ -121,5 +121,13 @@ ok "verify without a daemon (LLVM in the tool's helpers) refuses it, exit 1" sh 
 	"[ $rc -eq 1 ] && grep -q '^entry *monomorph/ef/eeeeeeeeeeeeee.bc: invalid bitcode: LLVM gave up on it' '$WORK/v4.out'"
 ok "verify --repair without a daemon removes it" "$ACFS_TOOL" --store "$STORE" verify --repair
 ok "and then finds nothing" "$ACFS_TOOL" --store "$STORE" verify
+# The ordinary tree beside monomorph/ and tmp/ is verified too.
+ok "inject: a name with no inode in the ordinary tree" INJECT tree-name "$k0"
+ok "inject: its counters off" INJECT tree-counters "$k0"
+"$ACFS_TOOL" --store "$STORE" verify >"$WORK/v5.out" 2>&1; rc=$?
+ok "verify reports both, exit 1" sh -c \
+	"[ $rc -eq 1 ] && grep -q '^index .*ordinary tree: the name ghost' '$WORK/v5.out' && grep -q '^counters .*ordinary tree: counters say' '$WORK/v5.out'"
+ok "verify --repair fixes them" "$ACFS_TOOL" --store "$STORE" verify --repair
+ok "store invariants hold after it" "$ACFS_CHECK" "$STORE/db"
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish

@@ -11,11 +11,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <cmocka.h>
 
 #include "acfs/inject.h"
 #include "acfs/store.h"
+#include "acfs/tree.h"
 #include "acfs/verify.h"
 #include "tmpstore.h"
 
@@ -263,6 +265,38 @@ static void test_quarantine(void **state)
 	assert_invariants(f->t.s);
 }
 
+static void test_tree_damage_repaired(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_verify_result res;
+	struct acfs_gnode g;
+	struct acfs_key k = key_of(1, ACFS_KIND_BC);
+	char err[ACFS_ERR_MAX] = "";
+
+	assert_int_equal(acfs_tree_create(f->t.s, ACFS_TREE_ROOT, "dir",
+					  S_IFDIR | 0755, 0, 0, NULL, 1, &g), 0);
+	assert_int_equal(acfs_tree_create(f->t.s, g.ino, "file",
+					  S_IFREG | 0644, 0, 0, NULL, 1, &g), 0);
+	assert_int_equal(acfs_tree_write(f->t.s, g.ino, 0, "hello", 5, 2), 5);
+	struct seen s = verify(f->t.s, false, ACFS_VALIDATE_NONE, &res);
+	assert_int_equal(res.problems, 0);
+	assert_int_equal(acfs_inject(f->t.s, ACFS_INJECT_TREE_NAME, &k), 0);
+	assert_int_equal(acfs_inject(f->t.s, ACFS_INJECT_TREE_COUNTERS, &k), 0);
+	assert_int_equal(acfs_store_check(f->t.s, err), -EUCLEAN);
+	s = verify(f->t.s, false, ACFS_VALIDATE_NONE, &res);
+	assert_int_equal(s.n[ACFS_PROBLEM_INDEX], 1);
+	assert_int_equal(s.n[ACFS_PROBLEM_COUNTERS], 1);
+	s = verify(f->t.s, true, ACFS_VALIDATE_NONE, &res);
+	assert_int_equal(s.repaired, 2);
+	assert_invariants(f->t.s);
+	struct acfs_tree_counters tc;
+	acfs_tree_get_counters(f->t.s, &tc);
+	assert_int_equal(tc.files, 2);
+	assert_int_equal(tc.bytes, 5);
+	s = verify(f->t.s, false, ACFS_VALIDATE_NONE, &res);
+	assert_int_equal(res.problems, 0);
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 
 int main(void)
@@ -274,6 +308,7 @@ int main(void)
 		T(test_missing_blob_and_bad_json),
 		T(test_index_and_counter_damage_repaired),
 		T(test_quarantine),
+		T(test_tree_damage_repaired),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

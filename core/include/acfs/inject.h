@@ -19,6 +19,8 @@ enum acfs_injection {
 	ACFS_INJECT_DANGLING_INFO, /* an info row for @key, which is absent */
 	ACFS_INJECT_DROP_LRU,      /* @key's lru row deleted */
 	ACFS_INJECT_STRAY_BLOB,    /* a blob no row owns */
+	ACFS_INJECT_TREE_NAME,     /* ordinary tree: a name with no inode */
+	ACFS_INJECT_TREE_COUNTERS, /* ordinary tree: counters off */
 };
 
 int acfs_inject(struct acfs_store *store, enum acfs_injection what,

@@ -15,6 +15,9 @@
  *                the row is deleted or written.
  *   counters     entries / bytes / stored differ from the sums of the
  *                entries rows. Repair: set to the sums.
+ *   the ordinary tree (acfs/tree.h): a name pointing at no inode (index;
+ *                repair deletes it), counters that differ from the inodes
+ *                (counters; repair sets them).
  * Index and counter checks run under the store's lock, so a daemon's
  * commits meanwhile are neither reported nor undone.
  */
