@@ -163,8 +163,11 @@ int acfs_validator_main(void)
 		data = malloc(h.len ? h.len : 1);
 		if (!data ||
 		    recv_all(HELPER_FD, target, h.target_len, -1) < 0 ||
-		    recv_all(HELPER_FD, data, h.len, -1) < 0)
+		    recv_all(HELPER_FD, data, h.len, -1) < 0) {
+			/* The daemon went away mid-request (or no memory). */
+			free(data);
 			return 2;
+		}
 		r = acfs_bitcode_check(data, h.len, (enum acfs_validate)h.level,
 				       h.target_len ? target : NULL,
 				       h.want_info ? &info : NULL, err);
