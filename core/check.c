@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "store-private.h"
 
@@ -119,80 +118,29 @@ int store_count_rows(struct acfs_store *s, enum acfs_cf cf,
 	return r < 0 ? r : ir;
 }
 
-/*
- * The general tree: its counters equal the named inodes and their sizes,
- * every name points at an inode and has its readdir cookie row.
- */
+/* The first problem the tree's own walk reports, as the check's error. */
+struct first_problem {
+	char *err;
+	bool seen;
+};
+
+static void note_first(bool counters, const char *why, void *u)
+{
+	struct first_problem *f = u;
+
+	(void)counters;
+	if (!f->seen)
+		snprintf(f->err, ACFS_ERR_MAX, "%s", why);
+	f->seen = true;
+}
+
+/* The general tree: what verify walks, without repairing. */
 static int check_tree(struct acfs_store *s, char *err)
 {
-	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_GNODES);
-	struct acfs_tree_counters sum = { 0 }, cnt;
-	uint64_t names = 0, cookies = 0;
-	int r = 0;
+	struct first_problem f = { err, false };
+	int r = store_tree_verify(s, false, note_first, &f);
 
-	if (!it)
-		return -ENOMEM;
-	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it);
-	     acfs_kv_iter_next(it)) {
-		size_t klen;
-		const unsigned char *k = acfs_kv_iter_key(it, &klen);
-		struct acfs_gnode g;
-		if (klen != 8 || acfs_tree_get(s, store_get_be64(k), &g) < 0) {
-			snprintf(err, ACFS_ERR_MAX, "undecodable gnodes row");
-			r = -EUCLEAN;
-			break;
-		}
-		if (g.nlink == 0)
-			continue;
-		sum.files++;
-		if (S_ISREG(g.mode))
-			sum.bytes += g.size;
-		if (S_ISDIR(g.mode) && g.parent == ACFS_TREE_ROOT)
-			sum.root_dirs++;
-	}
-	int ir = acfs_kv_iter_free(it, NULL);
-	if (r < 0 || (r = ir) < 0)
-		return r;
-	it = acfs_kv_iter_new(s->kv, ACFS_CF_GDIRENTS);
-	if (!it)
-		return -ENOMEM;
-	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it) && r == 0;
-	     acfs_kv_iter_next(it)) {
-		size_t vlen;
-		const unsigned char *v = acfs_kv_iter_value(it, &vlen);
-		struct acfs_gnode g;
-		names++;
-		if (vlen != 16 || acfs_tree_get(s, store_get_be64(v), &g) < 0) {
-			snprintf(err, ACFS_ERR_MAX, "a name points at no inode");
-			r = -EUCLEAN;
-		}
-	}
-	ir = acfs_kv_iter_free(it, NULL);
-	if (r == 0)
-		r = ir;
-	if (r == 0)
-		r = store_count_rows(s, ACFS_CF_GCOOKIES, NULL, &cookies);
-	if (r < 0)
-		return r;
-	acfs_tree_get_counters(s, &cnt);
-	if (names != cookies) {
-		snprintf(err, ACFS_ERR_MAX, "%llu names but %llu readdir rows",
-			 (unsigned long long)names, (unsigned long long)cookies);
-		return -EUCLEAN;
-	}
-	if (memcmp(&sum, &cnt, sizeof(sum)) != 0) {
-		snprintf(err, ACFS_ERR_MAX,
-			 "general counters say %llu files / %llu bytes / %llu "
-			 "top dirs, the inodes %llu / %llu / %llu",
-			 (unsigned long long)cnt.files,
-			 (unsigned long long)cnt.bytes,
-			 (unsigned long long)cnt.root_dirs,
-			 (unsigned long long)sum.files,
-			 (unsigned long long)sum.bytes,
-			 (unsigned long long)sum.root_dirs);
-		return -EUCLEAN;
-	}
-	return 0;
+	return r < 0 ? r : f.seen ? -EUCLEAN : 0;
 }
 
 int acfs_store_check(struct acfs_store *s, char *err)

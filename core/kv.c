@@ -322,22 +322,26 @@ void acfs_kv_compact(struct acfs_kv *kv)
 		rocksdb_compact_range_cf(kv->db, kv->cf[i], NULL, 0, NULL, 0);
 }
 
-int acfs_kv_space(struct acfs_kv *kv, uint64_t *ret_avail,
-		  uint64_t *ret_unflushed)
+int acfs_kv_avail(struct acfs_kv *kv, uint64_t *ret)
 {
 	struct statvfs sv;
-	uint64_t sum = 0, v;
 
 	if (statvfs(kv->dir, &sv) < 0)
 		return -errno;
-	*ret_avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+	*ret = (uint64_t)sv.f_bavail * sv.f_frsize;
+	return 0;
+}
+
+uint64_t acfs_kv_unflushed(struct acfs_kv *kv)
+{
+	uint64_t sum = 0, v;
+
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		if (rocksdb_property_int_cf(kv->db, kv->cf[i],
 					    "rocksdb.cur-size-all-mem-tables",
 					    &v) == 0)
 			sum += v;
-	*ret_unflushed = sum;
-	return 0;
+	return sum;
 }
 
 int acfs_kv_flush(struct acfs_kv *kv, char *err)

@@ -72,12 +72,10 @@ int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err);
 /* Makes every write so far durable (fsyncs the WAL). 0 or -EIO. */
 int acfs_kv_sync(struct acfs_kv *kv, char *err);
 
-/*
- * Free bytes on the database's filesystem, and bytes held in memtables
- * (written to the WAL, to be written again by their flush).
- */
-int acfs_kv_space(struct acfs_kv *kv, uint64_t *ret_avail,
-		  uint64_t *ret_unflushed);
+/* Free bytes on the database's filesystem. 0 or -errno. */
+int acfs_kv_avail(struct acfs_kv *kv, uint64_t *ret);
+/* Bytes held in memtables (in the WAL, to be written again by a flush). */
+uint64_t acfs_kv_unflushed(struct acfs_kv *kv);
 /* Flushes every memtable (waits). 0, -ENOSPC, -EIO. */
 int acfs_kv_flush(struct acfs_kv *kv, char *err);
 /* Compacts one column family fully (blocks). */

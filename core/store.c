@@ -13,8 +13,6 @@
 #include "store-private.h"
 
 #define ID_RESERVE 4096
-/* Ids below this are the filesystem's fixed directory inodes. */
-#define FIRST_ID 1024
 
 /* ---- encoding ------------------------------------------------------------ */
 
@@ -183,9 +181,9 @@ static int load_state(struct acfs_store *s, char *err)
 	r = get_fixed(s, ACFS_CF_DEFAULT, "id_limit", v, sizeof(v), &len, err);
 	if (r < 0)
 		return r;
-	s->id_limit = len == 8 ? get_le(v, 8) : FIRST_ID;
-	if (s->id_limit < FIRST_ID)
-		s->id_limit = FIRST_ID;
+	s->id_limit = len == 8 ? get_le(v, 8) : ACFS_FIRST_ID;
+	if (s->id_limit < ACFS_FIRST_ID)
+		s->id_limit = ACFS_FIRST_ID;
 
 	/* Defense in depth: never hand out an id a blob already has. */
 	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_BLOBS);
@@ -426,22 +424,28 @@ int acfs_store_read_into(struct acfs_store *s, uint64_t id, void *dst,
 
 /* ---- space ------------------------------------------------------------------ */
 
+/* More than memtables hold in practice (the WAL is kept to 64 MiB, and
+ * reaching it flushes them): with this much to spare, a write asks the
+ * filesystem only, not RocksDB. */
+#define UNFLUSHED_BOUND ((uint64_t)256 << 20)
+
 int acfs_store_room(struct acfs_store *s, uint64_t bytes, unsigned copies,
 		    bool flush_ok, char *err)
 {
-	uint64_t avail, unflushed;
+	uint64_t avail, unflushed = 0, need;
 	char a[32], n[32];
-	int r;
 
 	for (int pass = 0;; pass++) {
-		r = acfs_kv_space(s->kv, &avail, &unflushed);
-		if (r < 0)
+		if (acfs_kv_avail(s->kv, &avail) < 0)
 			return 0; /* cannot tell: let the write find out */
 		/* Written to the WAL now and to a blob file at the flush,
 		 * while the WAL still holds it; same for what memtables
 		 * hold already. */
-		uint64_t need = copies * bytes + unflushed +
-				ACFS_SPACE_RESERVE;
+		need = copies * bytes + ACFS_SPACE_RESERVE;
+		if (avail >= need + UNFLUSHED_BOUND)
+			return 0;
+		unflushed = acfs_kv_unflushed(s->kv);
+		need += unflushed;
 		if (avail >= need)
 			return 0;
 		/* A flush turns WAL bytes into table and blob files; the old

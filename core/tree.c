@@ -377,13 +377,12 @@ int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 	put_name(s, b, parent, name, g.ino, cookie);
 	cnt.files++;
 	r = commit(s, b, &cnt);
-	pthread_mutex_unlock(&s->tree_lock);
-	if (r == 0 && ret)
-		*ret = g;
-	return r;
+	b = NULL; /* commit took it */
 fail:
 	pthread_mutex_unlock(&s->tree_lock);
 	acfs_kv_batch_free(b);
+	if (r == 0 && ret)
+		*ret = g;
 	return r;
 }
 
@@ -430,13 +429,12 @@ int acfs_tree_link(struct acfs_store *s, uint64_t ino, uint64_t newparent,
 	put_node(s, b, &pg);
 	put_name(s, b, newparent, newname, ino, cookie);
 	r = commit(s, b, &s->tcount);
-	pthread_mutex_unlock(&s->tree_lock);
-	if (r == 0 && ret)
-		*ret = g;
-	return r;
+	b = NULL; /* commit took it */
 fail:
 	pthread_mutex_unlock(&s->tree_lock);
 	acfs_kv_batch_free(b);
+	if (r == 0 && ret)
+		*ret = g;
 	return r;
 }
 
@@ -494,8 +492,7 @@ int acfs_tree_remove(struct acfs_store *s, uint64_t parent, const char *name,
 	pg.mtime_ns = pg.ctime_ns = now_ns;
 	put_node(s, b, &pg);
 	r = commit(s, b, &cnt);
-	pthread_mutex_unlock(&s->tree_lock);
-	return r;
+	b = NULL; /* commit took it */
 fail:
 	pthread_mutex_unlock(&s->tree_lock);
 	acfs_kv_batch_free(b);
@@ -611,8 +608,7 @@ int acfs_tree_rename(struct acfs_store *s, uint64_t parent, const char *name,
 	if (np != &pg)
 		put_node(s, b, np);
 	r = commit(s, b, &cnt);
-	pthread_mutex_unlock(&s->tree_lock);
-	return r;
+	b = NULL; /* commit took it */
 fail:
 	pthread_mutex_unlock(&s->tree_lock);
 	acfs_kv_batch_free(b);
@@ -1052,6 +1048,60 @@ int acfs_tree_evict(struct acfs_store *s, uint64_t bytes,
 	return r;
 }
 
+static int exists_cb(const void *v, size_t len, void *u)
+{
+	(void)v;
+	(void)len;
+	*(bool *)u = true;
+	return 0;
+}
+
+static bool row_exists(struct acfs_store *s, enum acfs_cf cf,
+		       const unsigned char *k)
+{
+	bool found = false;
+	acfs_kv_get(s->kv, cf, k, 16, exists_cb, &found, NULL);
+	return found;
+}
+
+/* Readdir rows must name a name of their directory with that cookie. */
+static int check_cookies(struct acfs_store *s, struct acfs_kv_batch *b,
+			 bool repair,
+			 void (*report)(bool counters, const char *why,
+					void *userdata),
+			 void *userdata)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_GCOOKIES);
+	char why[ACFS_ERR_MAX];
+
+	if (!it)
+		return -ENOMEM;
+	for (acfs_kv_iter_first(it); acfs_kv_iter_valid(it);
+	     acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const char *v = acfs_kv_iter_value(it, &vlen);
+		char name[ACFS_TREE_NAME_MAX + 1];
+		struct dirent_val d;
+
+		if (klen == 16 && vlen > 0 && vlen <= ACFS_TREE_NAME_MAX) {
+			memcpy(name, v, vlen);
+			name[vlen] = '\0';
+			if (get_dirent(s, store_get_be64(k), name, &d) == 0 &&
+			    d.cookie == store_get_be64(k + 8))
+				continue;
+		}
+		snprintf(why, sizeof(why), "ordinary tree: a readdir row of "
+			 "directory %llu names no entry (%.*s)",
+			 klen >= 8 ? (unsigned long long)store_get_be64(k) : 0,
+			 (int)(vlen < 64 ? vlen : 64), v);
+		report(false, why, userdata);
+		if (repair)
+			acfs_kv_batch_delete(b, s->kv, ACFS_CF_GCOOKIES, k, klen);
+	}
+	return acfs_kv_iter_free(it, NULL);
+}
+
 int store_tree_verify(struct acfs_store *s, bool repair,
 		      void (*report)(bool counters, const char *why,
 				     void *userdata),
@@ -1105,9 +1155,23 @@ int store_tree_verify(struct acfs_store *s, bool repair,
 		size_t klen, vlen;
 		const unsigned char *k = acfs_kv_iter_key(it, &klen);
 		const unsigned char *v = acfs_kv_iter_value(it, &vlen);
+		unsigned char ck[16];
 		if (klen > 8 && vlen == 16 &&
-		    idset_has(&named, store_get_be64(v)))
+		    idset_has(&named, store_get_be64(v))) {
+			/* Listed by readdir only through its cookie row. */
+			pair_key(store_get_be64(k), store_get_be64(v + 8), ck);
+			if (row_exists(s, ACFS_CF_GCOOKIES, ck))
+				continue;
+			snprintf(why, sizeof(why), "ordinary tree: the name "
+				 "%.*s in directory %llu has no readdir row",
+				 (int)(klen - 8), (const char *)k + 8,
+				 (unsigned long long)store_get_be64(k));
+			report(false, why, userdata);
+			if (repair)
+				acfs_kv_batch_put(b, s->kv, ACFS_CF_GCOOKIES,
+						  ck, 16, k + 8, klen - 8);
 			continue;
+		}
 		snprintf(why, sizeof(why), "ordinary tree: the name %.*s in "
 			 "directory %llu points at no inode",
 			 klen > 8 ? (int)(klen - 8) : 0, (const char *)k + 8,
@@ -1125,7 +1189,8 @@ int store_tree_verify(struct acfs_store *s, bool repair,
 		}
 	}
 	ir = acfs_kv_iter_free(it, NULL);
-	if ((r = ir) < 0)
+	if ((r = ir) < 0 || (r = check_cookies(s, b, repair, report,
+					       userdata)) < 0)
 		goto out;
 	if (memcmp(&sum, &s->tcount, sizeof(sum)) != 0) {
 		snprintf(why, sizeof(why),

@@ -54,10 +54,12 @@ void gen_attr(const struct acfs_gnode *g, struct stat *st)
 	st->st_ctim = ts_of(g->ctime_ns);
 }
 
-/* A general inode the kernel knows, or NULL. */
+/* A general inode the kernel knows, or NULL. The fixed directories
+ * (root, monomorph, tmp, shards) are below the store's first id: asked on
+ * every lookup of an entry, they are answered without the inode table. */
 static struct inode *general(struct acfs_fs *fs, fuse_ino_t ino)
 {
-	struct inode *in = inode_find(fs, ino);
+	struct inode *in = ino >= ACFS_FIRST_ID ? inode_find(fs, ino) : NULL;
 	return in && in->type == INODE_GENERAL ? in : NULL;
 }
 
@@ -417,7 +419,8 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 	/* Offsets are cookies (store ids, 1024 and up); below them the
 	 * fixed names of the directory. */
 	int r = acfs_tree_readdir(fs->store, dir,
-				  off >= 1024 ? (uint64_t)off : 0, fill_one,
+				  off >= ACFS_FIRST_ID ? (uint64_t)off : 0,
+				  fill_one,
 				  &f);
 	return r > 0 ? 0 : r;
 }

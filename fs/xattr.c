@@ -30,7 +30,7 @@ static void reply_value(fuse_req_t req, const char *v, size_t size)
 
 static struct inode *entry_of(struct acfs_fs *fs, fuse_ino_t ino)
 {
-	struct inode *in = ino >= 1024 ? inode_find(fs, ino) : NULL;
+	struct inode *in = ino >= ACFS_FIRST_ID ? inode_find(fs, ino) : NULL;
 
 	if (in) {
 		pthread_mutex_lock(&in->lock);

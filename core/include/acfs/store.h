@@ -95,6 +95,10 @@ struct acfs_stats {
 	int64_t since_ns;        /* when the counters were last zeroed */
 };
 
+/* Ids (inode numbers) start here; below are the filesystem's fixed
+ * directories. */
+#define ACFS_FIRST_ID 1024
+
 /* Size of the error buffers taken below. */
 #define ACFS_ERR_MAX 512
 
