@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -473,6 +474,12 @@ int main(int argc, char *argv[])
 	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
 		return acfs_validator_main();
 	raise_fd_limit();
+	/* Entry-sized buffers (blob values, decompressed bytes) go back to
+	 * the system when freed: glibc otherwise raises its mmap threshold
+	 * after the first large free and keeps later ones in its heap, so
+	 * the daemon's memory would follow its largest past reads, not
+	 * --max-loaded. */
+	mallopt(M_MMAP_THRESHOLD, 1 << 20);
 	if (fuse_opt_parse(&args, &opts, option_spec, opt_proc) < 0)
 		return 2;
 	if (opts.show_help) {
