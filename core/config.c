@@ -11,12 +11,15 @@
 #include <ini.h>
 
 #include "acfs/paths.h"
+#include "acfs/remote.h"
 #include "acfs/size.h"
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
 static const char *const keys[ACFS_SET_COUNT] = {
 	"store", "max_size", "max_entry_size", "validate", "target", "sync",
 	"hit_mode", "compress_level", "verify_reads", "max_loaded", "group", "evict_general",
+	"remote", "remote_mode", "remote_wait", "remote_timeout",
+	"remote_negative_ttl", "remote_queue_max", "remote_uploads",
 };
 
 static const char *const defaults[ACFS_SET_COUNT] = {
@@ -29,6 +32,13 @@ static const char *const defaults[ACFS_SET_COUNT] = {
 	[ACFS_SET_VERIFY_READS] = "first",
 	[ACFS_SET_MAX_LOADED] = "256M",
 	[ACFS_SET_EVICT_GENERAL] = "false",
+	[ACFS_SET_REMOTE] = "",
+	[ACFS_SET_REMOTE_MODE] = "read-write",
+	[ACFS_SET_REMOTE_WAIT] = "100ms",
+	[ACFS_SET_REMOTE_TIMEOUT] = "2s",
+	[ACFS_SET_REMOTE_NEGATIVE_TTL] = "10s",
+	[ACFS_SET_REMOTE_QUEUE_MAX] = "1000000",
+	[ACFS_SET_REMOTE_UPLOADS] = "4",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -47,6 +57,49 @@ static int parse_bool(const char *v, bool *ret)
 	else
 		return -EINVAL;
 	return 0;
+}
+
+/* "100ms", "2s", "1m"; a bare number is milliseconds. */
+static int parse_ms(const char *v, unsigned max, unsigned *ret)
+{
+	char *end;
+	unsigned long long n = strtoull(v, &end, 10), mul;
+
+	if (end == v || *v == '-')
+		return -EINVAL;
+	if (!*end || !strcmp(end, "ms"))
+		mul = 1;
+	else if (!strcmp(end, "s"))
+		mul = 1000;
+	else if (!strcmp(end, "m"))
+		mul = 60000;
+	else
+		return -EINVAL;
+	if (n > max / mul)
+		return -EINVAL;
+	*ret = (unsigned)(n * mul);
+	return 0;
+}
+
+/* Each space-separated URL of @v must parse. */
+static int check_remotes(const char *v, char *why, size_t len)
+{
+	char *copy = strdup(v), *save = NULL, err[ACFS_ERR_MAX];
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, " \t,", &save); t && r == 0;
+	     t = strtok_r(NULL, " \t,", &save)) {
+		struct acfs_remote_url u;
+		r = acfs_remote_url_parse(t, &u, err);
+		if (r == 0)
+			acfs_remote_url_release(&u);
+		else
+			snprintf(why, len, "%.250s", err);
+	}
+	free(copy);
+	return r;
 }
 
 /* Checks @value for @s and stores its parsed form. */
@@ -135,6 +188,55 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 			return -EINVAL;
 		}
 		break;
+	case ACFS_SET_REMOTE:
+		return check_remotes(v, why, len);
+	case ACFS_SET_REMOTE_MODE:
+		if (!strcmp(v, "read-write"))
+			c->remote_mode = ACFS_REMOTE_READ_WRITE;
+		else if (!strcmp(v, "read-only"))
+			c->remote_mode = ACFS_REMOTE_READ_ONLY;
+		else if (!strcmp(v, "write-only"))
+			c->remote_mode = ACFS_REMOTE_WRITE_ONLY;
+		else {
+			snprintf(why, len, "%s: use read-write, read-only or "
+				 "write-only", v);
+			return -EINVAL;
+		}
+		break;
+	case ACFS_SET_REMOTE_WAIT:
+	case ACFS_SET_REMOTE_TIMEOUT:
+	case ACFS_SET_REMOTE_NEGATIVE_TTL: {
+		unsigned *dst = s == ACFS_SET_REMOTE_WAIT ? &c->remote_wait_ms
+				: s == ACFS_SET_REMOTE_TIMEOUT
+					? &c->remote_timeout_ms
+					: &c->remote_negative_ttl_ms;
+		if (parse_ms(v, 3600 * 1000, dst) < 0 ||
+		    (s == ACFS_SET_REMOTE_TIMEOUT && *dst == 0)) {
+			snprintf(why, len, "%s is not a duration (e.g. 100ms, "
+				 "2s; at most 1 hour%s)", v,
+				 s == ACFS_SET_REMOTE_TIMEOUT ? ", above 0"
+							      : "");
+			return -EINVAL;
+		}
+		break;
+	}
+	case ACFS_SET_REMOTE_QUEUE_MAX:
+	case ACFS_SET_REMOTE_UPLOADS: {
+		char *end;
+		unsigned long long n = strtoull(v, &end, 10);
+		unsigned long long max = s == ACFS_SET_REMOTE_UPLOADS ? 64
+								      : 1ULL << 40;
+		if (!*v || *end || *v == '-' || n == 0 || n > max) {
+			snprintf(why, len, "%s: use a count from 1 to %llu", v,
+				 max);
+			return -EINVAL;
+		}
+		if (s == ACFS_SET_REMOTE_UPLOADS)
+			c->remote_uploads = (unsigned)n;
+		else
+			c->remote_queue_max = n;
+		break;
+	}
 	case ACFS_SET_STORE:
 		if (!*v) {
 			snprintf(why, len, "the store cannot be empty");
@@ -167,6 +269,24 @@ static int set(struct acfs_config *c, enum acfs_setting s, const char *v,
 	c->value[s] = nv;
 	c->source[s] = ns;
 	return 0;
+}
+
+int acfs_config_add_remote(struct acfs_config *c, const char *url,
+			   const char *source, char *err)
+{
+	const char *old = c->value[ACFS_SET_REMOTE];
+	bool keep = old && *old && c->source[ACFS_SET_REMOTE] &&
+		    !strcmp(c->source[ACFS_SET_REMOTE], source);
+	char *v;
+	int r;
+
+	/* Repeated on one command line: a list; from a higher source: it
+	 * replaces what a lower one said. */
+	if (asprintf(&v, "%s%s%s", keep ? old : "", keep ? " " : "", url) < 0)
+		return -ENOMEM;
+	r = acfs_config_set(c, ACFS_SET_REMOTE, v, source, err);
+	free(v);
+	return r;
 }
 
 int acfs_config_set(struct acfs_config *c, enum acfs_setting s,
@@ -209,7 +329,9 @@ static int on_line(void *u, const char *section, const char *name,
 	if (f->r == 0) {
 		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
 			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group, evict_general)", f->path,
+			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group, evict_general, "
+			 "remote, remote_mode, remote_wait, remote_timeout, remote_negative_ttl, "
+			 "remote_queue_max, remote_uploads)", f->path,
 			 name);
 		f->r = -EINVAL;
 	}

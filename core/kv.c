@@ -15,6 +15,7 @@
 static const char *const cf_names[ACFS_CF_COUNT] = {
 	"default", "entries", "blobs", "orphans", "lru", "info", "quarantine",
 	"gnodes", "gdirents", "gcookies", "gdata", "gorphans",
+	"uploads",
 };
 
 struct acfs_kv {

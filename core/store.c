@@ -601,6 +601,13 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 		store_lru_key(e.atime_ns, &c->key, lk);
 		acfs_kv_batch_put(b, s->kv, ACFS_CF_LRU, lk, sizeof(lk), "", 0);
 	}
+	for (size_t i = 0; i < c->nupload; i++) {
+		unsigned char uk[16];
+		store_put_be64(uk, c->upload_to[i]);
+		store_put_be64(uk + 8, c->id);
+		acfs_kv_batch_put(b, s->kv, ACFS_CF_UPLOADS, uk, sizeof(uk), k,
+				  sizeof(k));
+	}
 	store_put_counters(s, b, &cnt);
 	r = acfs_kv_write(s->kv, b, err);
 	if (r == 0) {
@@ -899,4 +906,65 @@ void acfs_store_compact(struct acfs_store *s)
 {
 	if (!s->read_only)
 		acfs_kv_compact(s->kv);
+}
+
+/* ---- the upload queues of remote tiers ----------------------------------- */
+
+int acfs_store_uploads(struct acfs_store *s, uint64_t remote, uint64_t after,
+		       struct acfs_upload *out, size_t max, size_t *ret_n)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	unsigned char start[16];
+	size_t n = 0;
+
+	store_put_be64(start, remote);
+	store_put_be64(start + 8, after + 1);
+	for (acfs_kv_iter_seek(it, start, sizeof(start));
+	     n < max && acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const void *v = acfs_kv_iter_value(it, &vlen);
+		if (klen != 16 || store_get_be64(k) != remote)
+			break;
+		out[n].id = store_get_be64(k + 8);
+		if (store_decode_key(v, vlen, &out[n].key) == 0)
+			n++;
+	}
+	*ret_n = n;
+	return acfs_kv_iter_free(it, NULL);
+}
+
+int acfs_store_upload_done(struct acfs_store *s, uint64_t remote, uint64_t id,
+			   char *err)
+{
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	unsigned char k[16];
+	int r;
+
+	store_put_be64(k, remote);
+	store_put_be64(k + 8, id);
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_UPLOADS, k, sizeof(k));
+	r = acfs_kv_write(s->kv, b, err);
+	acfs_kv_batch_free(b);
+	return r;
+}
+
+int acfs_store_upload_count(struct acfs_store *s, uint64_t remote,
+			    uint64_t *ret)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	unsigned char start[8];
+	uint64_t n = 0;
+
+	store_put_be64(start, remote);
+	for (acfs_kv_iter_seek(it, start, remote ? sizeof(start) : 0);
+	     acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
+		size_t klen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		if (remote && (klen < 8 || store_get_be64(k) != remote))
+			break;
+		n++;
+	}
+	*ret = n;
+	return acfs_kv_iter_free(it, NULL);
 }

@@ -38,6 +38,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 
@@ -162,6 +163,9 @@ struct acfs_fs {
 	pthread_t notifier;
 	bool notifier_started;
 
+	/* remote.c: remote tiers (--remote); NULL without */
+	struct fs_remotes *remote;
+
 	/* control.c */
 	int control_fd;
 	pthread_t control;
@@ -281,6 +285,40 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 int fs_load_locked(struct acfs_fs *fs, struct inode *in);
 void fs_unload_locked(struct acfs_fs *fs, struct inode *in);
 void fs_verified_release(struct acfs_fs *fs);
+
+/* remote.c: the remote tiers */
+int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg);
+/* Stops the remotes' threads; fs_remote_free, after the control thread
+ * stopped, frees them. */
+void fs_remote_stop(struct acfs_fs *fs);
+void fs_remote_free(struct acfs_fs *fs);
+/*
+ * A lookup found no entry for @key: asks the remotes, waiting at most
+ * --remote-wait. 0 if the entry is now committed locally; else -ENOENT
+ * with how long the kernel may remember the absence in *neg_timeout.
+ * Call without fs->ns_lock.
+ */
+int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
+		    double *neg_timeout);
+/* The remotes a commit of @key is to be queued for (ids into @ids, room
+ * for every remote); counts and logs full queues. */
+size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
+				uint64_t *ids);
+/* A commit queued uploads for @ids: wakes the uploaders. */
+void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n);
+/* Waits until every upload queue is empty, at most @timeout_ms. 0, or
+ * -ETIMEDOUT with what is left in *ret_left. */
+int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
+		   uint64_t *ret_left);
+/* The remotes' counters: lines, or a JSON value. */
+void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
+/* Number of remotes (for sizing fs_remote_upload_targets' array). */
+size_t fs_remote_count(struct acfs_fs *fs);
+
+/* ops.c: commits @data fetched from a remote as entry @key, validated as
+ * a local commit is; an entry committed meanwhile wins. 0 or -errno. */
+int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
+		      const void *data, size_t len);
 
 /* xattr.c */
 void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

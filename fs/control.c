@@ -25,6 +25,17 @@ static void flush_uses(void *userdata)
 	fs_lru_flush(userdata);
 }
 
+static void remote_report(FILE *out, bool json, void *userdata)
+{
+	fs_remote_report(userdata, out, json);
+}
+
+static int remote_sync(unsigned timeout_ms, FILE *progress, uint64_t *left,
+		       void *userdata)
+{
+	return fs_remote_sync(userdata, timeout_ms, progress, left);
+}
+
 static void serve(struct acfs_fs *fs, int fd)
 {
 	struct timeval tv = { .tv_sec = 10 };
@@ -48,6 +59,8 @@ static void serve(struct acfs_fs *fs, int fd)
 	ctx.in_use = inode_in_use;
 	ctx.validator = fs->validator;
 	ctx.on_removed = fs_evicted;
+	ctx.remote_report = remote_report;
+	ctx.remote_sync = remote_sync;
 	ctx.userdata = fs;
 	if (ctx.out && ctx.err) {
 		acfs_log(LOG_INFO, "aria-cache %s", argc ? argv[0] : "");

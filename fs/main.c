@@ -42,6 +42,15 @@ struct options {
 	char *verify_reads;
 	char *max_loaded;
 	char *group;
+	char *remote_mode;
+	char *remote_wait;
+	char *remote_timeout;
+	char *remote_negative_ttl;
+	char *remote_queue_max;
+	char *remote_uploads;
+	char **remotes;   /* --remote URL, in order */
+	size_t nremotes;
+	bool remote_next; /* "--remote" was the last argument */
 	int sync;
 	int evict_general;
 	int show_help;
@@ -51,6 +60,8 @@ struct options {
 };
 
 #define OPT(t, p, v) { t, offsetof(struct options, p), v }
+#define KEY_REMOTE 1
+#define KEY_REMOTE_NEXT 2
 static const struct fuse_opt option_spec[] = {
 	OPT("--store %s", store, 0),
 	OPT("--store=%s", store, 0),
@@ -82,6 +93,28 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--target %s", target, 0),
 	OPT("--target=%s", target, 0),
 	OPT("target=%s", target, 0),
+	OPT("--remote-mode %s", remote_mode, 0),
+	OPT("--remote-mode=%s", remote_mode, 0),
+	OPT("remote_mode=%s", remote_mode, 0),
+	OPT("--remote-wait %s", remote_wait, 0),
+	OPT("--remote-wait=%s", remote_wait, 0),
+	OPT("remote_wait=%s", remote_wait, 0),
+	OPT("--remote-timeout %s", remote_timeout, 0),
+	OPT("--remote-timeout=%s", remote_timeout, 0),
+	OPT("remote_timeout=%s", remote_timeout, 0),
+	OPT("--remote-negative-ttl %s", remote_negative_ttl, 0),
+	OPT("--remote-negative-ttl=%s", remote_negative_ttl, 0),
+	OPT("remote_negative_ttl=%s", remote_negative_ttl, 0),
+	OPT("--remote-queue-max %s", remote_queue_max, 0),
+	OPT("--remote-queue-max=%s", remote_queue_max, 0),
+	OPT("remote_queue_max=%s", remote_queue_max, 0),
+	OPT("--remote-uploads %s", remote_uploads, 0),
+	OPT("--remote-uploads=%s", remote_uploads, 0),
+	OPT("remote_uploads=%s", remote_uploads, 0),
+	FUSE_OPT_KEY("--remote=", KEY_REMOTE),
+	/* Not "--remote %s": libfuse would match it to --remote-mode too. */
+	FUSE_OPT_KEY("--remote", KEY_REMOTE_NEXT),
+	FUSE_OPT_KEY("remote=", KEY_REMOTE),
 	OPT("--evict-general", evict_general, 1),
 	OPT("evict_general", evict_general, 1),
 	OPT("--sync", sync, 1),
@@ -101,6 +134,26 @@ static int opt_proc(void *data, const char *arg, int key,
 	struct options *o = data;
 
 	(void)outargs;
+	if (key == KEY_REMOTE_NEXT) {
+		o->remote_next = true;
+		return 0;
+	}
+	if (key == KEY_REMOTE ||
+	    (key == FUSE_OPT_KEY_NONOPT && o->remote_next)) {
+		/* "--remote=URL", "--remote URL", "-o remote=URL":
+		 * repeatable, kept in order. */
+		const char *url = key == FUSE_OPT_KEY_NONOPT ? arg
+				  : !strncmp(arg, "--remote=", 9) ? arg + 9
+								  : arg + 7;
+		o->remote_next = false;
+		char **n = realloc(o->remotes,
+				   (o->nremotes + 1) * sizeof(*n));
+		if (!n || !(n[o->nremotes] = strdup(url)))
+			return -1;
+		o->remotes = n;
+		o->nremotes++;
+		return 0;
+	}
 	if (key != FUSE_OPT_KEY_NONOPT)
 		return 1;
 	if (o->source) {
@@ -138,7 +191,18 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_MAX_LOADED, o->max_loaded },
 		{ ACFS_SET_GROUP, o->group },
 		{ ACFS_SET_EVICT_GENERAL, o->evict_general ? "true" : NULL },
+		{ ACFS_SET_REMOTE_MODE, o->remote_mode },
+		{ ACFS_SET_REMOTE_WAIT, o->remote_wait },
+		{ ACFS_SET_REMOTE_TIMEOUT, o->remote_timeout },
+		{ ACFS_SET_REMOTE_NEGATIVE_TTL, o->remote_negative_ttl },
+		{ ACFS_SET_REMOTE_QUEUE_MAX, o->remote_queue_max },
+		{ ACFS_SET_REMOTE_UPLOADS, o->remote_uploads },
 	};
+
+	for (size_t i = 0; i < o->nremotes; i++)
+		if (acfs_config_add_remote(c, o->remotes[i], "command line",
+					   err) < 0)
+			return -EINVAL;
 
 	for (size_t i = 0; i < sizeof(given) / sizeof(given[0]); i++)
 		if (given[i].v && acfs_config_set(c, given[i].s, given[i].v,
@@ -195,6 +259,26 @@ static void usage(const char *prog)
 	       "                           evicted after entries, least recently\n"
 	       "                           changed first (default: never);\n"
 	       "                           -o evict_general\n"
+	       "    --remote URL           share entries through a remote tier,\n"
+	       "                           redis://HOST[:PORT][/DB] or\n"
+	       "                           http(s)://HOST[:PORT][/PREFIX] (Bazel\n"
+	       "                           HTTP cache layout: bazel-remote, nginx\n"
+	       "                           WebDAV, S3); repeatable, tried in\n"
+	       "                           order; -o remote=URL\n"
+	       "    --remote-mode MODE     read-write (default), read-only\n"
+	       "                           (fetch misses, upload nothing) or\n"
+	       "                           write-only (upload, never fetch)\n"
+	       "    --remote-wait TIME     how long a lookup that misses locally\n"
+	       "                           waits for the remotes (default 100ms)\n"
+	       "    --remote-timeout TIME  a network step gives up after TIME\n"
+	       "                           (default 2s)\n"
+	       "    --remote-negative-ttl TIME\n"
+	       "                           a key the remotes lack is not asked\n"
+	       "                           for again for TIME (default 10s)\n"
+	       "    --remote-queue-max N   uploads queued at most (default\n"
+	       "                           1000000); past it commits are not\n"
+	       "                           queued (counted, logged)\n"
+	       "    --remote-uploads N     uploads in flight per remote (default 4)\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
 	       "                           -o sync_commits\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
@@ -655,6 +739,9 @@ mounted:
 			"thread\n");
 		goto out_unmount;
 	}
+	if (fs_remote_start(&fs, &cfg) < 0)
+		acfs_log(LOG_ERR, "cannot start the remote tiers: out of "
+			 "memory; serving local data only");
 	fs_control_start(&fs);
 	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
 	if (notify_fd >= 0) {
@@ -683,7 +770,9 @@ mounted:
 	fuse_loop_cfg_destroy(loop);
 	acfs_log(LOG_INFO, "unmounting %s", mp);
 out_unmount:
+	fs_remote_stop(&fs);
 	fs_control_stop(&fs);
+	fs_remote_free(&fs);
 	fs_lru_stop(&fs);
 	fuse_session_unmount(fs.se);
 out_signals:
@@ -718,6 +807,15 @@ out_args:
 	free(opts.group);
 	free(opts.compress_level);
 	free(opts.source);
+	free(opts.remote_mode);
+	free(opts.remote_wait);
+	free(opts.remote_timeout);
+	free(opts.remote_negative_ttl);
+	free(opts.remote_queue_max);
+	free(opts.remote_uploads);
+	for (size_t i = 0; i < opts.nremotes; i++)
+		free(opts.remotes[i]);
+	free(opts.remotes);
 	acfs_config_release(&cfg);
 	fuse_opt_free_args(&args);
 	return ret;

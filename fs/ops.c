@@ -150,10 +150,18 @@ static void lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	}
 	pthread_rwlock_rdlock(&fs->ns_lock);
 	r = acfs_store_get(fs->store, &key, &ent);
+	double neg_t = fs->neg_timeout;
+	if (r == -ENOENT && fs->remote && !pending_exists(fs, &key)) {
+		/* Read-through: the remotes get a bounded wait. */
+		pthread_rwlock_unlock(&fs->ns_lock);
+		r = fs_remote_fetch(fs, &key, &neg_t);
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		r = r == 0 ? acfs_store_get(fs->store, &key, &ent) : -ENOENT;
+	}
 	if (r == -ENOENT) {
 		/* A direct create of this name is being written: do not let
 		 * the kernel remember "absent" past its commit. */
-		double t = pending_exists(fs, &key) ? 0.0 : fs->neg_timeout;
+		double t = pending_exists(fs, &key) ? 0.0 : neg_t;
 		pthread_rwlock_unlock(&fs->ns_lock);
 		acfs_store_count(fs->store, ACFS_STAT_MISSES, 1);
 		reply_negative(req, t);
@@ -1057,6 +1065,76 @@ static void unmap_staged(struct acfs_fs *fs, char *buf, uint64_t size)
 	commit_gate(fs, size, false);
 }
 
+/* acfs_store_commit, waiting for eviction while the store is over budget. */
+static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
+			struct acfs_entry *ent, struct acfs_entry *old,
+			bool *kept, char *err)
+{
+	int r;
+
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_wrlock(&fs->ns_lock);
+		r = acfs_store_commit(fs->store, c, ent, old, kept, err);
+		pthread_rwlock_unlock(&fs->ns_lock);
+		if (r != -EAGAIN)
+			return r;
+		if (tries == 3) {
+			/* Eviction ran and could not make room: what is
+			 * left is pinned. */
+			snprintf(err, ACFS_ERR_MAX, "the store is over its "
+				 "%llu-byte budget and eviction cannot free "
+				 "space (pinned entries?); unpin or raise "
+				 "--max-size", (unsigned long long)fs->max_size);
+			return -ENOSPC;
+		}
+		fs_lru_wait_room(fs);
+	}
+}
+
+int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
+		      const void *data, size_t len)
+{
+	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
+	struct acfs_commit c = { 0 };
+	struct acfs_entry ent, old;
+	bool kept = false;
+	int r;
+
+	acfs_key_format_path(key, path);
+	if (len > fs->max_entry_size) {
+		acfs_log(LOG_WARNING, "refused %s from a remote: %zu bytes, "
+			 "over --max-entry-size", path, len);
+		return -EFBIG;
+	}
+	r = validate(fs, key, data, len, &c.info, &c.info_len);
+	if (r < 0)
+		return r;
+	c.key = *key;
+	c.id = acfs_store_alloc_id(fs->store);
+	c.data = data;
+	c.size = len;
+	c.now_ns = acfs_now_ns();
+	c.noreplace = true; /* a local commit meanwhile wins */
+	c.in_use = inode_in_use;
+	c.userdata = fs;
+	if (!c.id) {
+		free((void *)c.info);
+		return -EIO;
+	}
+	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	free((void *)c.info);
+	if (r == -EEXIST)
+		return 0;
+	if (r < 0) {
+		acfs_log(LOG_ERR, "commit of %s from a remote failed: %s",
+			 path, err);
+		return r;
+	}
+	if (fs_over_budget(fs))
+		fs_lru_kick(fs);
+	return 0;
+}
+
 /*
  * Turns staged inode @in (locked by the caller) into the committed version
  * of @key. @what names the operation for logs.
@@ -1099,25 +1177,13 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.noreplace = noreplace;
 	c.in_use = inode_in_use;
 	c.userdata = fs;
+	uint64_t upload_to[fs_remote_count(fs) + 1];
+	c.upload_to = upload_to;
+	c.nupload = fs_remote_upload_targets(fs, key, upload_to);
 
-	for (int tries = 0;; tries++) {
-		pthread_rwlock_wrlock(&fs->ns_lock);
-		r = acfs_store_commit(fs->store, &c, &ent, &old, &kept, err);
-		pthread_rwlock_unlock(&fs->ns_lock);
-		if (r != -EAGAIN)
-			break;
-		if (tries == 3) {
-			/* Eviction ran and could not make room: what is
-			 * left is pinned. */
-			snprintf(err, sizeof(err), "the store is over its "
-				 "%llu-byte budget and eviction cannot free "
-				 "space (pinned entries?); unpin or raise "
-				 "--max-size", (unsigned long long)fs->max_size);
-			r = -ENOSPC;
-			break;
-		}
-		fs_lru_wait_room(fs);
-	}
+	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	if (r == 0)
+		fs_remote_queued(fs, upload_to, c.nupload);
 	unmap_staged(fs, buf, in->size);
 	free((void *)c.info);
 	if (r == -EEXIST)

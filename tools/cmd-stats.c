@@ -37,6 +37,9 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	double ratio = hits + misses ? (double)hits / (double)(hits + misses)
 				     : 0.0;
 	int64_t now = acfs_cmd_now_ns();
+	uint64_t queued = 0;
+	if (acfs_store_upload_count(ctx->store, 0, &queued) < 0)
+		queued = 0;
 	double uptime = ctx->daemon_start_ns
 				? (double)(now - ctx->daemon_start_ns) / 1e9
 				: 0.0;
@@ -54,7 +57,8 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			"\"peak_stored_bytes\": %llu, "
 			"\"quarantined\": %llu, \"verified_reads\": %llu, "
 			"\"general_files\": %llu, \"general_bytes\": %llu, "
-			"\"uptime_seconds\": %.1f, \"since_ns\": %lld}\n",
+			"\"uptime_seconds\": %.1f, \"since_ns\": %lld, "
+			"\"upload_queue\": %llu, \"remote\": ",
 			ctx->daemon_start_ns ? "true" : "false",
 			(unsigned long long)c.entries,
 			(unsigned long long)c.bytes,
@@ -70,7 +74,12 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			(unsigned long long)st.v[ACFS_STAT_VERIFIED],
 			(unsigned long long)tc.files,
 			(unsigned long long)tc.bytes, uptime,
-			(long long)st.since_ns);
+			(long long)st.since_ns, (unsigned long long)queued);
+		if (ctx->remote_report)
+			ctx->remote_report(ctx->out, true, ctx->userdata);
+		else
+			fprintf(ctx->out, "null");
+		fprintf(ctx->out, "}\n");
 		return 0;
 	}
 	fprintf(ctx->out, "store              %s\n", ctx->store_dir);
@@ -104,6 +113,11 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	human(tc.bytes, a, sizeof(a));
 	fprintf(ctx->out, "general files      %llu (%s; not entries)\n",
 		(unsigned long long)tc.files, a);
+	if (ctx->remote_report)
+		ctx->remote_report(ctx->out, false, ctx->userdata);
+	else if (queued)
+		fprintf(ctx->out, "upload queue       %llu (no daemon uploads "
+			"them now)\n", (unsigned long long)queued);
 	if (ctx->daemon_start_ns)
 		fprintf(ctx->out, "uptime             %.0fs\n", uptime);
 	else

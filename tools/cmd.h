@@ -33,6 +33,12 @@ struct acfs_cmd_ctx {
 	void (*batch_lock)(bool lock, void *userdata);
 	acfs_in_use_fn in_use;
 	acfs_evicted_fn on_removed;
+	/* The remote tiers' counters (lines, or a JSON value) and a wait
+	 * for their upload queues to empty (0, or -ETIMEDOUT and what is
+	 * left). */
+	void (*remote_report)(FILE *out, bool json, void *userdata);
+	int (*remote_sync)(unsigned timeout_ms, FILE *progress,
+			   uint64_t *left, void *userdata);
 	void *userdata;
 };
 
@@ -62,6 +68,7 @@ int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
 int64_t acfs_cmd_now_ns(void);

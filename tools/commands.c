@@ -10,7 +10,9 @@ static const struct acfs_cmd commands[] = {
 	{ "stats", acfs_cmd_stats, "[--json]",
 	  "Shows entries, logical and stored bytes, the budget, hits, misses,\n"
 	  "stores, rejected stores, evictions, quarantined versions, reads\n"
-	  "checked against their digest, the hit ratio and uptime.\n"
+	  "checked against their digest, the hit ratio and uptime, and for\n"
+	  "each remote tier its hits, misses, errors, timeouts, bytes up and\n"
+	  "down, upload queue depth and circuit breaker state.\n"
 	  "  --json   machine-readable output", false },
 	{ "zero-stats", acfs_cmd_zero_stats, "",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
@@ -54,6 +56,11 @@ static const struct acfs_cmd commands[] = {
 	  "  --validate LEVEL  none, magic, parse (default) or verify\n"
 	  "  --target TRIPLE   also refuse modules for another target\n"
 	  "  --json            machine-readable output", false },
+	{ "sync", acfs_cmd_sync, "[--timeout DURATION] [--json]",
+	  "Waits until every commit queued for upload has reached the remote\n"
+	  "tiers (--remote), e.g. at the end of a CI build. Exits 1 if\n"
+	  "uploads are still pending after DURATION (default 10m).\n"
+	  "  --json   machine-readable output", false },
 	{ "config", acfs_cmd_config, "[--json]",
 	  "Prints the settings a daemon started now would use, and where each\n"
 	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"

@@ -36,7 +36,21 @@ enum acfs_setting {
 	ACFS_SET_MAX_LOADED,
 	ACFS_SET_GROUP,
 	ACFS_SET_EVICT_GENERAL,
+	ACFS_SET_REMOTE,
+	ACFS_SET_REMOTE_MODE,
+	ACFS_SET_REMOTE_WAIT,
+	ACFS_SET_REMOTE_TIMEOUT,
+	ACFS_SET_REMOTE_NEGATIVE_TTL,
+	ACFS_SET_REMOTE_QUEUE_MAX,
+	ACFS_SET_REMOTE_UPLOADS,
 	ACFS_SET_COUNT
+};
+
+/* What the daemon does with its remote tiers. */
+enum acfs_remote_mode {
+	ACFS_REMOTE_READ_WRITE,
+	ACFS_REMOTE_READ_ONLY,   /* fetch misses, upload nothing */
+	ACFS_REMOTE_WRITE_ONLY,  /* upload commits, never fetch */
 };
 
 struct acfs_config {
@@ -55,7 +69,18 @@ struct acfs_config {
 	bool evict_general;            /* general files in the budget */
 	bool has_group;                /* group = NAME|GID: may write */
 	unsigned group_gid;
+	/* remote = URL [URL...] (space separated; tried in order) */
+	enum acfs_remote_mode remote_mode;
+	unsigned remote_wait_ms;       /* a lookup waits this long */
+	unsigned remote_timeout_ms;    /* a network step gives up after */
+	unsigned remote_negative_ttl_ms; /* a remote miss is remembered */
+	uint64_t remote_queue_max;     /* uploads queued at most */
+	unsigned remote_uploads;       /* uploads in flight per remote */
 };
+
+/* Adds @url to the remote setting (the command line repeats --remote). */
+int acfs_config_add_remote(struct acfs_config *c, const char *url,
+			   const char *source, char *err);
 
 /* "store", "max_size", ... */
 const char *acfs_config_key(enum acfs_setting s);

@@ -19,6 +19,11 @@
  *                                             did not match its digest,
  *                                             out of the namespace, its
  *                                             blob kept for verify
+ *   uploads  remote(8) + id(8, big endian)  -> key(9): version @id of
+ *                                             key waits to be uploaded to
+ *                                             the remote tier @remote
+ *                                             (acfs_remote_url.id), written
+ *                                             by the commit that made it
  *   default  "counters", "stats", "id_limit", "budget"
  *
  * Invariants (checked by acfs_store_check):
@@ -169,6 +174,10 @@ struct acfs_commit {
 	void *userdata;
 	const void *info;       /* kept beside the entry; may be NULL */
 	size_t info_len;
+	/* Remote tiers (acfs_remote_url.id) this version is to be uploaded
+	 * to: queued in the same write as the commit. */
+	const uint64_t *upload_to;
+	size_t nupload;
 };
 
 /*
@@ -214,6 +223,26 @@ struct acfs_touch {
  */
 int acfs_store_touch(struct acfs_store *store, struct acfs_touch *t,
 		     size_t n);
+
+/* An upload waiting in the queue of one remote tier. */
+struct acfs_upload {
+	uint64_t id;            /* the version committed */
+	struct acfs_key key;
+};
+
+/*
+ * Up to @max uploads queued for @remote with an id above @after, oldest
+ * first. Returns 0 (*ret_n filled) or -EIO.
+ */
+int acfs_store_uploads(struct acfs_store *store, uint64_t remote,
+		       uint64_t after, struct acfs_upload *out, size_t max,
+		       size_t *ret_n);
+/* Takes upload @id off @remote's queue. 0 or -EIO. */
+int acfs_store_upload_done(struct acfs_store *store, uint64_t remote,
+			   uint64_t id, char *err);
+/* Uploads queued for @remote (0: for every remote). 0 or -EIO. */
+int acfs_store_upload_count(struct acfs_store *store, uint64_t remote,
+			    uint64_t *ret);
 
 /* Pins (never evicted) or unpins @key. Returns 0, -ENOENT, -EIO. */
 int acfs_store_set_pinned(struct acfs_store *store, const struct acfs_key *key,

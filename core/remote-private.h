@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT */
+/* The two transports behind acfs_remote_get/has/put. Private to core/. */
+#ifndef ACFS_CORE_REMOTE_PRIVATE_H
+#define ACFS_CORE_REMOTE_PRIVATE_H
+
+#include "acfs/remote.h"
+
+struct redis_conn;
+struct http_conn;
+
+struct acfs_remote_conn {
+	const struct acfs_remote_url *u;
+	unsigned timeout_ms;
+	const volatile bool *stop;
+	struct redis_conn *redis;
+	struct http_conn *http;
+};
+
+int redis_get(struct acfs_remote_conn *c, const char *path, size_t max,
+	      void **ret, size_t *ret_len, char *err);
+int redis_has(struct acfs_remote_conn *c, const char *path, char *err);
+int redis_put(struct acfs_remote_conn *c, const char *path, const void *data,
+	      size_t len, char *err);
+void redis_conn_free(struct redis_conn *r);
+
+int http_get(struct acfs_remote_conn *c, const char *path, size_t max,
+	     void **ret, size_t *ret_len, char *err);
+int http_has(struct acfs_remote_conn *c, const char *path, char *err);
+int http_put(struct acfs_remote_conn *c, const char *path, const void *data,
+	     size_t len, char *err);
+void http_conn_free(struct http_conn *h);
+void http_global_init(void);
+
+#endif

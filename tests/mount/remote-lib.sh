@@ -1,0 +1,158 @@
+# Helpers of the remote-tier tests: real redis-server and nginx (WebDAV PUT)
+# on 127.0.0.1, and more daemons than lib.sh's one. Sourced after lib.sh.
+
+command -v redis-server >/dev/null || { echo "redis-server is not installed (packaging/install-deps.sh)" >&2; exit 1; }
+command -v nginx >/dev/null || { echo "nginx is not installed (packaging/install-deps.sh)" >&2; exit 1; }
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis PORT: a throwaway Redis (no persistence) in the foreground of
+# a background job; returns once it answers PING.
+start_redis() {
+	local port=$1
+	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
+		--dir "$WORK" --logfile "$WORK/redis-$port.log" &
+	echo $! >"$WORK/redis-$port.pid"
+	wait_until "redis on $port answers" 30 "redis-cli -p $port ping 2>/dev/null | grep -q PONG"
+}
+redis_pid() { cat "$WORK/redis-$1.pid"; }
+
+# start_nginx PORT: nginx serving $WORK/dav (PUT, create_full_put_path),
+# logging each request's method, path, status and Authorization header.
+start_nginx() {
+	local port=$1 dir
+	dir=$WORK/nginx-$port
+	mkdir -p "$dir/data" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 2;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 256; }
+http {
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	log_format acfs '\$request_method \$uri \$status "\$http_authorization"';
+	access_log $dir/access.log acfs;
+	client_max_body_size 0;
+	server {
+		listen 127.0.0.1:$port;
+		root $dir/data;
+		location / {
+			dav_methods PUT DELETE;
+			create_full_put_path on;
+			dav_access user:rw group:r all:r;
+		}
+	}
+}
+EOF
+	nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
+	echo $! >"$WORK/nginx-$port.pid"
+	wait_until "nginx on $port answers" 30 "curl -s -o /dev/null 'http://127.0.0.1:$port/'"
+}
+nginx_pid() { cat "$WORK/nginx-$1.pid"; }
+
+# Daemons of their own: daemon NAME [OPTIONS]: mounts $WORK/NAME (store
+# $WORK/NAME.store) in the background.
+declare -A DAEMON_PIDS=()
+daemon_up() {
+	local name=$1
+	shift
+	mkdir -p "$WORK/$name" 2>/dev/null # (a stale mount: the daemon clears it)
+	"$ACFS_DAEMON" --store "$WORK/$name.store" "$@" "$WORK/$name" 2>>"$WORK/daemon.err" || return 1
+	DAEMON_PIDS[$name]=$(awk '{print $2}' "$WORK/$name.store/daemon.lock")
+}
+daemon_down() {
+	local name=$1 pid=${DAEMON_PIDS[$1]}
+	fusermount3 -u "$WORK/$name" || return 1
+	wait_until "daemon $name exits" 60 "! kill -0 $pid 2>/dev/null"
+}
+remote_cleanup() {
+	local n pid
+	for n in "${!DAEMON_PIDS[@]}"; do
+		fusermount3 -u -z "$WORK/$n" 2>/dev/null
+		kill -9 "${DAEMON_PIDS[$n]}" 2>/dev/null
+	done
+	for pid in "$WORK"/redis-*.pid "$WORK"/nginx-*.pid; do
+		[ -f "$pid" ] && kill -9 "$(cat "$pid")" 2>/dev/null
+	done
+	pkill -9 -f "nginx -p $WORK" 2>/dev/null
+	cleanup
+}
+trap remote_cleanup EXIT
+
+tool() { # tool NAME ARGS...: aria-cache against daemon NAME
+	local name=$1
+	shift
+	"$ACFS_TOOL" --store "$WORK/$name.store" "$@"
+}
+# rstat NAME FIELD [TIER]: a number from stats --json of daemon NAME: a
+# top-level field, "remote.FIELD", or FIELD of remote tier TIER (0-based).
+rstat() {
+	tool "$1" stats --json | python3 -c "
+import json, sys
+d = json.load(sys.stdin)
+f = sys.argv[1]
+if len(sys.argv) > 2:
+    print(d['remote']['tiers'][int(sys.argv[2])][f])
+elif f.startswith('remote.'):
+    print(d['remote'][f[7:]])
+else:
+    print(d[f])" "$2" ${3:+"$3"}
+}
+
+# store_all MNT DIR: stores every DIR/<key>.bc as the compiler does.
+store_all() {
+	local mnt=$1 dir=$2 f key
+	mkdir -p "$mnt/monomorph" "$mnt/tmp" || return 1
+	for f in "$dir"/*.bc; do
+		key=$(basename "$f" .bc)
+		cp "$f" "$mnt/tmp/${key}_$$.tmp" || return 1
+		mkdir -p "$mnt/monomorph/${key:0:2}" || return 1
+		mv "$mnt/tmp/${key}_$$.tmp" "$mnt/monomorph/${key:0:2}/${key:2}.bc" || return 1
+	done
+}
+# same_all MNT DIR: every DIR/<key>.bc reads back identical from MNT.
+same_all() {
+	local mnt=$1 dir=$2 f key bad=0
+	for f in "$dir"/*.bc; do
+		key=$(basename "$f" .bc)
+		cmp -s "$f" "$mnt/monomorph/${key:0:2}/${key:2}.bc" || { echo "differs or missing: $key"; bad=1; }
+	done
+	return $bad
+}
+# none_of MNT DIR: no DIR/<key>.bc exists in MNT.
+none_of() {
+	local mnt=$1 dir=$2 f key
+	for f in "$dir"/*.bc; do
+		key=$(basename "$f" .bc)
+		[ ! -e "$mnt/monomorph/${key:0:2}/${key:2}.bc" ] || { echo "present: $key"; return 1; }
+	done
+}
+# ac_path KEY: the remote path of KEY's action result.
+ac_path() {
+	printf 'ac/%s' "$(printf 'aria-cachefs/1\0%s.bc' "$1" | sha256sum | cut -c1-64)"
+}
+# action_result KEY FILE: the ActionResult protobuf naming FILE's bytes.
+action_result() {
+	python3 - "$1" "$2" <<'PY'
+import hashlib, sys
+key, path = sys.argv[1], sys.argv[2]
+data = open(path, "rb").read()
+def varint(v):
+    out = b""
+    while v >= 0x80:
+        out += bytes([(v & 0x7f) | 0x80]); v >>= 7
+    return out + bytes([v])
+def field(n, b): return bytes([(n << 3) | 2]) + varint(len(b)) + b
+digest = field(1, hashlib.sha256(data).hexdigest().encode()) + bytes([0x10]) + varint(len(data))
+of = field(1, (key + ".bc").encode()) + field(2, digest)
+sys.stdout.buffer.write(field(2, of))
+PY
+}

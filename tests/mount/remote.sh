@@ -1,0 +1,133 @@
+#!/bin/bash
+# Remote tiers against a real server on 127.0.0.1: remote.sh redis (a
+# redis-server) or remote.sh http (nginx with WebDAV PUT). Two daemons with
+# separate stores share entries through it; misses are remembered; a
+# poisoned object is refused; a slow then dead remote leaves every mount
+# answering from local data with no hung call; the upload queue survives
+# kill -9 of its daemon and drains when the remote is back.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/remote-lib.sh"
+
+BACKEND=${1:-redis}
+PORT=$(free_port)
+case $BACKEND in
+redis)
+	URL=redis://127.0.0.1:$PORT/0
+	start_remote() { start_redis "$PORT"; }
+	remote_pids() { redis_pid "$PORT"; }
+	remote_put() { redis-cli -p "$PORT" -x SET "aria-cachefs/$1" <"$2" >/dev/null; }
+	;;
+http)
+	URL=http://127.0.0.1:$PORT/cache
+	start_remote() { start_nginx "$PORT"; }
+	remote_pids() { local m; m=$(nginx_pid "$PORT"); echo "$m"; pgrep -P "$m"; }
+	remote_put() { curl -sf -T "$2" "$URL/$1"; }
+	;;
+*)
+	echo "usage: remote.sh redis|http" >&2
+	exit 2
+	;;
+esac
+
+corpora() {
+	make_corpus "$WORK/c1" 40 r1 && make_corpus "$WORK/c2" 30 r2 &&
+		make_corpus "$WORK/c3" 20 r3 && make_corpus "$WORK/other" 1 r4
+}
+ok "make corpora of real bitcode (40 shared, 20 and 30 for later)" corpora
+ok "start $BACKEND on 127.0.0.1:$PORT" start_remote
+
+# A: a CI machine (read-write; for HTTP, with AWS credentials: SigV4).
+# B: a developer (read-only; a generous wait, so the first probe of each
+# key is served by the remote even while the LLVM helpers start).
+export AWS_ACCESS_KEY_ID=AKIDACFSTEST AWS_SECRET_ACCESS_KEY=acfs-test-secret
+ok "mount A (read-write)" daemon_up a --remote "$URL"
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+ok "mount B (read-only)" daemon_up b --remote="$URL" --remote-mode read-only \
+	--remote-wait 5s
+ok "A stores 40 entries as the compiler does" store_all "$WORK/a" "$WORK/c1"
+ok "aria-cache sync: every upload done" tool a sync --timeout 60s
+ok "A uploaded 40, queue empty" test "$(rstat a uploads 0) $(rstat a queue_depth 0) $(rstat a upload_queue)" = "40 0 0"
+ok "B reads all 40, byte for byte, from the remote" same_all "$WORK/b" "$WORK/c1"
+ok "B counts 40 remote hits, nothing rejected" test "$(rstat b hits 0) $(rstat b rejected 0)" = "40 0"
+ok "B's entries are local now: 40 entries in its store" test "$(rstat b entries)" = 40
+ok "B (read-only) queued and uploaded nothing" test "$(rstat b uploads 0) $(rstat b upload_queue)" = "0 0"
+ok "B: 20 keys nobody stored are absent" none_of "$WORK/b" "$WORK/c3"
+ok "B counts 20 remote misses" test "$(rstat b misses 0)" = 20
+sync
+echo 2 >/proc/sys/vm/drop_caches
+ok "asked again (kernel caches dropped): still absent" none_of "$WORK/b" "$WORK/c3"
+ok "answered from remembered misses, not the remote" test "$(rstat b misses 0) $(rstat b remote.negative_hits)" = "20 20"
+if [ "$BACKEND" = http ]; then
+	ok "A's requests were signed with AWS SigV4" grep -q 'PUT /cache/cas/.* "AWS4-HMAC-SHA256 Credential=AKIDACFSTEST/' "$WORK/nginx-$PORT/access.log"
+	ok "the layout is the Bazel HTTP cache's (ac/ and cas/)" sh -c "ls '$WORK/nginx-$PORT/data/cache/ac' | wc -l | grep -qx 40 && ls '$WORK/nginx-$PORT/data/cache/cas' | wc -l | grep -qx 40"
+fi
+
+# Poison: (1) the bytes of key 1 replaced by another module; (2) an action
+# result for a new key naming bytes that are not bitcode (digest right).
+k1=$(basename "$(ls "$WORK"/c1/*.bc | head -1)" .bc)
+k2=$(basename "$(ls "$WORK"/c3/*.bc | head -1)" .bc)
+k3=$(basename "$(ls "$WORK"/c1/*.bc | tail -1)" .bc)
+ok "poison key 1's bytes on the remote" remote_put "cas/$(sha256sum <"$WORK/c1/$k1.bc" | cut -c1-64)" "$WORK"/other/*.bc
+head -c 5000 /dev/urandom >"$WORK/garbage"
+action_result "$k2" "$WORK/garbage" >"$WORK/garbage.ac"
+poison2() {
+	remote_put "cas/$(sha256sum <"$WORK/garbage" | cut -c1-64)" "$WORK/garbage" &&
+		remote_put "$(ac_path "$k2")" "$WORK/garbage.ac"
+}
+ok "poison key 2: garbage with a matching digest" poison2
+ok "mount C (fresh store)" daemon_up c --remote "$URL" --remote-wait 5s
+ok "C refuses key 1: bytes do not match their digest" test ! -e "$WORK/c/monomorph/${k1:0:2}/${k1:2}.bc"
+ok "C refuses key 2: not valid bitcode" test ! -e "$WORK/c/monomorph/${k2:0:2}/${k2:2}.bc"
+ok "C reads an unpoisoned key" cmp "$WORK/c1/$k3.bc" "$WORK/c/monomorph/${k3:0:2}/${k3:2}.bc"
+ok "C counts 2 rejected, 1 hit" test "$(rstat c rejected 0) $(rstat c hits 0)" = "2 1"
+ok "the log names both keys and why" sh -c "grep -q 'refused monomorph/${k1:0:2}/${k1:2}.bc from remote .*digest' '$WORK/daemon.err' && grep -q 'refused commit of monomorph/${k2:0:2}/${k2:2}.bc' '$WORK/daemon.err'"
+ok "unmount C" daemon_down c
+
+# A slow remote (stopped: connections accepted, nothing answered), then a
+# dead one: lookups stay bounded, stores go on, breakers open.
+ok "mount D (default 100 ms wait)" daemon_up d --remote "$URL"
+ok "stop the remote (SIGSTOP)" kill -STOP $(remote_pids)
+probe_bounded() { # MNT DIR: every probe of DIR's keys misses within 1 s
+	python3 - "$1" "$2" <<'PY'
+import os, sys, time
+mnt, d = sys.argv[1], sys.argv[2]
+worst = 0.0
+for f in sorted(os.listdir(d)):
+    k = f[:-3]
+    t = time.monotonic()
+    e = os.path.exists(f"{mnt}/monomorph/{k[:2]}/{k[2:]}.bc")
+    worst = max(worst, time.monotonic() - t)
+    if e:
+        sys.exit(f"{k} exists")
+print(f"slowest probe {worst * 1000:.0f} ms")
+sys.exit(worst >= 1.0)
+PY
+}
+ok "D: probes of 20 keys answer within 1 s each while the remote hangs" probe_bounded "$WORK/d" "$WORK/c3"
+ok "A stores 20 entries while the remote hangs" store_all "$WORK/a" "$WORK/c3"
+ok "D unmounts while the remote hangs" daemon_down d
+ok "kill the remote (SIGKILL)" kill -9 $(remote_pids)
+ok "A still serves its entries" same_all "$WORK/a" "$WORK/c1"
+ok "B still serves its entries" same_all "$WORK/b" "$WORK/c1"
+ok "B: probes answer within 1 s each with the remote dead" probe_bounded "$WORK/b" "$WORK/c2"
+ok "A's breaker opens" wait_until "A's breaker opens" 60 "[ \$(rstat a breaker_trips 0) -ge 1 ]"
+ok "A: the failed uploads are counted" sh -c "[ \$(( $(rstat a upload_errors 0) + $(rstat a timeouts 0) )) -ge 1 ]"
+
+# The queue survives kill -9 of its daemon.
+ok "A stores 30 more with the remote dead" store_all "$WORK/a" "$WORK/c2"
+ok "A's queue holds 50" test "$(rstat a queue_depth 0)" = 50
+ok "kill -9 A" kill -9 "${DAEMON_PIDS[a]}"
+ok "restart A on its stale mountpoint" daemon_up a --remote "$URL"
+ok "the queue is still 50" test "$(rstat a upload_queue) $(rstat a queue_depth 0)" = "50 50"
+ok "restart the remote (empty)" start_remote
+ok "aria-cache sync: the queue drains" tool a sync --timeout 60s
+ok "mount E (fresh store)" daemon_up e --remote "$URL" --remote-wait 5s
+ok "E reads the 30 entries queued last from the remote" same_all "$WORK/e" "$WORK/c2"
+ok "E reads the 20 stored while the remote hung" same_all "$WORK/e" "$WORK/c3"
+ok "unmount A, B, E" sh -c "fusermount3 -u '$WORK/a' && fusermount3 -u '$WORK/b' && fusermount3 -u '$WORK/e'"
+for n in a b e; do
+	wait_until "daemon $n exits" 60 "! kill -0 ${DAEMON_PIDS[$n]} 2>/dev/null"
+done
+ok "A's store invariants hold" "$ACFS_CHECK" "$WORK/a.store/db"
+ok "B's store invariants hold" "$ACFS_CHECK" "$WORK/b.store/db"
+finish
