@@ -1,14 +1,16 @@
 #!/bin/sh
 # Installs what aria-cachefs needs to build, run and test on Debian
 # (bookworm or newer), or the packages named as arguments. Runs apt-get
-# only when something is missing.
+# only when something is missing. redis-server and nginx are for the
+# remote-tier tests, which start their own on 127.0.0.1.
 #
 #   packaging/install-deps.sh [PACKAGE...]
 set -eu
 
 PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
 librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev libssl-dev scdoc clang
-libclang-rt-dev libcmocka-dev attr"
+libclang-rt-dev libcmocka-dev attr libhiredis-dev libcurl4-openssl-dev
+redis-server nginx curl"
 
 [ $# -eq 0 ] || PKGS="$*"
 missing=""

@@ -30,7 +30,7 @@ CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 	-D_GNU_SOURCE -I"$SRC/core/include" -I"$SRC/core" -I"$SRC/tools"
 	$(llvm-config --cflags) $(pkg-config --cflags jansson inih libzstd))
 LIBS=($(llvm-config --ldflags --libs core bitreader bitwriter analysis)
-	$(pkg-config --libs jansson inih libzstd) -lstdc++ -lpthread)
+	$(pkg-config --libs jansson inih libzstd libcrypto) -lstdc++ -lpthread)
 build() { # build NAME SOURCES...
 	local name=$1
 	shift
@@ -38,11 +38,12 @@ build() { # build NAME SOURCES...
 		"${LIBS[@]}" 2>"$WORK/$name.build"
 }
 C=$SRC/core
-TARGETS=(fuzz-names fuzz-meta fuzz-options fuzz-control fuzz-store-values fuzz-bitcode)
+TARGETS=(fuzz-names fuzz-meta fuzz-options fuzz-control fuzz-store-values fuzz-remote fuzz-bitcode)
 declare -A SOURCES=(
 	[fuzz-names]="$C/key.c"
 	[fuzz-meta]="$C/bitcode.c"
-	[fuzz-options]="$C/config.c $C/size.c $C/paths.c $C/bitcode.c"
+	[fuzz-options]="$C/config.c $C/size.c $C/paths.c $C/bitcode.c $C/remote-format.c $C/digest.c"
+	[fuzz-remote]="$C/remote-format.c $C/digest.c"
 	[fuzz-control]="$SRC/tools/control.c"
 	[fuzz-store-values]="$C/blob.c $C/bitcode.c"
 	[fuzz-bitcode]="$C/bitcode.c"
@@ -61,6 +62,10 @@ seed fuzz-options '\x80[section]\nstore=/x\nverify_reads=always\n' d
 seed fuzz-control '\x00P\x01\x00\x00\x00\x01A\x05\x00\x00\x00statsA\x06\x00\x00\x00--jsonE\x00\x00\x00\x00' a
 # a response: O "hi\n", X 0
 seed fuzz-control '\x01O\x03\x00\x00\x00hi\nX\x04\x00\x00\x00\x00\x00\x00\x00' b
+seed fuzz-remote '\x01redis://:pw@127.0.0.1:6379/2' a
+seed fuzz-remote '\x01https://user:pw@cache.example:9090/prefix/' b
+# an action result of key c49a2b7f8e123456.bc (as acfs_remote_ac_encode writes it)
+seed fuzz-remote '\x00\x12\x5c\x0a\x13c49a2b7f8e123456.bc\x12\x45\x0a\x40'"$(printf '%064d' 0)"'\x10\x80\x08' c
 seed fuzz-store-values '\x00\x00raw bytes' a
 seed fuzz-store-values '\x02BC\xc0\xde\x35\x14\x00\x00' b
 seed fuzz-store-values '\x01\x01\x00\x00\x00' c
