@@ -13,7 +13,7 @@ free_port() {
 start_redis() {
 	local port=$1
 	redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
-		--dir "$WORK" --logfile "$WORK/redis-$port.log" &
+		--dir "$WORK" --logfile "$WORK/redis-$port.log" </dev/null >/dev/null 2>&1 &
 	echo $! >"$WORK/redis-$port.pid"
 	wait_until "redis on $port answers" 30 "redis-cli -p $port ping 2>/dev/null | grep -q PONG"
 }
@@ -52,7 +52,7 @@ http {
 	}
 }
 EOF
-	nginx -p "$dir" -c "$dir/nginx.conf" 2>>"$dir/error.log" &
+	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >/dev/null 2>>"$dir/error.log" &
 	echo $! >"$WORK/nginx-$port.pid"
 	wait_until "nginx on $port answers" 30 "curl -s -o /dev/null 'http://127.0.0.1:$port/'"
 }
@@ -76,13 +76,15 @@ daemon_down() {
 remote_cleanup() {
 	local n pid
 	for n in "${!DAEMON_PIDS[@]}"; do
-		fusermount3 -u -z "$WORK/$n" 2>/dev/null
-		kill -9 "${DAEMON_PIDS[$n]}" 2>/dev/null
+		fusermount3 -u -z "$WORK/$n" 2>/dev/null || true
+		kill -9 "${DAEMON_PIDS[$n]}" 2>/dev/null || true
 	done
 	for pid in "$WORK"/redis-*.pid "$WORK"/nginx-*.pid; do
-		[ -f "$pid" ] && kill -9 "$(cat "$pid")" 2>/dev/null
+		[ -f "$pid" ] || continue
+		# nginx's workers first: they outlive a killed master.
+		pkill -9 -P "$(cat "$pid")" 2>/dev/null || true
+		kill -9 "$(cat "$pid")" 2>/dev/null || true
 	done
-	pkill -9 -f "nginx -p $WORK" 2>/dev/null
 	cleanup
 }
 trap remote_cleanup EXIT
