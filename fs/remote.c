@@ -379,9 +379,10 @@ int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
 	bool any = false;
 	int r;
 
-	*neg_timeout = 0.0;
+	*neg_timeout = fs->neg_timeout;
 	if (!rs || !readable(rs))
-		return -ENOENT;
+		return -ENOENT; /* write-only: absent is absent */
+	*neg_timeout = 0.0;
 	/* Every remote's breaker open: local data only, at once. */
 	for (size_t i = 0; i < rs->n && !any; i++) {
 		struct fs_remote *x = &rs->r[i];
