@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Redis (or Valkey) transport over hiredis: GET, EXISTS, SET of the keys
- * "aria-cachefs/<path>". Redis Cluster: a MOVED or ASK reply is followed
+ * Redis (or Valkey) transport over hiredis: GETRANGE (a bounded GET),
+ * EXISTS, SET of the keys "aria-cachefs/<path>". Redis Cluster: a MOVED or ASK reply is followed
  * to the node it names (a connection per node, kept), so any node of a
  * cluster serves as the URL; the action result and its bytes hash to
  * different slots and are written in that order.
@@ -179,9 +179,14 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 			*ret = -EIO;
 			return NULL;
 		}
-		rep = val ? redisCommand(ctx, "%s %b %b", cmd, key, strlen(key),
-					 val, vlen)
-			  : redisCommand(ctx, "%s %b", cmd, key, strlen(key));
+		if (!strcmp(cmd, "GETRANGE")) /* val: the last offset */
+			rep = redisCommand(ctx, "GETRANGE %b 0 %s", key,
+					   strlen(key), (const char *)val);
+		else if (val)
+			rep = redisCommand(ctx, "%s %b %b", cmd, key,
+					   strlen(key), val, vlen);
+		else
+			rep = redisCommand(ctx, "%s %b", cmd, key, strlen(key));
 		if (!rep) {
 			*ret = transport_error(ctx, err);
 			/* The connection is unusable after an error. */
@@ -226,12 +231,18 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 int redis_get(struct acfs_remote_conn *c, const char *path, size_t max,
 	      void **ret, size_t *ret_len, char *err)
 {
+	char range[32];
 	int r = 0;
-	redisReply *rep = run(c, "GET", path, NULL, 0, &r, err);
+	/* At most max + 1 bytes cross the network, whatever the server
+	 * holds: enough to tell "too big" without reading all of it. An
+	 * absent key reads as empty; no object of ours is empty. */
+	snprintf(range, sizeof(range), "%zu", max);
+	redisReply *rep = run(c, "GETRANGE", path, range, 0, &r, err);
 
 	if (!rep)
 		return r;
-	if (rep->type == REDIS_REPLY_NIL) {
+	if (rep->type == REDIS_REPLY_NIL ||
+	    (rep->type == REDIS_REPLY_STRING && rep->len == 0)) {
 		r = -ENOENT;
 	} else if (rep->type != REDIS_REPLY_STRING) {
 		snprintf(err, ACFS_ERR_MAX, "GET %s: not a string", path);

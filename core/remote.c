@@ -96,7 +96,7 @@ int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 	r = acfs_remote_get(c, path, size, &data, &len, err);
 	if (r == -EFBIG) {
 		snprintf(err, ACFS_ERR_MAX, "%s holds more than the %llu "
-			 "bytes its action result names", path,
+			 "bytes of the digest its action result names", path,
 			 (unsigned long long)size);
 		return -EBADMSG;
 	}
