@@ -64,8 +64,9 @@ int acfs_remote_put(struct acfs_remote_conn *c, const char *path,
 }
 
 int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
-		      size_t max, void **ret_data, size_t *ret_len,
-		      uint64_t *bytes_down, char *err)
+		      size_t max, void (*admit)(uint64_t size, void *userdata),
+		      void *userdata, uint64_t *ret_admitted, void **ret_data,
+		      size_t *ret_len, uint64_t *bytes_down, char *err)
 {
 	char path[ACFS_REMOTE_PATH_MAX], want[ACFS_DIGEST_TEXT_MAX],
 		got[ACFS_DIGEST_TEXT_MAX];
@@ -77,6 +78,7 @@ int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 
 	*ret_data = NULL;
 	*ret_len = 0;
+	*ret_admitted = 0;
 	acfs_remote_ac_path(key, path);
 	r = acfs_remote_get(c, path, 64 * 1024, &ac, &aclen, err);
 	if (r < 0)
@@ -91,6 +93,10 @@ int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 			 "largest entry accepted (%zu)",
 			 (unsigned long long)size, max);
 		return -EFBIG;
+	}
+	if (admit) {
+		admit(size, userdata);
+		*ret_admitted = size;
 	}
 	acfs_remote_cas_path(digest, path);
 	r = acfs_remote_get(c, path, size, &data, &len, err);

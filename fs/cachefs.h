@@ -315,6 +315,9 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */
 size_t fs_remote_count(struct acfs_fs *fs);
 
+/* ops.c: waits for room for @bytes more of commits (and fetches) in
+ * flight under --max-loaded, or gives it back. */
+void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take);
 /* ops.c: commits @data fetched from a remote as entry @key, validated as
  * a local commit is; an entry committed meanwhile wins. 0 or -errno. */
 int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,

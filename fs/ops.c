@@ -1042,8 +1042,7 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 	return 0;
 }
 
-/* Waits for room for @bytes more of commits in flight, or gives it back. */
-static void commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take)
+void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take)
 {
 	pthread_mutex_lock(&fs->commit_lock);
 	if (take) {
@@ -1062,7 +1061,7 @@ static void unmap_staged(struct acfs_fs *fs, char *buf, uint64_t size)
 {
 	if (size)
 		munmap(buf, size);
-	commit_gate(fs, size, false);
+	fs_commit_gate(fs, size, false);
 }
 
 /* acfs_store_commit, waiting for eviction while the store is over budget. */
@@ -1153,7 +1152,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	acfs_key_format_path(key, path);
 	/* The staged bytes are read through a mapping (page cache, not
 	 * daemon memory); the in->lock held keeps the file from changing. */
-	commit_gate(fs, in->size, true);
+	fs_commit_gate(fs, in->size, true);
 	buf = in->size ? mmap(NULL, in->size, PROT_READ, MAP_SHARED,
 			      in->stage_fd, 0)
 		       : (void *)"";
@@ -1161,7 +1160,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		r = -errno;
 		acfs_log(LOG_ERR, "commit of %s: mapping %llu staged bytes: %s",
 			 path, (unsigned long long)in->size, strerror(-r));
-		commit_gate(fs, in->size, false);
+		fs_commit_gate(fs, in->size, false);
 		return r;
 	}
 	r = validate(fs, key, buf, in->size, &c.info, &c.info_len);

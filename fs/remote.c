@@ -250,6 +250,11 @@ static void fetch_put(struct fs_remotes *rs, struct fetch *f)
 		free(f);
 }
 
+static void admit(uint64_t size, void *fs)
+{
+	fs_commit_gate(fs, size, true);
+}
+
 /* Asks each readable remote for @f->key; commits what passes. */
 static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		      struct fetch *f)
@@ -262,7 +267,7 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 	acfs_key_format_path(&f->key, path);
 	for (size_t i = 0; i < rs->n && result != 0; i++) {
 		struct fs_remote *r = &rs->r[i];
-		uint64_t down = 0;
+		uint64_t down = 0, admitted;
 		void *data;
 		size_t len;
 		int rc;
@@ -272,13 +277,17 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 			continue;
 		}
 		err[0] = '\0';
+		/* Fetched bytes count with commits in flight: memory stays
+		 * within --max-loaded whatever sizes remotes announce. */
 		rc = acfs_remote_fetch(conns[i], &f->key, fs->max_entry_size,
-				       &data, &len, &down, err);
+				       admit, fs, &admitted, &data, &len,
+				       &down, err);
 		count(r, C_BYTES_DOWN, down);
 		breaker_result(r, is_failure(rc), err);
 		if (rc == 0) {
 			rc = fs_commit_fetched(fs, &f->key, data, len);
 			free(data);
+			fs_commit_gate(fs, admitted, false);
 			if (rc == 0) {
 				count(r, C_HITS, 1);
 				acfs_log(LOG_DEBUG, "fetched %s from %s (%zu "
@@ -289,12 +298,15 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 				all_missed = false;
 			}
 		} else if (rc == -ENOENT) {
+			fs_commit_gate(fs, admitted, false);
 			count(r, C_MISSES, 1);
 		} else if (rc == -EBADMSG || rc == -EFBIG) {
+			fs_commit_gate(fs, admitted, false);
 			count(r, C_REJECTED, 1);
 			acfs_log(LOG_WARNING, "refused %s from remote %s: %s",
 				 path, r->url.display, err);
 		} else {
+			fs_commit_gate(fs, admitted, false);
 			count(r, rc == -ETIMEDOUT ? C_TIMEOUTS : C_ERRORS, 1);
 			all_missed = false;
 			acfs_log(LOG_WARNING, "fetching %s from remote %s: %s",

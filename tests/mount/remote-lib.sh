@@ -141,19 +141,21 @@ none_of() {
 ac_path() {
 	printf 'ac/%s' "$(printf 'aria-cachefs/1\0%s.bc' "$1" | sha256sum | cut -c1-64)"
 }
-# action_result KEY FILE: the ActionResult protobuf naming FILE's bytes.
+# action_result KEY FILE [SIZE]: the ActionResult protobuf naming FILE's
+# bytes (and SIZE instead of their size, if given: a lying result).
 action_result() {
-	python3 - "$1" "$2" <<'PY'
+	python3 - "$1" "$2" ${3:+"$3"} <<'PY'
 import hashlib, sys
 key, path = sys.argv[1], sys.argv[2]
 data = open(path, "rb").read()
+size = int(sys.argv[3]) if len(sys.argv) > 3 else len(data)
 def varint(v):
     out = b""
     while v >= 0x80:
         out += bytes([(v & 0x7f) | 0x80]); v >>= 7
     return out + bytes([v])
 def field(n, b): return bytes([(n << 3) | 2]) + varint(len(b)) + b
-digest = field(1, hashlib.sha256(data).hexdigest().encode()) + bytes([0x10]) + varint(len(data))
+digest = field(1, hashlib.sha256(data).hexdigest().encode()) + bytes([0x10]) + varint(size)
 of = field(1, (key + ".bc").encode()) + field(2, digest)
 sys.stdout.buffer.write(field(2, of))
 PY

@@ -80,12 +80,19 @@ poison2() {
 		remote_put "$(ac_path "$k2")" "$WORK/garbage.ac"
 }
 ok "poison key 2: garbage with a matching digest" poison2
+k4=$(basename "$(ls "$WORK"/c3/*.bc | sed -n 2p)" .bc)
+action_result "$k4" "$WORK/garbage" $((1 << 40)) >"$WORK/huge.ac"
+ok "poison key 3: a result announcing 1 TiB" remote_put "$(ac_path "$k4")" "$WORK/huge.ac"
 ok "mount C (fresh store)" daemon_up c --remote "$URL" --remote-wait 5s
 ok "C refuses key 1: bytes do not match their digest" test ! -e "$WORK/c/monomorph/${k1:0:2}/${k1:2}.bc"
 ok "C refuses key 2: not valid bitcode" test ! -e "$WORK/c/monomorph/${k2:0:2}/${k2:2}.bc"
 ok "C reads an unpoisoned key" cmp "$WORK/c1/$k3.bc" "$WORK/c/monomorph/${k3:0:2}/${k3:2}.bc"
-ok "C counts 2 rejected, 1 hit" test "$(rstat c rejected 0) $(rstat c hits 0)" = "2 1"
-ok "the log names both keys and why" sh -c "grep -q 'refused monomorph/${k1:0:2}/${k1:2}.bc from remote .*digest' '$WORK/daemon.err' && grep -q 'refused commit of monomorph/${k2:0:2}/${k2:2}.bc' '$WORK/daemon.err'"
+ok "C refuses key 3 before fetching its bytes: over --max-entry-size" test ! -e "$WORK/c/monomorph/${k4:0:2}/${k4:2}.bc"
+ok "C counts 3 rejected, 1 hit" test "$(rstat c rejected 0) $(rstat c hits 0)" = "3 1"
+# Down: key 3's bytes, the poisons of keys 1 and 2, four action results.
+most=$(( $(stat -c %s "$WORK/c1/$k3.bc") + $(cat "$WORK"/other/*.bc | wc -c) + 5000 + 4 * 128 ))
+ok "nothing of the 1 TiB came down (at most $most bytes)" test "$(rstat c bytes_down 0)" -le "$most"
+ok "the log names the keys and why" sh -c "grep -q 'refused monomorph/${k1:0:2}/${k1:2}.bc from remote .*digest' '$WORK/daemon.err' && grep -q 'refused commit of monomorph/${k2:0:2}/${k2:2}.bc' '$WORK/daemon.err' && grep -q 'refused monomorph/${k4:0:2}/${k4:2}.bc from remote .*1099511627776 bytes, over the largest entry' '$WORK/daemon.err'"
 ok "unmount C" daemon_down c
 
 # A slow remote (stopped: connections accepted, nothing answered), then a

@@ -99,12 +99,16 @@ int acfs_remote_ac_decode(const void *buf, size_t len,
 /*
  * Fetches entry @key: its action result, then its bytes, checked against
  * the digest and size named. Adds what crossed the network to
- * *bytes_down. Returns 0 (*ret_data malloc'd), -ENOENT, -EBADMSG, -EFBIG
- * (over @max), or a transport error.
+ * *bytes_down. Before the bytes are fetched, @admit (if not NULL) is
+ * called with their size and may block until that much memory may be
+ * used; *ret_admitted is then that size (else 0), for the caller to give
+ * back whatever the result. Returns 0 (*ret_data malloc'd), -ENOENT,
+ * -EBADMSG, -EFBIG (over @max), or a transport error.
  */
 int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
-		      size_t max, void **ret_data, size_t *ret_len,
-		      uint64_t *bytes_down, char *err);
+		      size_t max, void (*admit)(uint64_t size, void *userdata),
+		      void *userdata, uint64_t *ret_admitted, void **ret_data,
+		      size_t *ret_len, uint64_t *bytes_down, char *err);
 
 /*
  * Uploads entry @key: its bytes (unless the remote has them already),
