@@ -37,7 +37,7 @@ int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			acfs_cmd_json_string(ctx->out, src);
 			fprintf(ctx->out, "}");
 		} else {
-			fprintf(ctx->out, "%-15s = %-30s # %s\n",
+			fprintf(ctx->out, "%-19s = %-30s # %s\n",
 				acfs_config_key((enum acfs_setting)s), v, src);
 		}
 	}

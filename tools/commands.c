@@ -60,7 +60,8 @@ static const struct acfs_cmd commands[] = {
 	  "Waits until every commit queued for upload has reached the remote\n"
 	  "tiers (--remote), e.g. at the end of a CI build. Exits 1 if\n"
 	  "uploads are still pending after DURATION (default 10m).\n"
-	  "  --json   machine-readable output", false },
+	  "  --timeout DURATION  give up after it (90s, 10m, 2h)\n"
+	  "  --json              machine-readable output", false },
 	{ "config", acfs_cmd_config, "[--json]",
 	  "Prints the settings a daemon started now would use, and where each\n"
 	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"
