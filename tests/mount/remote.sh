@@ -62,7 +62,7 @@ if [ "$BACKEND" = http ]; then
 	ok "the layout is the Bazel HTTP cache's (ac/ and cas/)" sh -c "ls '$WORK/nginx-$PORT/data/cache/ac' | wc -l | grep -qx 40 && ls '$WORK/nginx-$PORT/data/cache/cas' | wc -l | grep -qx 40"
 fi
 
-ok "mount W (write-only, fresh store)" daemon_up w --remote "$URL" --remote-mode write-only
+ok "mount W (write-only, fresh store; -o options)" daemon_up w -o "remote=$URL,remote_mode=write-only"
 ok "W never fetches: the 40 uploaded keys are absent there" none_of "$WORK/w" "$WORK/c1"
 ok "W asked the remote nothing" test "$(rstat w hits 0) $(rstat w misses 0)" = "0 0"
 ok "unmount W" daemon_down w
