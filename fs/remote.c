@@ -27,8 +27,8 @@
  * counted). Past --remote-queue-max rows, commits still succeed but are
  * not queued: counted as queue_full and logged.
  *
- * Lock order: fs->ns_lock (never held here while waiting), rs->lock,
- * r->lock.
+ * Lock order: fs->ns_lock (never held here while waiting), rs->lock or
+ * rs->up_lock (never both), r->lock.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -72,7 +72,7 @@ struct fs_remote {
 	int64_t open_until_ns;          /* 0: closed */
 	unsigned open_ms;
 	bool probing;                   /* half open: one request out */
-	/* upload queue, protected by rs->lock */
+	/* upload queue, protected by rs->up_lock */
 	uint64_t queued;                /* rows in the store */
 	uint64_t cursor;                /* highest id handed out this pass */
 	uint64_t inflight[64];          /* ids being uploaded */
@@ -106,9 +106,12 @@ struct fs_remotes {
 	unsigned wait_ms, timeout_ms, neg_ttl_ms;
 	uint64_t queue_max;
 	volatile bool stopping;
-	pthread_mutex_t lock;
+	pthread_mutex_t lock;           /* fetches and the negative cache */
 	pthread_cond_t fetch_cv;        /* work for fetchers */
 	pthread_cond_t done_cv;         /* a fetch finished */
+	/* The upload queues: apart, so that a lookup's bounded wait never
+	 * waits behind a scan of the store's queue rows. */
+	pthread_mutex_t up_lock;
 	pthread_cond_t upload_cv;       /* work, or backoff over */
 	pthread_cond_t drained_cv;      /* an upload left a queue */
 	struct fetch *queue_head, *queue_tail; /* protected by lock */
@@ -463,7 +466,7 @@ size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 
 	if (!rs || !writable(rs))
 		return 0;
-	pthread_mutex_lock(&rs->lock);
+	pthread_mutex_lock(&rs->up_lock);
 	for (size_t i = 0; i < rs->n; i++) {
 		struct fs_remote *r = &rs->r[i];
 		if (r->queued < rs->queue_max) {
@@ -480,7 +483,7 @@ size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 			r->full_reported = true;
 		}
 	}
-	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&rs->up_lock);
 	return n;
 }
 
@@ -490,13 +493,13 @@ void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n)
 
 	if (!rs || !n)
 		return;
-	pthread_mutex_lock(&rs->lock);
+	pthread_mutex_lock(&rs->up_lock);
 	for (size_t i = 0; i < rs->n; i++)
 		for (size_t j = 0; j < n; j++)
 			if (rs->r[i].url.id == ids[j])
 				rs->r[i].queued++;
 	pthread_cond_broadcast(&rs->upload_cv);
-	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&rs->up_lock);
 }
 
 static bool in_flight(struct fs_remote *r, uint64_t id)
@@ -507,7 +510,7 @@ static bool in_flight(struct fs_remote *r, uint64_t id)
 	return false;
 }
 
-/* The oldest queued upload of @r nobody is working on (rs->lock held).
+/* The oldest queued upload of @r nobody is working on (rs->up_lock held).
  * A pass goes up through the ids; after a failure it starts again. */
 static bool claim(struct acfs_fs *fs, struct fs_remote *r,
 		  struct acfs_upload *ret)
@@ -642,7 +645,7 @@ static void *uploader_main(void *arg)
 	conn = acfs_remote_conn_new(&r->url, rs->timeout_ms, &rs->stopping);
 	if (!conn)
 		return NULL;
-	pthread_mutex_lock(&rs->lock);
+	pthread_mutex_lock(&rs->up_lock);
 	while (!rs->stopping) {
 		struct acfs_upload u;
 		struct timespec ts;
@@ -652,7 +655,7 @@ static void *uploader_main(void *arg)
 			unsigned ms = (unsigned)((r->backoff_until_ns - now) /
 						 1000000) + 1;
 			deadline(&ts, ms);
-			pthread_cond_timedwait(&rs->upload_cv, &rs->lock, &ts);
+			pthread_cond_timedwait(&rs->upload_cv, &rs->up_lock, &ts);
 			continue;
 		}
 		if (!r->queued || !claim(fs, r, &u)) {
@@ -668,10 +671,10 @@ static void *uploader_main(void *arg)
 				pthread_cond_broadcast(&rs->drained_cv);
 				continue;
 			}
-			pthread_cond_wait(&rs->upload_cv, &rs->lock);
+			pthread_cond_wait(&rs->upload_cv, &rs->up_lock);
 			continue;
 		}
-		pthread_mutex_unlock(&rs->lock);
+		pthread_mutex_unlock(&rs->up_lock);
 		bool drop = false;
 		int rc = -EAGAIN;
 		if (breaker_allow(r))
@@ -682,7 +685,7 @@ static void *uploader_main(void *arg)
 				 r->url.display, err);
 			drop = false;
 		}
-		pthread_mutex_lock(&rs->lock);
+		pthread_mutex_lock(&rs->up_lock);
 		unclaim(r, u.id);
 		if (drop) {
 			if (r->queued)
@@ -708,7 +711,7 @@ static void *uploader_main(void *arg)
 		pthread_cond_broadcast(&rs->drained_cv);
 		pthread_cond_broadcast(&rs->upload_cv);
 	}
-	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&rs->up_lock);
 	acfs_remote_conn_free(conn);
 	return NULL;
 }
@@ -724,7 +727,7 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 	*ret_left = 0;
 	if (!rs || !writable(rs))
 		return 0;
-	pthread_mutex_lock(&rs->lock);
+	pthread_mutex_lock(&rs->up_lock);
 	for (;;) {
 		left = 0;
 		for (size_t i = 0; i < rs->n; i++)
@@ -740,9 +743,9 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 		/* Wake the uploaders of remotes in backoff: a sync is a
 		 * request to try now. */
 		deadline(&until, 200);
-		pthread_cond_timedwait(&rs->drained_cv, &rs->lock, &until);
+		pthread_cond_timedwait(&rs->drained_cv, &rs->up_lock, &until);
 	}
-	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&rs->up_lock);
 	if (progress)
 		fputc('\n', progress);
 	*ret_left = left;
@@ -792,9 +795,9 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 		uint64_t c[C_COUNT], queued;
 		for (int k = 0; k < C_COUNT; k++)
 			c[k] = __atomic_load_n(&r->c[k], __ATOMIC_RELAXED);
-		pthread_mutex_lock(&rs->lock);
+		pthread_mutex_lock(&rs->up_lock);
 		queued = r->queued;
-		pthread_mutex_unlock(&rs->lock);
+		pthread_mutex_unlock(&rs->up_lock);
 		const char *state = breaker_state(r);
 		if (json) {
 			fprintf(out, "%s{\"url\": ", i ? ", " : "");
@@ -872,6 +875,7 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 	rs->neg_ttl_ms = cfg->remote_negative_ttl_ms;
 	rs->queue_max = cfg->remote_queue_max;
 	pthread_mutex_init(&rs->lock, NULL);
+	pthread_mutex_init(&rs->up_lock, NULL);
 	pthread_cond_init(&rs->fetch_cv, NULL);
 	pthread_cond_init(&rs->done_cv, NULL);
 	pthread_cond_init(&rs->upload_cv, NULL);
@@ -917,9 +921,11 @@ void fs_remote_stop(struct acfs_fs *fs)
 	rs->stopping = true;
 	pthread_cond_broadcast(&rs->fetch_cv);
 	pthread_cond_broadcast(&rs->done_cv);
+	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_lock(&rs->up_lock);
 	pthread_cond_broadcast(&rs->upload_cv);
 	pthread_cond_broadcast(&rs->drained_cv);
-	pthread_mutex_unlock(&rs->lock);
+	pthread_mutex_unlock(&rs->up_lock);
 	for (unsigned i = 0; i < rs->nfetchers; i++)
 		pthread_join(rs->fetchers[i], NULL);
 	rs->nfetchers = 0;
