@@ -59,25 +59,22 @@ static int parse_bool(const char *v, bool *ret)
 	return 0;
 }
 
-/* "100ms", "2s", "1m"; a bare number is milliseconds. */
+/* A duration (acfs_duration_parse: "100ms", "2s", "1m"), where a bare
+ * number means milliseconds, into *ret; at most @max ms. */
 static int parse_ms(const char *v, unsigned max, unsigned *ret)
 {
-	char *end;
-	unsigned long long n = strtoull(v, &end, 10), mul;
+	size_t digits = strspn(v, "0123456789");
+	int64_t ns;
 
-	if (end == v || *v == '-')
+	if (digits && !v[digits]) {
+		if (digits > 10 || strtoull(v, NULL, 10) > max)
+			return -EINVAL;
+		*ret = (unsigned)strtoull(v, NULL, 10);
+		return 0;
+	}
+	if (acfs_duration_parse(v, &ns) < 0 || ns / 1000000 > (int64_t)max)
 		return -EINVAL;
-	if (!*end || !strcmp(end, "ms"))
-		mul = 1;
-	else if (!strcmp(end, "s"))
-		mul = 1000;
-	else if (!strcmp(end, "m"))
-		mul = 60000;
-	else
-		return -EINVAL;
-	if (n > max / mul)
-		return -EINVAL;
-	*ret = (unsigned)(n * mul);
+	*ret = (unsigned)(ns / 1000000);
 	return 0;
 }
 

@@ -77,6 +77,10 @@ int acfs_duration_parse(const char *text, int64_t *ret_ns)
 			return -ERANGE;
 		v = v * 10 + (uint64_t)(*p - '0');
 	}
+	if (p[0] == 'm' && p[1] == 's' && !p[2]) {
+		*ret_ns = (int64_t)v * 1000000LL;
+		return 0;
+	}
 	switch (*p) {
 	case '\0': case 's': mult = 1; break;
 	case 'm': mult = 60; break;

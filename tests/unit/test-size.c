@@ -79,7 +79,10 @@ static void durations(void **state)
 	assert_true(ns == 7LL * 86400 * 1000000000LL);
 	assert_int_equal(acfs_duration_parse("1w", &ns), 0);
 	assert_true(ns == 7LL * 86400 * 1000000000LL);
+	assert_int_equal(acfs_duration_parse("250ms", &ns), 0);
+	assert_true(ns == 250000000LL);
 	ns = 5;
+	assert_int_equal(acfs_duration_parse("2mss", &ns), -EINVAL);
 	assert_int_equal(acfs_duration_parse("", &ns), -EINVAL);
 	assert_int_equal(acfs_duration_parse("h", &ns), -EINVAL);
 	assert_int_equal(acfs_duration_parse("3y", &ns), -EINVAL);

@@ -17,8 +17,8 @@ int acfs_size_parse(const char *text, uint64_t *ret_bytes);
 void acfs_size_format(uint64_t bytes, char *buf, size_t len);
 
 /*
- * Parses a duration: "90" or "90s", "10m", "2h", "7d", "1w" into
- * nanoseconds. Returns 0, -EINVAL or -ERANGE.
+ * Parses a duration: "100ms", "90" or "90s", "10m", "2h", "7d", "1w"
+ * into nanoseconds. Returns 0, -EINVAL or -ERANGE.
  */
 int acfs_duration_parse(const char *text, int64_t *ret_ns);
 
