@@ -78,24 +78,18 @@ static int parse_ms(const char *v, unsigned max, unsigned *ret)
 	return 0;
 }
 
-/* Each space-separated URL of @v must parse. */
+/* Each URL of @v must parse. */
 static int check_remotes(const char *v, char *why, size_t len)
 {
-	char *copy = strdup(v), *save = NULL, err[ACFS_ERR_MAX];
-	int r = 0;
+	struct acfs_remote_url *u;
+	char err[ACFS_ERR_MAX];
+	size_t n;
+	int r = acfs_remote_list_parse(v, &u, &n, err);
 
-	if (!copy)
-		return -ENOMEM;
-	for (char *t = strtok_r(copy, " \t,", &save); t && r == 0;
-	     t = strtok_r(NULL, " \t,", &save)) {
-		struct acfs_remote_url u;
-		r = acfs_remote_url_parse(t, &u, err);
-		if (r == 0)
-			acfs_remote_url_release(&u);
-		else
-			snprintf(why, len, "%.250s", err);
-	}
-	free(copy);
+	if (r == 0)
+		acfs_remote_list_free(u, n);
+	else if (r == -EINVAL)
+		snprintf(why, len, "%.250s", err);
 	return r;
 }
 

@@ -139,6 +139,50 @@ void acfs_remote_url_release(struct acfs_remote_url *u)
 	memset(u, 0, sizeof(*u));
 }
 
+int acfs_remote_list_parse(const char *list, struct acfs_remote_url **ret,
+			   size_t *ret_n, char *err)
+{
+	static const char seps[] = " \t,";
+	struct acfs_remote_url *u = NULL;
+	char *copy = strdup(list), *save = NULL;
+	size_t n = 0, cap = 0;
+	int r = 0;
+
+	if (!copy)
+		return -ENOMEM;
+	for (char *t = strtok_r(copy, seps, &save); t && r == 0;
+	     t = strtok_r(NULL, seps, &save)) {
+		if (n == cap) {
+			struct acfs_remote_url *nu;
+			cap = cap ? 2 * cap : 4;
+			nu = realloc(u, cap * sizeof(*u));
+			if (!nu) {
+				r = -ENOMEM;
+				break;
+			}
+			u = nu;
+		}
+		r = acfs_remote_url_parse(t, &u[n], err);
+		if (r == 0)
+			n++;
+	}
+	free(copy);
+	if (r < 0) {
+		acfs_remote_list_free(u, n);
+		return r;
+	}
+	*ret = u;
+	*ret_n = n;
+	return 0;
+}
+
+void acfs_remote_list_free(struct acfs_remote_url *u, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		acfs_remote_url_release(&u[i]);
+	free(u);
+}
+
 /* ---- layout -------------------------------------------------------------- */
 
 static void hex(const unsigned char *d, size_t n, char *out)

@@ -740,8 +740,8 @@ mounted:
 		goto out_unmount;
 	}
 	if (fs_remote_start(&fs, &cfg) < 0)
-		acfs_log(LOG_ERR, "cannot start the remote tiers: out of "
-			 "memory; serving local data only");
+		acfs_log(LOG_ERR, "cannot start the remote tiers (see "
+			 "above); serving local data only");
 	fs_control_start(&fs);
 	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
 	if (notify_fd >= 0) {

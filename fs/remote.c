@@ -836,38 +836,40 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 {
 	const char *list = cfg->value[ACFS_SET_REMOTE];
+	struct acfs_remote_url *urls;
 	struct fs_remotes *rs;
-	char *copy, *save = NULL, err[ACFS_ERR_MAX];
-	size_t n = 0;
+	char err[ACFS_ERR_MAX];
+	size_t n;
+	int r;
 
 	if (!list || !*list)
 		return 0;
+	/* The setting was checked when it was read. */
+	if ((r = acfs_remote_list_parse(list, &urls, &n, err)) < 0) {
+		acfs_log(LOG_ERR, "%s", r == -EINVAL ? err : strerror(-r));
+		return r;
+	}
+	if (n == 0)
+		return 0;
 	acfs_remote_global_init();
 	rs = calloc(1, sizeof(*rs));
-	copy = strdup(list);
-	if (!rs || !copy || !(rs->r = calloc(strlen(list) / 8 + 1,
-					     sizeof(*rs->r))) ||
+	if (!rs || !(rs->r = calloc(n, sizeof(*rs->r))) ||
 	    !(rs->neg = calloc(NEG_SLOTS, sizeof(*rs->neg)))) {
-		free(copy);
-		if (rs) {
+		if (rs)
 			free(rs->r);
-			free(rs);
-		}
+		free(rs);
+		acfs_remote_list_free(urls, n);
+		acfs_log(LOG_ERR, "remote tiers: out of memory");
 		return -ENOMEM;
 	}
-	for (char *t = strtok_r(copy, " \t,", &save); t;
-	     t = strtok_r(NULL, " \t,", &save)) {
-		struct fs_remote *r = &rs->r[n];
-		if (acfs_remote_url_parse(t, &r->url, err) < 0) {
-			acfs_log(LOG_ERR, "%s", err);
-			continue;
-		}
-		pthread_mutex_init(&r->lock, NULL);
-		if (acfs_store_upload_count(fs->store, r->url.id, &r->queued) < 0)
-			r->queued = 0;
-		n++;
+	for (size_t i = 0; i < n; i++) {
+		struct fs_remote *x = &rs->r[i];
+		x->url = urls[i]; /* moved: released with rs */
+		pthread_mutex_init(&x->lock, NULL);
+		if (acfs_store_upload_count(fs->store, x->url.id, &x->queued) < 0)
+			x->queued = 0;
 	}
-	free(copy);
+	free(urls);
 	rs->n = n;
 	rs->mode = cfg->remote_mode;
 	rs->wait_ms = cfg->remote_wait_ms;
@@ -886,23 +888,31 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 			if (pthread_create(&rs->fetchers[i], NULL, fetcher_main,
 					   fs) == 0)
 				rs->nfetchers++;
+	if (readable(rs) && rs->nfetchers == 0)
+		acfs_log(LOG_ERR, "cannot start a fetcher thread: lookups "
+			 "will not read the remotes");
 	for (size_t i = 0; i < n && writable(rs); i++) {
-		struct fs_remote *r = &rs->r[i];
-		r->uploaders = calloc(cfg->remote_uploads, sizeof(pthread_t));
-		for (unsigned k = 0; r->uploaders && k < cfg->remote_uploads;
+		struct fs_remote *x = &rs->r[i];
+		x->uploaders = calloc(cfg->remote_uploads, sizeof(pthread_t));
+		for (unsigned k = 0; x->uploaders && k < cfg->remote_uploads;
 		     k++) {
 			struct uploader_arg *a = malloc(sizeof(*a));
 			if (!a)
 				break;
 			a->fs = fs;
-			a->r = r;
-			if (pthread_create(&r->uploaders[k], NULL,
+			a->r = x;
+			if (pthread_create(&x->uploaders[k], NULL,
 					   uploader_main, a) != 0) {
 				free(a);
 				break;
 			}
-			r->nuploaders++;
+			x->nuploaders++;
 		}
+		if (x->nuploaders == 0)
+			acfs_log(LOG_ERR, "cannot start an upload thread for "
+				 "%s: its %" PRIu64 " queued uploads wait in the "
+				 "store for the next start", x->url.display,
+				 x->queued);
 	}
 	for (size_t i = 0; i < n; i++)
 		acfs_log(LOG_INFO, "remote %s (%s; %" PRIu64 " uploads "

@@ -57,6 +57,15 @@ int acfs_remote_url_parse(const char *text, struct acfs_remote_url *ret,
 			  char *err);
 void acfs_remote_url_release(struct acfs_remote_url *u);
 
+/*
+ * Parses the remote setting: URLs separated by spaces, tabs or commas.
+ * Returns 0 with *ret (malloc'd; NULL when empty) and *ret_n, or -EINVAL
+ * naming the bad URL in @err, or -ENOMEM. acfs_remote_list_free frees.
+ */
+int acfs_remote_list_parse(const char *list, struct acfs_remote_url **ret,
+			   size_t *ret_n, char *err);
+void acfs_remote_list_free(struct acfs_remote_url *u, size_t n);
+
 struct acfs_remote_conn;
 
 /*
