@@ -952,16 +952,19 @@ int acfs_store_upload_done(struct acfs_store *s, uint64_t remote, uint64_t id,
 int acfs_store_upload_count(struct acfs_store *s, uint64_t remote,
 			    uint64_t *ret)
 {
-	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	struct acfs_kv_iter *it;
 	unsigned char start[8];
 	uint64_t n = 0;
 
+	if (!remote)
+		return store_count_rows(s, ACFS_CF_UPLOADS, NULL, ret);
+	it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
 	store_put_be64(start, remote);
-	for (acfs_kv_iter_seek(it, start, remote ? sizeof(start) : 0);
+	for (acfs_kv_iter_seek(it, start, sizeof(start));
 	     acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
 		size_t klen;
 		const unsigned char *k = acfs_kv_iter_key(it, &klen);
-		if (remote && (klen < 8 || store_get_be64(k) != remote))
+		if (klen < 8 || store_get_be64(k) != remote)
 			break;
 		n++;
 	}

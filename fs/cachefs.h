@@ -318,10 +318,11 @@ size_t fs_remote_count(struct acfs_fs *fs);
 /* ops.c: waits for room for @bytes more of commits (and fetches) in
  * flight under --max-loaded, or gives it back. */
 void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take);
-/* ops.c: commits @data fetched from a remote as entry @key, validated as
- * a local commit is; an entry committed meanwhile wins. 0 or -errno. */
+/* ops.c: commits @data fetched from remote @origin (its URL, for logs)
+ * as entry @key, validated as a local commit is; an entry committed
+ * meanwhile wins. 0 or -errno. */
 int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
-		      const void *data, size_t len);
+		      const void *data, size_t len, const char *origin);
 
 /* xattr.c */
 void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,

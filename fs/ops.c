@@ -1013,8 +1013,8 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
  * caller, with the key and LLVM's reason in the log.
  */
 static int validate(struct acfs_fs *fs, const struct acfs_key *key,
-		    const void *buf, size_t len, const void **ret_info,
-		    size_t *ret_len)
+		    const void *buf, size_t len, const char *origin,
+		    const void **ret_info, size_t *ret_len)
 {
 	char err[ACFS_ERR_MAX] = "", path[ACFS_KEY_PATH_MAX];
 	void *enc = NULL;
@@ -1034,8 +1034,9 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 	}
 	if (r < 0) {
 		acfs_key_format_path(key, path);
-		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes): %s",
-			 path, len, err[0] ? err : strerror(-r));
+		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes%s%s): %s",
+			 path, len, origin ? " from remote " : "",
+			 origin ? origin : "", err[0] ? err : strerror(-r));
 		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
@@ -1091,7 +1092,7 @@ static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
 }
 
 int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
-		      const void *data, size_t len)
+		      const void *data, size_t len, const char *origin)
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
 	struct acfs_commit c = { 0 };
@@ -1101,11 +1102,11 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 
 	acfs_key_format_path(key, path);
 	if (len > fs->max_entry_size) {
-		acfs_log(LOG_WARNING, "refused %s from a remote: %zu bytes, "
-			 "over --max-entry-size", path, len);
+		acfs_log(LOG_WARNING, "refused %s from remote %s: %zu bytes, "
+			 "over --max-entry-size", path, origin, len);
 		return -EFBIG;
 	}
-	r = validate(fs, key, data, len, &c.info, &c.info_len);
+	r = validate(fs, key, data, len, origin, &c.info, &c.info_len);
 	if (r < 0)
 		return r;
 	c.key = *key;
@@ -1125,8 +1126,8 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 	if (r == -EEXIST)
 		return 0;
 	if (r < 0) {
-		acfs_log(LOG_ERR, "commit of %s from a remote failed: %s",
-			 path, err);
+		acfs_log(LOG_ERR, "commit of %s from remote %s failed: %s",
+			 path, origin, err);
 		return r;
 	}
 	if (fs_over_budget(fs))
@@ -1163,7 +1164,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		fs_commit_gate(fs, in->size, false);
 		return r;
 	}
-	r = validate(fs, key, buf, in->size, &c.info, &c.info_len);
+	r = validate(fs, key, buf, in->size, NULL, &c.info, &c.info_len);
 	if (r < 0) {
 		unmap_staged(fs, buf, in->size);
 		return r;

@@ -246,9 +246,9 @@ static void neg_add(struct fs_remotes *rs, const struct acfs_key *key)
 
 /* ---- fetching -------------------------------------------------------------- */
 
-static void fetch_put(struct fs_remotes *rs, struct fetch *f)
+/* Drops one reference to @f (rs->lock held). */
+static void fetch_put(struct fetch *f)
 {
-	(void)rs;
 	if (--f->refs == 0)
 		free(f);
 }
@@ -288,7 +288,8 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		count(r, C_BYTES_DOWN, down);
 		breaker_result(r, is_failure(rc), err);
 		if (rc == 0) {
-			rc = fs_commit_fetched(fs, &f->key, data, len);
+			rc = fs_commit_fetched(fs, &f->key, data, len,
+					       r->url.display);
 			free(data);
 			fs_commit_gate(fs, admitted, false);
 			if (rc == 0) {
@@ -329,7 +330,7 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 			break;
 		}
 	pthread_cond_broadcast(&rs->done_cv);
-	fetch_put(rs, f);
+	fetch_put(f);
 	pthread_mutex_unlock(&rs->lock);
 }
 
@@ -366,7 +367,7 @@ static void *fetcher_main(void *arg)
 			f->done = true;
 			f->result = -ENOENT;
 			pthread_cond_broadcast(&rs->done_cv);
-			fetch_put(rs, f);
+			fetch_put(f);
 			pthread_mutex_unlock(&rs->lock);
 		}
 		pthread_mutex_lock(&rs->lock);
@@ -450,7 +451,7 @@ int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
 		r = -ENOENT;
 		__atomic_add_fetch(&rs->wait_expired, 1, __ATOMIC_RELAXED);
 	}
-	fetch_put(rs, f);
+	fetch_put(f);
 	pthread_mutex_unlock(&rs->lock);
 	return r;
 }
@@ -681,7 +682,10 @@ static void *uploader_main(void *arg)
 			rc = upload_one(fs, r, conn, &u, &drop);
 		if (drop && acfs_store_upload_done(fs->store, r->url.id, u.id,
 						   err) < 0) {
-			acfs_log(LOG_ERR, "upload queue of %s: %s",
+			char path[ACFS_KEY_PATH_MAX];
+			acfs_key_format_path(&u.key, path);
+			acfs_log(LOG_ERR, "cannot take %s (version %" PRIu64
+				 ") off the upload queue of %s: %s", path, u.id,
 				 r->url.display, err);
 			drop = false;
 		}

@@ -92,7 +92,7 @@ ok "C counts 3 rejected, 1 hit" test "$(rstat c rejected 0) $(rstat c hits 0)" =
 # Down: key 3's bytes, the poisons of keys 1 and 2, four action results.
 most=$(( $(stat -c %s "$WORK/c1/$k3.bc") + $(cat "$WORK"/other/*.bc | wc -c) + 5000 + 4 * 128 ))
 ok "nothing of the 1 TiB came down (at most $most bytes)" test "$(rstat c bytes_down 0)" -le "$most"
-ok "the log names the keys and why" sh -c "grep -q 'refused monomorph/${k1:0:2}/${k1:2}.bc from remote .*digest' '$WORK/daemon.err' && grep -q 'refused commit of monomorph/${k2:0:2}/${k2:2}.bc' '$WORK/daemon.err' && grep -q 'refused monomorph/${k4:0:2}/${k4:2}.bc from remote .*1099511627776 bytes, over the largest entry' '$WORK/daemon.err'"
+ok "the log names the keys and why" sh -c "grep -q 'refused monomorph/${k1:0:2}/${k1:2}.bc from remote .*digest' '$WORK/daemon.err' && grep -q 'refused commit of monomorph/${k2:0:2}/${k2:2}.bc (5000 bytes from remote ' '$WORK/daemon.err' && grep -q 'refused monomorph/${k4:0:2}/${k4:2}.bc from remote .*1099511627776 bytes, over the largest entry' '$WORK/daemon.err'"
 ok "unmount C" daemon_down c
 
 # A slow remote (stopped: connections accepted, nothing answered), then a
