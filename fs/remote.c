@@ -400,12 +400,8 @@ int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
 		return -ENOENT; /* write-only: absent is absent */
 	*neg_timeout = 0.0;
 	/* Every remote's breaker open: local data only, at once. */
-	for (size_t i = 0; i < rs->n && !any; i++) {
-		struct fs_remote *x = &rs->r[i];
-		pthread_mutex_lock(&x->lock);
-		any = !x->open_until_ns || acfs_now_ns() >= x->open_until_ns;
-		pthread_mutex_unlock(&x->lock);
-	}
+	for (size_t i = 0; i < rs->n && !any; i++)
+		any = strcmp(breaker_state(&rs->r[i]), "open") != 0;
 	if (!any)
 		return -ENOENT;
 	deadline(&until, rs->wait_ms);
