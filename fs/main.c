@@ -509,19 +509,53 @@ static void detach_stdio(void)
 /*
  * With allow_other, other users reach the mount: the kernel must check
  * modes and owners (default_permissions), or anyone could store, replace
- * or delete entries. Added unless given.
+ * or delete entries. Added unless given. The arguments are parsed as FUSE
+ * parses them (-o lists split at commas, "\\," escaped), so a mountpoint
+ * or an fsname= that merely contains the words counts for nothing.
  */
+enum { PERM_ALLOW_OTHER = 1, PERM_DEFAULT = 2 };
+
+static const struct fuse_opt perm_spec[] = {
+	FUSE_OPT_KEY("allow_other", PERM_ALLOW_OTHER),
+	FUSE_OPT_KEY("allow_root", PERM_ALLOW_OTHER),
+	FUSE_OPT_KEY("default_permissions", PERM_DEFAULT),
+	FUSE_OPT_END
+};
+
+static int perm_proc(void *data, const char *arg, int key,
+		     struct fuse_args *outargs)
+{
+	unsigned *seen = data;
+
+	(void)arg;
+	(void)outargs;
+	if (key == PERM_ALLOW_OTHER || key == PERM_DEFAULT)
+		*seen |= (unsigned)key;
+	return 1;
+}
+
+static int mount_perms(int argc, char **argv, bool *ret_other, bool *ret_dp)
+{
+	struct fuse_args copy = FUSE_ARGS_INIT(0, NULL);
+	unsigned seen = 0;
+	int r = 0;
+
+	for (int i = 0; i < argc && r == 0; i++)
+		r = fuse_opt_add_arg(&copy, argv[i]);
+	if (r == 0)
+		r = fuse_opt_parse(&copy, &seen, perm_spec, perm_proc);
+	fuse_opt_free_args(&copy);
+	*ret_other = seen & PERM_ALLOW_OTHER;
+	*ret_dp = seen & PERM_DEFAULT;
+	return r < 0 ? -EINVAL : 0;
+}
+
 static int add_default_permissions(struct fuse_args *args)
 {
-	bool other = false, dp = false;
+	bool other, dp;
 
-	for (int i = 1; i < args->argc; i++) {
-		const char *a = args->argv[i];
-		if (strstr(a, "allow_other") || strstr(a, "allow_root"))
-			other = true;
-		if (strstr(a, "default_permissions"))
-			dp = true;
-	}
+	if (mount_perms(args->argc, args->argv, &other, &dp) < 0)
+		return -1;
 	if (!other || dp)
 		return 0;
 	return fuse_opt_add_arg(args, "-odefault_permissions");

@@ -54,4 +54,16 @@ ok "others cannot even look inside" sh -c \
 	"! $(printf '%q ' "${NOBODY[@]}") stat '$MNT/monomorph' >/dev/null 2>&1"
 ok "root still can" cmp "$WORK/a.bc" "$E"
 ok "unmount" unmount_fg
+# Options are options, not substrings: a mountpoint and an fsname= that
+# merely contain "default_permissions" must not stand in for it.
+MNT=$WORK/default_permissions
+ok "mount -o allow_other,fsname=default_permissions on .../default_permissions" \
+	mount_fg -o allow_other,fsname=default_permissions
+ok "the kernel checks permissions (default_permissions in the mount's options)" \
+	sh -c "awk '\$2 == \"$MNT\" {print \$4}' /proc/mounts | tr , '\\n' | grep -qx default_permissions"
+ok "others cannot create temp files (EACCES)" sh -c \
+	"! $(printf '%q ' "${NOBODY[@]}") sh -c 'echo x > $MNT/tmp/evil' 2>'$WORK/as.err' && grep -q 'Permission denied' '$WORK/as.err'"
+ok "others cannot remove an entry (EACCES)" sh -c \
+	"! $(printf '%q ' "${NOBODY[@]}") rm -f '$MNT/monomorph/c4/00000000000001.bc' 2>'$WORK/as.err' && grep -q 'Permission denied' '$WORK/as.err'"
+ok "unmount" unmount_fg
 finish
