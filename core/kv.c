@@ -2,11 +2,15 @@
 /* RocksDB behind kv.h. See kv.h for the rules of this boundary. */
 #include "kv.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <rocksdb/c.h>
 
@@ -66,8 +70,6 @@ static void configure(struct acfs_kv *kv, bool sync)
 		kv->table_opts, 0);
 
 	kv->db_opts = rocksdb_options_create();
-	rocksdb_options_set_create_if_missing(kv->db_opts, 1);
-	rocksdb_options_set_create_missing_column_families(kv->db_opts, 1);
 	rocksdb_options_set_max_background_jobs(kv->db_opts, 2);
 	rocksdb_options_set_keep_log_file_num(kv->db_opts, 4);
 	/* Bounds what a restart after kill -9 replays. */
@@ -111,9 +113,76 @@ static void configure(struct acfs_kv *kv, bool sync)
 		rocksdb_writeoptions_set_sync(kv->wopts, 1);
 }
 
+/*
+ * What @dir holds: nothing of RocksDB's (a new store may be created
+ * there), a database (CURRENT names its MANIFEST), or RocksDB's data
+ * files without a CURRENT. In the last case create_if_missing would make a
+ * new, empty database and RocksDB would delete the old files as obsolete:
+ * the store must be refused instead, with nothing touched.
+ */
+enum db_state { DB_NONE, DB_PRESENT, DB_DAMAGED };
+
+static bool is_data_file(const char *n)
+{
+	size_t l = strlen(n);
+
+	if (strncmp(n, "MANIFEST-", 9) == 0)
+		return true;
+	return (l > 4 && (strcmp(n + l - 4, ".sst") == 0 ||
+			  strcmp(n + l - 4, ".log") == 0)) ||
+	       (l > 5 && strcmp(n + l - 5, ".blob") == 0);
+}
+
+static enum db_state db_state(const char *dir, char *what, size_t len)
+{
+	char path[4096];
+	struct stat st;
+	struct dirent *d;
+	DIR *dh;
+	enum db_state r = DB_NONE;
+
+	snprintf(path, sizeof(path), "%s/CURRENT", dir);
+	if (stat(path, &st) == 0 && st.st_size > 0)
+		return DB_PRESENT;
+	dh = opendir(dir);
+	if (!dh)
+		return DB_NONE;
+	while ((d = readdir(dh))) {
+		if (is_data_file(d->d_name)) {
+			snprintf(what, len, "it holds RocksDB files (%s, ...) "
+				 "but %s", d->d_name,
+				 stat(path, &st) == 0 ? "its CURRENT file is empty"
+						      : "no CURRENT file");
+			r = DB_DAMAGED;
+			break;
+		}
+	}
+	closedir(dh);
+	return r;
+}
+
+static void explain_damage(const char *dir, const char *what, char *err)
+{
+	if (err)
+		snprintf(err, ACFS_ERR_MAX, "the database in %s is damaged: %s; "
+			 "nothing was opened, created or deleted; run "
+			 "`aria-cache --store STORE repair` to recover what "
+			 "can be (it keeps a copy of the damaged files)",
+			 dir, what);
+}
+
+/* RocksDB's own words for damage: the files are there but wrong. */
+static bool is_damage(const char *rerr)
+{
+	return strstr(rerr, "Corruption") || strstr(rerr, "corrupt") ||
+	       strstr(rerr, "checksum mismatch") || strstr(rerr, "MANIFEST");
+}
+
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		 struct acfs_kv **ret, char *err)
 {
+	char what[512] = "";
+	enum db_state st = db_state(dir, what, sizeof(what));
 	struct acfs_kv *kv = calloc(1, sizeof(*kv));
 	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
 	char *rerr = NULL;
@@ -126,7 +195,18 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		free(kv);
 		return -ENOMEM;
 	}
+	if (st == DB_DAMAGED) {
+		explain_damage(dir, what, err);
+		free(kv->dir);
+		free(kv);
+		return -EUCLEAN;
+	}
 	configure(kv, sync);
+	/* Only an empty place becomes a new database. */
+	rocksdb_options_set_create_if_missing(kv->db_opts, st == DB_NONE);
+	/* Column families added by a newer version are created in an
+	 * older store: that adds, never drops. */
+	rocksdb_options_set_create_missing_column_families(kv->db_opts, 1);
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		cfo[i] = kv->cf_opts[i];
 	if (read_only)
@@ -138,13 +218,140 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 						      ACFS_CF_COUNT, cf_names,
 						      cfo, kv->cf, &rerr);
 	if (rerr) {
-		int r = take_error(rerr, "opening RocksDB", err);
+		int r;
+		if (is_damage(rerr)) {
+			snprintf(what, sizeof(what), "RocksDB says: %s", rerr);
+			rocksdb_free(rerr);
+			explain_damage(dir, what, err);
+			r = -EUCLEAN;
+		} else {
+			r = take_error(rerr, "opening RocksDB", err);
+		}
 		kv->db = NULL;
 		acfs_kv_close(kv);
 		return r;
 	}
 	*ret = kv;
 	return 0;
+}
+
+static void release_options(struct acfs_kv *kv)
+{
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		if (kv->cf_opts[i])
+			rocksdb_options_destroy(kv->cf_opts[i]);
+	if (kv->db_opts)
+		rocksdb_options_destroy(kv->db_opts);
+	if (kv->table_opts)
+		rocksdb_block_based_options_destroy(kv->table_opts);
+	if (kv->block_cache)
+		rocksdb_cache_destroy(kv->block_cache);
+	if (kv->ropts)
+		rocksdb_readoptions_destroy(kv->ropts);
+	if (kv->wopts)
+		rocksdb_writeoptions_destroy(kv->wopts);
+}
+
+static int by_number_desc(const void *a, const void *b)
+{
+	unsigned long long x = strtoull(*(char *const *)a + 9, NULL, 10);
+	unsigned long long y = strtoull(*(char *const *)b + 9, NULL, 10);
+
+	return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* Writes CURRENT naming @manifest (tmp + rename, as RocksDB does). */
+static int write_current(const char *dir, const char *manifest)
+{
+	char tmp[4096], cur[4096];
+	int fd, r = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s/CURRENT.acfs-repair", dir);
+	snprintf(cur, sizeof(cur), "%s/CURRENT", dir);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	if (dprintf(fd, "%s\n", manifest) < 0 || fsync(fd) < 0)
+		r = -errno;
+	close(fd);
+	if (r == 0 && rename(tmp, cur) < 0)
+		r = -errno;
+	return r;
+}
+
+/*
+ * The lossless way back when CURRENT is lost: name the newest MANIFEST
+ * that RocksDB reads whole (a read-only open checks it and every file it
+ * lists, and deletes nothing). Returns 0 with *ret_found, or -errno.
+ */
+static int restore_current(const char *dir, bool *ret_found,
+			   char *used, size_t used_len)
+{
+	char *names[64];
+	size_t n = 0;
+	struct dirent *d;
+	DIR *dh = opendir(dir);
+
+	*ret_found = false;
+	if (!dh)
+		return -errno;
+	while ((d = readdir(dh)) && n < 64)
+		if (strncmp(d->d_name, "MANIFEST-", 9) == 0)
+			names[n++] = strdup(d->d_name);
+	closedir(dh);
+	qsort(names, n, sizeof(*names), by_number_desc);
+	for (size_t i = 0; i < n && !*ret_found; i++) {
+		struct acfs_kv *kv;
+		if (!names[i] || write_current(dir, names[i]) < 0)
+			continue;
+		if (acfs_kv_open(dir, true, false, &kv, NULL) == 0) {
+			acfs_kv_close(kv);
+			snprintf(used, used_len, "%s", names[i]);
+			*ret_found = true;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	if (!*ret_found) {
+		char cur[4096];
+		snprintf(cur, sizeof(cur), "%s/CURRENT", dir);
+		unlink(cur); /* ours: it named a MANIFEST that does not open */
+	}
+	return 0;
+}
+
+int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err)
+{
+	struct acfs_kv tmp = { 0 };
+	char used[256] = "", *rerr = NULL;
+	bool found;
+	int r;
+
+	r = restore_current(dir, &found, used, sizeof(used));
+	if (r < 0) {
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "reading %s: %s", dir,
+				 strerror(-r));
+		return r;
+	}
+	if (found) {
+		snprintf(how, how_len, "CURRENT restored to name %s, which "
+			 "RocksDB reads whole: nothing lost", used);
+		return 0;
+	}
+	/* RocksDB's repairer rebuilds a MANIFEST from the table and log
+	 * files it can read and moves the others into lost/. It applies one
+	 * set of options to every column family. It does not know blob
+	 * files (7.8): entries whose bytes are in blob files may be lost. */
+	configure(&tmp, false);
+	rocksdb_options_set_create_if_missing(tmp.db_opts, 0);
+	rocksdb_repair_db(tmp.db_opts, dir, &rerr);
+	r = take_error(rerr, "RocksDB repair", err);
+	release_options(&tmp);
+	if (r == 0)
+		snprintf(how, how_len, "no MANIFEST reads whole: RocksDB's "
+			 "repair rebuilt one from the table and log files");
+	return r;
 }
 
 void acfs_kv_close(struct acfs_kv *kv)
@@ -171,19 +378,7 @@ void acfs_kv_close(struct acfs_kv *kv)
 				rocksdb_column_family_handle_destroy(kv->cf[i]);
 		rocksdb_close(kv->db);
 	}
-	for (int i = 0; i < ACFS_CF_COUNT; i++)
-		if (kv->cf_opts[i])
-			rocksdb_options_destroy(kv->cf_opts[i]);
-	if (kv->db_opts)
-		rocksdb_options_destroy(kv->db_opts);
-	if (kv->table_opts)
-		rocksdb_block_based_options_destroy(kv->table_opts);
-	if (kv->block_cache)
-		rocksdb_cache_destroy(kv->block_cache);
-	if (kv->ropts)
-		rocksdb_readoptions_destroy(kv->ropts);
-	if (kv->wopts)
-		rocksdb_writeoptions_destroy(kv->wopts);
+	release_options(kv);
 	free(kv->dir);
 	free(kv);
 }

@@ -34,10 +34,22 @@ struct acfs_kv;
 struct acfs_kv_batch;
 struct acfs_kv_iter;
 
-/* Opens (creating unless @read_only) the database in @dir. */
+/*
+ * Opens the database in @dir; creates one (unless @read_only) only where
+ * @dir holds no RocksDB files. -EUCLEAN when @dir holds a damaged
+ * database (data files without CURRENT, a corrupt MANIFEST): nothing is
+ * opened, created or deleted, and @err says so and what to do.
+ */
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		 struct acfs_kv **ret, char *err);
 void acfs_kv_close(struct acfs_kv *kv);
+/*
+ * Repairs the (closed) database in @dir: names the newest MANIFEST that
+ * opens whole in a new CURRENT (lossless), else runs RocksDB's repair
+ * (rebuilds a MANIFEST from the files it can read, moves the others into
+ * @dir/lost/). Writes what it did into @how.
+ */
+int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err);
 
 /*
  * Point read: calls @fn with the value, pinned (no copy), and returns what

@@ -252,6 +252,11 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 	return 0;
 }
 
+int acfs_store_repair(const char *dir, char *how, size_t how_len, char *err)
+{
+	return acfs_kv_repair(dir, how, how_len, err);
+}
+
 void acfs_store_close(struct acfs_store *s)
 {
 	if (!s)

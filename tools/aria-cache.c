@@ -74,10 +74,60 @@ static bool ask_clear(const char *store)
 	       (line[0] == 'y' || line[0] == 'Y');
 }
 
+/*
+ * Takes the store's lock, as a daemon would; prints who holds it if
+ * another does. Returns the locked fd, or -1.
+ */
+static int lock_store(const char *store_dir)
+{
+	char path[PATH_MAX], info[PATH_MAX + 64] = "";
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/daemon.lock", store_dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	ssize_t n = fd >= 0 ? pread(fd, info, sizeof(info) - 1, 0) : 0;
+	info[n > 0 ? n - 1 : 0] = '\0';
+	fprintf(stderr, "aria-cache: the store %s is in use (%s) but its "
+		"daemon does not answer on %s/control.sock\n", store_dir,
+		info[0] ? info : "by another program", store_dir);
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* repair: never through a daemon (one that runs opened the store). */
+static int repair_local(const char *store_dir, int argc, char **argv)
+{
+	char path[PATH_MAX];
+	int fd, code;
+
+	if (acfs_control_connect(store_dir, &fd) == 0) {
+		close(fd);
+		fprintf(stderr, "aria-cache repair: a daemon serves %s, so the "
+			"store opened: nothing to repair (aria-cache verify "
+			"checks every entry)\n", store_dir);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "%s/db", store_dir);
+	if (access(path, F_OK) < 0) {
+		fprintf(stderr, "aria-cache repair: no store at %s\n",
+			store_dir);
+		return 1;
+	}
+	fd = lock_store(store_dir);
+	if (fd < 0)
+		return 1;
+	code = acfs_repair_run(store_dir, argc, argv);
+	close(fd);
+	return code;
+}
+
 /* Runs the command on the store itself; no daemon serves it. */
 static int run_local(const char *store_dir, int argc, char **argv)
 {
-	char path[PATH_MAX], info[PATH_MAX + 64] = "", err[ACFS_ERR_MAX] = "";
+	char path[PATH_MAX], err[ACFS_ERR_MAX] = "";
 	struct acfs_cmd_ctx ctx = { 0 };
 	struct acfs_store *s;
 	int fd, r, code;
@@ -89,19 +139,9 @@ static int run_local(const char *store_dir, int argc, char **argv)
 			store_dir);
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/daemon.lock", store_dir);
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n = fd >= 0 ? pread(fd, info, sizeof(info) - 1, 0) : 0;
-		info[n > 0 ? n - 1 : 0] = '\0';
-		fprintf(stderr, "aria-cache: the store %s is in use (%s) but "
-			"its daemon does not answer on %s/control.sock\n",
-			store_dir, info[0] ? info : "by another program",
-			store_dir);
-		if (fd >= 0)
-			close(fd);
+	fd = lock_store(store_dir);
+	if (fd < 0)
 		return 1;
-	}
 	snprintf(path, sizeof(path), "%s/db", store_dir);
 	r = acfs_store_open(path, NULL, &s, err);
 	if (r < 0) {
@@ -228,6 +268,11 @@ int main(int argc, char **argv)
 			ACFS_CONTROL_MAX_ARGS);
 		free(store_dir);
 		return 2;
+	}
+	if (strcmp(cmd->name, "repair") == 0) {
+		code = repair_local(store_dir, nargs, args);
+		free(store_dir);
+		return code;
 	}
 	if (acfs_control_connect(store_dir, &fd) == 0) {
 		code = acfs_control_call(fd, nargs, args, isatty(2), stdout,

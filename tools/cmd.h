@@ -69,6 +69,10 @@ int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_repair(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+/* repair without a daemon, on STORE/db that does not open (cmd-repair.c);
+ * the caller holds the store's lock. Returns the exit code. */
+int acfs_repair_run(const char *store_dir, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
 int64_t acfs_cmd_now_ns(void);

@@ -62,6 +62,14 @@ static const struct acfs_cmd commands[] = {
 	  "uploads are still pending after DURATION (default 10m).\n"
 	  "  --timeout DURATION  give up after it (90s, 10m, 2h)\n"
 	  "  --json              machine-readable output", false },
+	{ "repair", acfs_cmd_repair, "[--yes] [--json]",
+	  "Recovers a damaged store (one the daemon and aria-cache refuse to\n"
+	  "open: RocksDB files without CURRENT, a MANIFEST cut short). Copies\n"
+	  "the store's files to STORE/db.damaged-TIME first, runs RocksDB's\n"
+	  "repair, removes entries whose bytes did not survive, and reports\n"
+	  "the entries recovered and lost. Only when no daemon holds the\n"
+	  "store. Asks first unless --yes.\n"
+	  "  --json   machine-readable summary", false },
 	{ "config", acfs_cmd_config, "[--json]",
 	  "Prints the settings a daemon started now would use, and where each\n"
 	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"

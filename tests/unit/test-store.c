@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -352,6 +354,102 @@ static void empty_entry_and_read_only_reader(void **state)
 	acfs_store_close(r);
 }
 
+/* The names and sizes of the files in @dir, one line each, sorted. */
+static char *listing(const char *dir)
+{
+	char cmd[256], *buf = calloc(1, 8192);
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "cd '%s' && find . -maxdepth 1 -type f "
+		 "! -name 'LOG*' ! -name LOCK -printf '%%f %%s\\n' | sort",
+		 dir);
+	p = popen(cmd, "r");
+	assert_non_null(p);
+	fread(buf, 1, 8191, p);
+	pclose(p);
+	return buf;
+}
+
+static void damaged_store_is_refused_never_recreated(void **state)
+{
+	struct fixture *f = *state;
+	struct acfs_key k = { 0x77, ACFS_KIND_BC };
+	char path[128], err[ACFS_ERR_MAX] = "", how[ACFS_ERR_MAX] = "";
+	char data[2000];
+	struct acfs_entry e;
+	uint64_t id;
+
+	/* Entry bytes large enough to live in a blob file. */
+	memset(data, 'b', sizeof(data) - 1);
+	data[sizeof(data) - 1] = '\0';
+	assert_int_equal(commit(f->t.s, 0x77, data, &id, NULL, false, NULL), 0);
+	acfs_store_close(f->t.s);
+	f->t.s = NULL;
+
+	/* CURRENT lost: refused with -EUCLEAN, a reason, nothing deleted. */
+	snprintf(path, sizeof(path), "%s/CURRENT", f->t.dir);
+	assert_int_equal(unlink(path), 0);
+	char *before = listing(f->t.dir);
+	assert_int_equal(acfs_store_open(f->t.dir, NULL, &f->t.s, err),
+			 -EUCLEAN);
+	assert_non_null(strstr(err, "damaged"));
+	assert_non_null(strstr(err, "no CURRENT"));
+	assert_non_null(strstr(err, "aria-cache"));
+	char *after = listing(f->t.dir);
+	assert_string_equal(before, after);
+	free(after);
+	/* Read-only opens (aria-cache beside a daemon) refuse it too. */
+	struct acfs_store_options ro = { .read_only = true };
+	assert_int_equal(acfs_store_open(f->t.dir, &ro, &f->t.s, err),
+			 -EUCLEAN);
+
+	/* Repair names the MANIFEST again: nothing lost. */
+	assert_int_equal(acfs_store_repair(f->t.dir, how, sizeof(how), err), 0);
+	assert_non_null(strstr(how, "nothing lost"));
+	assert_int_equal(tmpstore_open(&f->t), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
+	assert_true(e.id == id);
+	expect_blob(f->t.s, id, data);
+	acfs_store_close(f->t.s);
+	f->t.s = NULL;
+
+	/* A MANIFEST cut short: refused, nothing deleted. */
+	FILE *c = fopen(path, "r");
+	char name[64] = "", mpath[192];
+	assert_non_null(c);
+	assert_non_null(fgets(name, sizeof(name), c));
+	fclose(c);
+	name[strcspn(name, "\n")] = '\0';
+	snprintf(mpath, sizeof(mpath), "%s/%s", f->t.dir, name);
+	assert_int_equal(truncate(mpath, 60), 0);
+	free(before);
+	before = listing(f->t.dir);
+	assert_int_equal(acfs_store_open(f->t.dir, NULL, &f->t.s, err),
+			 -EUCLEAN);
+	assert_non_null(strstr(err, "MANIFEST"));
+	after = listing(f->t.dir);
+	assert_string_equal(before, after);
+	free(before);
+	free(after);
+}
+
+static void empty_directory_becomes_a_store(void **state)
+{
+	struct fixture *f = *state;
+	char dir[160], err[ACFS_ERR_MAX] = "";
+	struct acfs_store *s;
+
+	/* A directory with only what RocksDB writes before any data (its
+	 * LOCK and IDENTITY) holds nothing to lose: it becomes a store. */
+	snprintf(dir, sizeof(dir), "%s/fresh", f->t.dir);
+	assert_int_equal(mkdir(dir, 0700), 0);
+	char p[200];
+	snprintf(p, sizeof(p), "%s/LOCK", dir);
+	fclose(fopen(p, "w"));
+	assert_int_equal(acfs_store_open(dir, NULL, &s, err), 0);
+	acfs_store_close(s);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -366,6 +464,8 @@ int main(void)
 		T(survives_reopen_and_ids_never_repeat),
 		T(iterate_shard),
 		T(empty_entry_and_read_only_reader),
+		T(damaged_store_is_refused_never_recreated),
+		T(empty_directory_becomes_a_store),
 	};
 	return cmocka_run_group_tests_name("store", tests, NULL, NULL);
 }

@@ -108,15 +108,26 @@ struct acfs_stats {
 #define ACFS_ERR_MAX 512
 
 /*
- * Opens (creating if absent) the store in directory @dir, which must
- * exist. Sweeps orphans unless read-only. On failure returns -errno and
- * writes a reason into @err.
+ * Opens the store in directory @dir, which must exist; creates one only
+ * where @dir holds no database files yet. Sweeps orphans unless
+ * read-only. On failure returns -errno and writes a reason into @err:
+ * -EUCLEAN when @dir holds a damaged database (nothing is created or
+ * deleted; acfs_store_repair is the way back).
  */
 int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 		    struct acfs_store **ret_store, char *err);
 
 /* Closes; accepts NULL. */
 void acfs_store_close(struct acfs_store *store);
+
+/*
+ * Repairs the closed store in @dir in place: where CURRENT is lost, names
+ * the newest MANIFEST that opens whole (nothing lost); else RocksDB's
+ * repair rebuilds one from the files it can read (it does not know blob
+ * files: entry bytes may be lost, and the result may not open). Run it on
+ * a copy. Writes what it did into @how.
+ */
+int acfs_store_repair(const char *dir, char *how, size_t how_len, char *err);
 
 /*
  * The size budget (stored bytes; 0 = none). It is persisted so tools see
