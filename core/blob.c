@@ -52,7 +52,7 @@ int acfs_blob_size(const void *val, size_t vlen, size_t *ret_size, char *err)
 
 	if (vlen < 1) {
 		snprintf(err, ACFS_ERR_MAX, "empty value");
-		return -EIO;
+		return -EBADMSG;
 	}
 	if (v[0] == FMT_RAW) {
 		*ret_size = vlen - 1;
@@ -60,13 +60,13 @@ int acfs_blob_size(const void *val, size_t vlen, size_t *ret_size, char *err)
 	}
 	if (v[0] != FMT_ZSTD) {
 		snprintf(err, ACFS_ERR_MAX, "unknown format byte %u", v[0]);
-		return -EIO;
+		return -EBADMSG;
 	}
 	size = ZSTD_getFrameContentSize(v + 1, vlen - 1);
 	if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN ||
 	    size > ACFS_BLOB_MAX) {
 		snprintf(err, ACFS_ERR_MAX, "bad zstd frame header");
-		return -EIO;
+		return -EBADMSG;
 	}
 	*ret_size = (size_t)size;
 	return 0;
@@ -84,7 +84,7 @@ int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
 	if (want != size) {
 		snprintf(err, ACFS_ERR_MAX, "holds %zu bytes, expected %zu",
 			 want, size);
-		return -EIO;
+		return -EBADMSG;
 	}
 	if (v[0] == FMT_RAW) {
 		if (size)
@@ -96,7 +96,7 @@ int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
 		snprintf(err, ACFS_ERR_MAX, "zstd: %s",
 			 ZSTD_isError(n) ? ZSTD_getErrorName(n)
 					 : "short frame");
-		return -EIO;
+		return -EBADMSG;
 	}
 	return 0;
 }

@@ -22,17 +22,17 @@ int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
 
 /*
  * Decodes a value into a malloc'd buffer of the original bytes. Returns 0,
- * -EIO (corrupt; the reason in @err, ACFS_ERR_MAX bytes) or -ENOMEM.
+ * -EBADMSG (corrupt; the reason in @err, ACFS_ERR_MAX bytes) or -ENOMEM.
  */
 int acfs_blob_decode(const void *val, size_t vlen, void **ret, size_t *ret_len,
 		     char *err);
 
-/* The decoded size of a value. Returns 0 or -EIO (reason in @err). */
+/* The decoded size of a value. Returns 0 or -EBADMSG (reason in @err). */
 int acfs_blob_size(const void *val, size_t vlen, size_t *ret_size, char *err);
 
 /*
  * Decodes a value into @dst, which holds exactly @size bytes. Returns 0 or
- * -EIO (corrupt, or another size; the reason in @err).
+ * -EBADMSG (corrupt, or another size; the reason in @err).
  */
 int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
 			  size_t size, char *err);

@@ -39,15 +39,38 @@ struct acfs_kv_iter {
 	rocksdb_iterator_t *it;
 };
 
-/* Turns a RocksDB error string into -errno and a reason; frees it. */
+/*
+ * Turns a RocksDB error string into -errno and a reason; frees it.
+ * Damage RocksDB proved (a checksum, a block or a record that does not
+ * decode: "Corruption") is -EBADMSG; errors the OS gave RocksDB keep their
+ * errno (RocksDB puts strerror's text in the status), so callers can tell
+ * a transient EMFILE or ENOMEM from damage. Anything else is -EIO.
+ */
 static int take_error(char *rerr, const char *what, char *err)
 {
+	static const struct {
+		const char *text;
+		int err;
+	} os[] = {
+		{ "No space left", -ENOSPC }, { "NoSpace", -ENOSPC },
+		{ "Too many open files", -EMFILE },
+		{ "Too many open files in system", -ENFILE },
+		{ "Cannot allocate memory", -ENOMEM },
+		{ "Interrupted system call", -EINTR },
+		{ "Resource temporarily unavailable", -EAGAIN },
+		{ "Input/output error", -EIO },
+		{ "Permission denied", -EACCES },
+		{ "Read-only file system", -EROFS },
+	};
 	int r = -EIO;
 
 	if (!rerr)
 		return 0;
-	if (strstr(rerr, "No space left") || strstr(rerr, "NoSpace"))
-		r = -ENOSPC;
+	if (strstr(rerr, "Corruption"))
+		r = -EBADMSG;
+	for (size_t i = 0; i < sizeof(os) / sizeof(os[0]); i++)
+		if (strstr(rerr, os[i].text))
+			r = os[i].err;
 	if (err)
 		snprintf(err, ACFS_ERR_MAX, "%s: %s", what, rerr);
 	rocksdb_free(rerr);
@@ -179,7 +202,7 @@ static bool is_damage(const char *rerr)
 }
 
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
-		 struct acfs_kv **ret, char *err)
+		 int max_open_files, struct acfs_kv **ret, char *err)
 {
 	char what[512] = "";
 	enum db_state st = db_state(dir, what, sizeof(what));
@@ -202,6 +225,11 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		return -EUCLEAN;
 	}
 	configure(kv, sync);
+	/* Table and blob files RocksDB keeps open, within the daemon's fd
+	 * budget (fs/main.c); beyond it RocksDB closes the least recently
+	 * used and reopens on demand. */
+	if (max_open_files > 0)
+		rocksdb_options_set_max_open_files(kv->db_opts, max_open_files);
 	/* Only an empty place becomes a new database. */
 	rocksdb_options_set_create_if_missing(kv->db_opts, st == DB_NONE);
 	/* Column families added by a newer version are created in an
@@ -304,7 +332,7 @@ static int restore_current(const char *dir, bool *ret_found,
 		struct acfs_kv *kv;
 		if (!names[i] || write_current(dir, names[i]) < 0)
 			continue;
-		if (acfs_kv_open(dir, true, false, &kv, NULL) == 0) {
+		if (acfs_kv_open(dir, true, false, 0, &kv, NULL) == 0) {
 			acfs_kv_close(kv);
 			snprintf(used, used_len, "%s", names[i]);
 			*ret_found = true;

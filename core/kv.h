@@ -39,9 +39,10 @@ struct acfs_kv_iter;
  * @dir holds no RocksDB files. -EUCLEAN when @dir holds a damaged
  * database (data files without CURRENT, a corrupt MANIFEST): nothing is
  * opened, created or deleted, and @err says so and what to do.
+ * @max_open_files bounds the table and blob files held open (0: no bound).
  */
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
-		 struct acfs_kv **ret, char *err);
+		 int max_open_files, struct acfs_kv **ret, char *err);
 void acfs_kv_close(struct acfs_kv *kv);
 /*
  * Repairs the (closed) database in @dir: names the newest MANIFEST that

@@ -237,7 +237,8 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 	pthread_mutex_init(&s->tree_lock, NULL);
 	s->read_only = opts && opts->read_only;
 	s->zstd_level = opts ? opts->zstd_level : 0;
-	r = acfs_kv_open(dir, s->read_only, opts && opts->sync, &s->kv, err);
+	r = acfs_kv_open(dir, s->read_only, opts && opts->sync,
+			 opts ? opts->max_open_files : 0, &s->kv, err);
 	if (r == 0)
 		r = load_state(s, err);
 	if (r == 0 && !s->read_only)

@@ -37,7 +37,8 @@ static void report(struct run *w, enum acfs_problem_kind kind,
 
 /* ---- entries: read back, digest, validation ------------------------------ */
 
-/* Checks the bytes of @e; on a problem writes the reason and returns 1. */
+/* Checks the bytes of @e; on a problem writes the reason and returns 1,
+ * or 2 when it could not be checked now (never repaired). */
 static int check_bytes(struct run *w, const struct acfs_key *key,
 		       const struct acfs_entry *e, char *why)
 {
@@ -53,7 +54,14 @@ static int check_bytes(struct run *w, const struct acfs_key *key,
 		free(buf);
 		return r;
 	}
-	if (r < 0) {
+	if (r < 0 && r != -EBADMSG && r != -ENOENT) {
+		/* Not damage: the OS stopped this read (no fd, memory, an
+		 * I/O error). Reported, never repaired. */
+		snprintf(why, ACFS_ERR_MAX, "could not be read now (%.300s); "
+			 "not a sign of damage: run verify again",
+			 err[0] ? err : strerror(-r));
+		bad = 2;
+	} else if (r < 0) {
 		snprintf(why, ACFS_ERR_MAX, "bytes unreadable: %.400s",
 			 err[0] ? err : strerror(-r));
 		bad = 1;
@@ -84,7 +92,11 @@ static int check_bytes(struct run *w, const struct acfs_key *key,
 			free(buf);
 			return r;
 		}
-		if (r < 0) {
+		if (r == -EIO) {
+			/* A helper that could not start: no verdict. */
+			snprintf(why, ACFS_ERR_MAX, "not checked: %.400s", err);
+			bad = 2;
+		} else if (r < 0) {
 			snprintf(why, ACFS_ERR_MAX, "%s: %.400s",
 				 key->kind == ACFS_KIND_META ? "not JSON"
 							     : "invalid bitcode",
@@ -118,7 +130,7 @@ static int verify_entry(const struct acfs_key *key, const struct acfs_entry *e,
 	 * problem any more. */
 	if (acfs_store_get(w->s, key, &now) < 0 || now.id != e->id)
 		return 0;
-	if (w->o->repair) {
+	if (w->o->repair && r == 1) {
 		if (w->o->batch_lock)
 			w->o->batch_lock(true, w->o->userdata);
 		r = acfs_store_remove(w->s, key, e->id, w->o->in_use,

@@ -104,8 +104,8 @@ void fs_verified_release(struct acfs_fs *fs)
 
 /* ---- quarantine ----------------------------------------------------------- */
 
-/* Bytes of @in failed their digest (or could not be read): out of the
- * namespace. Caller holds in->lock. */
+/* Bytes of @in failed their digest, a checksum or their decoding, or are
+ * gone: out of the namespace. Caller holds in->lock. */
 static void quarantine_locked(struct acfs_fs *fs, struct inode *in,
 			      const char *path, const char *reason)
 {
@@ -213,10 +213,19 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 			 (unsigned long long)in->ino,
 			 err[0] ? err : strerror(-r));
 		fs_unload_locked(fs, in);
-		if (r == -EIO || r == -ENOENT)
+		/* Only proven damage quarantines: a checksum or an encoding
+		 * that fails, or bytes gone. An error of the moment (no fd,
+		 * no memory, the disk) fails this read alone. */
+		if (r == -EBADMSG || r == -ENOENT)
 			quarantine_locked(fs, in, path, err[0] ? err
 						: "bytes unreadable");
-		return r == -ENOMEM ? r : -EIO;
+		else
+			acfs_log(LOG_WARNING, "%s: version %llu not "
+				 "quarantined: %s is no sign of damage; the "
+				 "next read tries again", path,
+				 (unsigned long long)in->ino, strerror(-r));
+		return r == -ENOMEM || r == -EMFILE || r == -ENFILE ? r
+								    : -EIO;
 	}
 	if (wants_check(fs, in)) {
 		unsigned char d[ACFS_DIGEST_SIZE];

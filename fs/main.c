@@ -575,6 +575,54 @@ static void raise_fd_limit(void)
 	}
 }
 
+/*
+ * The fd budget, planned as a whole from RLIMIT_NOFILE so that no one
+ * user of descriptors can starve another: a client holding the most temp
+ * files it may must leave RocksDB its table and blob files, and reads of
+ * committed entries keep working.
+ *   fixed      64: stdio, /dev/fuse, the lock, the staging directory, the
+ *              control socket, eventfds, log, spill files being mapped
+ *   helpers    2 per core (LLVM helpers' sockets, one being started)
+ *   control    ACFS_CONTROL_CLIENTS_MAX clients at once
+ *   remotes    64 connections
+ *   RocksDB    a quarter of what is left, at least 64, at most 4096
+ *              (max_open_files; WAL and MANIFEST within the margin)
+ *   margin     32
+ *   temp files the rest, at most 16384.
+ */
+#define FD_FIXED 64
+#define FD_REMOTES 64
+#define FD_MARGIN 32
+
+static int plan_fds(int *ret_rocksdb, unsigned *ret_tmp)
+{
+	struct rlimit rl;
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	long limit, left, db, tmp;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur == RLIM_INFINITY)
+		rl.rlim_cur = 1 << 20;
+	limit = (long)rl.rlim_cur;
+	left = limit - FD_FIXED - 2 * (ncpu > 0 ? ncpu : 1) -
+	       ACFS_CONTROL_CLIENTS_MAX - FD_REMOTES - FD_MARGIN;
+	db = left / 4;
+	db = db < 64 ? 64 : db > 4096 ? 4096 : db;
+	tmp = left - db;
+	if (tmp > 16384)
+		tmp = 16384;
+	if (tmp < 16) {
+		fprintf(stderr, "aria-cachefs: the open-file limit (ulimit -n "
+			"%ld) is too low: the daemon needs at least %ld "
+			"(RocksDB, helpers, control clients, 16 temp files); "
+			"raise it (LimitNOFILE= in a unit)\n", limit,
+			limit - tmp + 16);
+		return -1;
+	}
+	*ret_rocksdb = (int)db;
+	*ret_tmp = (unsigned)tmp;
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -706,6 +754,8 @@ int main(int argc, char *argv[])
 			store_dir, strerror(-r));
 		goto out_lock;
 	}
+	if (plan_fds(&sopts.max_open_files, &fs.max_tmp_files) < 0)
+		goto out_lock;
 	snprintf(dbdir, sizeof(dbdir), "%s/db", store_dir);
 	sopts.sync = cfg.sync;
 	sopts.zstd_level = cfg.compress_level ? cfg.compress_level : -1;
@@ -730,17 +780,6 @@ int main(int argc, char *argv[])
 	fs.gid = cfg.has_group ? (gid_t)cfg.group_gid : getgid();
 	fs.dir_mode = cfg.has_group ? 0775 : 0755;
 	fs.start_ns = acfs_now_ns();
-	{
-		/* Each open temp file holds a staging fd; leave room for
-		 * RocksDB's files. */
-		struct rlimit rl;
-		fs.max_tmp_files = 16384;
-		if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-		    rl.rlim_cur < fs.max_tmp_files + 1024)
-			fs.max_tmp_files = rl.rlim_cur > 2048
-						   ? (unsigned)rl.rlim_cur - 1024
-						   : 1024;
-	}
 	fs.entry_timeout = 86400.0;
 	fs.neg_timeout = 86400.0;
 	pthread_rwlock_init(&fs.ns_lock, NULL);
@@ -805,7 +844,15 @@ mounted:
 	acfs_log(LOG_INFO, "unmounting %s", mp);
 out_unmount:
 	fs_remote_stop(&fs);
-	fs_control_stop(&fs);
+	if (!fs_control_stop(&fs)) {
+		/* A command still uses the store: leave it open, make every
+		 * write so far durable, and go as kill -9 would (the WAL
+		 * replays at the next mount). Never hold the store's lock
+		 * past an unmount or a SIGTERM. */
+		fuse_session_unmount(fs.se);
+		acfs_store_sync(fs.store);
+		_exit(ret);
+	}
 	fs_remote_free(&fs);
 	fs_lru_stop(&fs);
 	fuse_session_unmount(fs.se);

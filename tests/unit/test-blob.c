@@ -81,14 +81,14 @@ static void corrupt_values_fail_cleanly(void **state)
 
 	(void)state;
 	memset(d, 'x', sizeof(d));
-	assert_int_equal(acfs_blob_decode("", 0, &back, &blen, err), -EIO);
-	assert_int_equal(acfs_blob_decode("\x07zz", 3, &back, &blen, err), -EIO);
+	assert_int_equal(acfs_blob_decode("", 0, &back, &blen, err), -EBADMSG);
+	assert_int_equal(acfs_blob_decode("\x07zz", 3, &back, &blen, err), -EBADMSG);
 	assert_int_equal(acfs_blob_encode(d, sizeof(d), 3, &v, &vlen), 0);
 	/* Truncated at every length, and flipped bytes: never a crash,
 	 * never wrong bytes returned as right. */
 	for (size_t cut = 1; cut < vlen; cut++)
 		assert_int_equal(acfs_blob_decode(v, cut, &back, &blen, err),
-				 -EIO);
+				 -EBADMSG);
 	for (size_t i = 1; i < vlen; i++) {
 		((unsigned char *)v)[i] ^= 0x5a;
 		int r = acfs_blob_decode(v, vlen, &back, &blen, err);

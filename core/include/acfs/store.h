@@ -73,6 +73,8 @@ struct acfs_store_options {
 	bool sync;           /* fsync the WAL on every commit */
 	bool read_only;      /* open for reading, alongside a daemon */
 	int zstd_level;      /* 0: the default (3); < 0: store uncompressed */
+	int max_open_files;  /* RocksDB's table and blob files open at once;
+				0: unbounded */
 };
 
 struct acfs_store_counters {
@@ -154,16 +156,18 @@ uint64_t acfs_store_alloc_id(struct acfs_store *store);
 
 /*
  * Reads the bytes of version @id (decompressed) into a malloc'd buffer the
- * caller frees. Returns 0, -ENOENT (no such blob), -EIO (unreadable or
- * corrupt; the reason in @err if not NULL).
+ * caller frees. Returns 0, -ENOENT (no such blob), -EBADMSG (proven
+ * corrupt: a RocksDB checksum or the value's encoding), or the OS error
+ * that stopped the read (-EMFILE, -ENOMEM, -EIO, ...: nothing is known
+ * about the bytes); the reason in @err if not NULL.
  */
 int acfs_store_read_blob(struct acfs_store *store, uint64_t id,
 			 void **ret_data, size_t *ret_size, char *err);
 
 /*
  * Reads the bytes of version @id into @dst, which has room for exactly
- * @size bytes (the entry's size). Returns 0, -ENOENT, -EIO (unreadable,
- * corrupt, or not @size bytes; the reason in @err if not NULL).
+ * @size bytes (the entry's size). Returns as acfs_store_read_blob; bytes
+ * that are not @size long are -EBADMSG.
  */
 int acfs_store_read_into(struct acfs_store *store, uint64_t id, void *dst,
 			 size_t size, char *err);
