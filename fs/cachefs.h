@@ -170,6 +170,11 @@ struct acfs_fs {
 	int control_fd;
 	pthread_t control;
 	bool control_started;
+	pthread_mutex_t control_lock;
+	pthread_cond_t control_cv;  /* a client's thread ended */
+	struct client *clients;     /* protected by control_lock */
+	unsigned nclients;          /* protected by control_lock */
+	bool control_stopping;      /* protected by control_lock */
 
 	pthread_mutex_t itab_lock;
 	struct inode **buckets;     /* protected by itab_lock */
@@ -333,8 +338,13 @@ void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
 /* control.c: the aria-cache command's socket, STORE/control.sock */
+#define ACFS_CONTROL_CLIENTS_MAX 16
+#define ACFS_CONTROL_STOP_WAIT_S 3
 int fs_control_start(struct acfs_fs *fs);
-void fs_control_stop(struct acfs_fs *fs);
+/* Stops accepting, shuts every client's socket and waits up to
+ * ACFS_CONTROL_STOP_WAIT_S for their commands; false if one still runs
+ * (the store must then stay open: exit without closing it). */
+bool fs_control_stop(struct acfs_fs *fs);
 
 /* log.c */
 void acfs_log_init(bool use_syslog, bool debug);

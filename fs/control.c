@@ -3,12 +3,18 @@
  * The daemon's end of the control socket: runs aria-cache subcommands
  * against the live store, with the hooks that keep the kernel and the
  * inode table right (recorded uses flushed first, removed versions that a
- * reader holds kept as orphans, their dentries invalidated). Requests are
- * served one at a time, in this thread: a bound on what clients can make
- * the daemon do at once.
+ * reader holds kept as orphans, their dentries invalidated).
+ *
+ * Each client is served in a thread of its own, at most
+ * ACFS_CONTROL_CLIENTS_MAX at once (more are told to retry): a client that
+ * stops reading (`aria-cache ls | sleep 300`) holds only its own thread,
+ * and only until a send times out; its stream is then dropped and the
+ * command runs to its end. At shutdown every client's socket is shut, and
+ * the daemon waits a bounded time for their commands.
  */
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -36,9 +42,19 @@ static int remote_sync(unsigned timeout_ms, FILE *progress, uint64_t *left,
 	return fs_remote_sync(userdata, timeout_ms, progress, left);
 }
 
+/* A send that waits longer than this for a client gives up on it. */
+#define CLIENT_SEND_TIMEOUT_S 5
+
+struct client {
+	struct acfs_fs *fs;
+	int fd;
+	struct client *next;       /* fs->clients; control_lock */
+};
+
 static void serve(struct acfs_fs *fs, int fd)
 {
 	struct timeval tv = { .tv_sec = 10 };
+	struct timeval stv = { .tv_sec = CLIENT_SEND_TIMEOUT_S };
 	struct acfs_cmd_ctx ctx = { 0 };
 	char **argv = NULL;
 	int argc = 0, code;
@@ -46,6 +62,8 @@ static void serve(struct acfs_fs *fs, int fd)
 
 	/* A client that stops talking mid-request cannot hold us. */
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	/* Nor one that stops reading our output. */
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 	if (acfs_control_read_request(fd, &argc, &argv, &progress) < 0)
 		return;
 	ctx.store = fs->store;
@@ -76,19 +94,81 @@ static void serve(struct acfs_fs *fs, int fd)
 	acfs_control_free_argv(argc, argv);
 }
 
+static void *client_main(void *arg)
+{
+	struct client *c = arg;
+	struct acfs_fs *fs = c->fs;
+
+	serve(fs, c->fd);
+	pthread_mutex_lock(&fs->control_lock);
+	for (struct client **p = &fs->clients; *p; p = &(*p)->next)
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	fs->nclients--;
+	close(c->fd);
+	pthread_cond_broadcast(&fs->control_cv);
+	pthread_mutex_unlock(&fs->control_lock);
+	free(c);
+	return NULL;
+}
+
+static void refuse_busy(int fd)
+{
+	FILE *err = acfs_control_stream(fd, 'R');
+
+	if (err) {
+		fprintf(err, "aria-cache: the daemon serves %d commands "
+			"already; try again when one has finished\n",
+			ACFS_CONTROL_CLIENTS_MAX);
+		fclose(err);
+	}
+	acfs_control_send_exit(fd, 1);
+}
+
 static void *control_main(void *arg)
 {
 	struct acfs_fs *fs = arg;
+	struct timeval stv = { .tv_sec = 1 };
 
 	for (;;) {
 		int fd = accept4(fs->control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
+			if (errno == EINTR || errno == ECONNABORTED ||
+			    errno == EMFILE || errno == ENFILE)
 				continue;
 			break; /* shut down by fs_control_stop */
 		}
-		serve(fs, fd);
-		close(fd);
+		struct client *c = calloc(1, sizeof(*c));
+		pthread_attr_t attr;
+		pthread_t t;
+		bool started = false;
+
+		pthread_mutex_lock(&fs->control_lock);
+		if (c && fs->nclients < ACFS_CONTROL_CLIENTS_MAX &&
+		    !fs->control_stopping) {
+			c->fs = fs;
+			c->fd = fd;
+			pthread_attr_init(&attr);
+			pthread_attr_setdetachstate(&attr,
+						    PTHREAD_CREATE_DETACHED);
+			if (pthread_create(&t, &attr, client_main, c) == 0) {
+				c->next = fs->clients;
+				fs->clients = c;
+				fs->nclients++;
+				started = true;
+			}
+			pthread_attr_destroy(&attr);
+		}
+		pthread_mutex_unlock(&fs->control_lock);
+		if (!started) {
+			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv,
+				   sizeof(stv));
+			refuse_busy(fd);
+			close(fd);
+			free(c);
+		}
 	}
 	return NULL;
 }
@@ -104,6 +184,8 @@ int fs_control_start(struct acfs_fs *fs)
 		fs->control_fd = -1;
 		return r;
 	}
+	pthread_mutex_init(&fs->control_lock, NULL);
+	pthread_cond_init(&fs->control_cv, NULL);
 	r = pthread_create(&fs->control, NULL, control_main, fs);
 	if (r) {
 		close(fs->control_fd);
@@ -114,17 +196,40 @@ int fs_control_start(struct acfs_fs *fs)
 	return 0;
 }
 
-void fs_control_stop(struct acfs_fs *fs)
+bool fs_control_stop(struct acfs_fs *fs)
 {
 	char path[4096];
+	struct timespec until;
+	bool done;
 
 	if (!fs->control_started)
-		return;
+		return true;
 	shutdown(fs->control_fd, SHUT_RDWR);
 	pthread_join(fs->control, NULL);
 	close(fs->control_fd);
 	fs->control_fd = -1;
-	fs->control_started = false;
 	if (acfs_control_path(fs->store_dir, path, sizeof(path)) == 0)
 		unlink(path);
+	/* Clients' sockets shut: their reads and sends fail at once, and
+	 * their commands end (or keep running without output). */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += ACFS_CONTROL_STOP_WAIT_S;
+	pthread_mutex_lock(&fs->control_lock);
+	fs->control_stopping = true;
+	for (struct client *c = fs->clients; c; c = c->next)
+		shutdown(c->fd, SHUT_RDWR);
+	while (fs->nclients > 0 &&
+	       pthread_cond_timedwait(&fs->control_cv, &fs->control_lock,
+				      &until) != ETIMEDOUT)
+		;
+	done = fs->nclients == 0;
+	pthread_mutex_unlock(&fs->control_lock);
+	if (!done) {
+		acfs_log(LOG_WARNING, "%u aria-cache commands still running "
+			 "after %d s; exiting without them (the store is "
+			 "crash-safe)", fs->nclients, ACFS_CONTROL_STOP_WAIT_S);
+		return false;
+	}
+	fs->control_started = false;
+	return true;
 }

@@ -236,8 +236,11 @@ static ssize_t stream_write(void *cookie, const char *buf, size_t size)
 {
 	struct stream *s = cookie;
 
-	/* A client that went away must not stop the command half-way. */
-	send_frame(s->fd, s->type, buf, size);
+	/* A client that went away must not stop the command half-way; one
+	 * that stopped reading (the send timed out) is given up: later
+	 * sends on the shut socket fail at once instead of waiting again. */
+	if (send_frame(s->fd, s->type, buf, size) < 0)
+		shutdown(s->fd, SHUT_WR);
 	return (ssize_t)size;
 }
 
