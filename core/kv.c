@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <rocksdb/c.h>
@@ -32,11 +34,148 @@ struct acfs_kv {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	bool read_only;
+	/* A write or flush met a full disk: RocksDB has stopped writes until
+	 * resumed (kv-resume.cc) or reopened. */
+	bool stopped;               /* atomic */
+	/* Held shared by every use of db and cf (an iterator holds it for
+	 * its lifetime), exclusive by the reopen after a full disk. */
+	pthread_rwlock_t lock;
 	char *dir;
 };
 
+int acfs_kv_rocksdb_resume(rocksdb_t *db, char **errptr);
+void acfs_kv_rocksdb_no_fallocate(rocksdb_options_t *opts);
+static int take_error(char *rerr, const char *what, char *err);
+
+/* Remembers a full disk that RocksDB met (it now refuses every write). */
+static int note_nospace(struct acfs_kv *kv, int r)
+{
+	if (r == -ENOSPC)
+		__atomic_store_n(&kv->stopped, true, __ATOMIC_RELAXED);
+	return r;
+}
+
+/*
+ * Bytes a flush of every memtable would write: what the live WAL files
+ * hold (memtables' own size counts their arenas, megabytes more than the
+ * data on a quiet store). A little more than the truth right after a
+ * flush, until RocksDB deletes the old WAL.
+ */
+static uint64_t unflushed_locked(struct acfs_kv *kv)
+{
+	char path[4096 + 300];
+	struct dirent *d;
+	struct stat st;
+	uint64_t sum = 0;
+	DIR *dh = opendir(kv->dir);
+
+	if (!dh)
+		return 0;
+	while ((d = readdir(dh))) {
+		size_t l = strlen(d->d_name);
+		if (l < 5 || strcmp(d->d_name + l - 4, ".log") != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", kv->dir, d->d_name);
+		if (stat(path, &st) == 0)
+			sum += (uint64_t)st.st_blocks * 512;
+	}
+	closedir(dh);
+	return sum;
+}
+
+static int open_db(struct acfs_kv *kv, char **rerr);
+
+/* Closes and opens the database again (caller holds lock exclusive):
+ * what a restart does, without one. */
+static int reopen_locked(struct acfs_kv *kv, char *err)
+{
+	char *rerr = NULL;
+
+	for (int i = 0; i < ACFS_CF_COUNT; i++) {
+		if (kv->cf[i])
+			rocksdb_column_family_handle_destroy(kv->cf[i]);
+		kv->cf[i] = NULL;
+	}
+	if (kv->db)
+		rocksdb_close(kv->db);
+	kv->db = NULL;
+	if (open_db(kv, &rerr) < 0)
+		return take_error(rerr, "reopening after a full disk", err);
+	return 0;
+}
+
+/*
+ * After a full disk RocksDB refuses every write until it is resumed; a
+ * short disk-full must not need a restart. Once there is room for what
+ * memtables hold, asks RocksDB to resume (it may be retrying on its own:
+ * Busy), and if it does not within a second and a half, closes and opens
+ * the database again, as a restart would. Called without kv->lock.
+ * Returns 0 if writes may go on, else -ENOSPC / -EIO.
+ */
+static int recover_if_stopped(struct acfs_kv *kv, char *err)
+{
+	struct statvfs sv;
+	struct timespec until;
+	char *rerr = NULL;
+	int r = -ENOSPC;
+
+	if (!__atomic_load_n(&kv->stopped, __ATOMIC_RELAXED))
+		return 0;
+	pthread_rwlock_rdlock(&kv->lock);
+	if (!kv->db || (statvfs(kv->dir, &sv) == 0 &&
+			(uint64_t)sv.f_bavail * sv.f_frsize <
+				unflushed_locked(kv) + ACFS_SPACE_RESERVE)) {
+		pthread_rwlock_unlock(&kv->lock);
+		if (kv->db) {
+			if (err)
+				snprintf(err, ACFS_ERR_MAX, "no space: RocksDB "
+					 "stopped writing when the disk "
+					 "filled, and there is not yet room "
+					 "to resume");
+			return -ENOSPC;
+		}
+	} else {
+		for (int i = 0; i < 30; i++) {
+			if (acfs_kv_rocksdb_resume(kv->db, &rerr) == 0) {
+				r = 0;
+				break;
+			}
+			bool busy = strstr(rerr, "busy") || strstr(rerr, "Busy");
+			rocksdb_free(rerr);
+			rerr = NULL;
+			if (!busy)
+				break;
+			usleep(50 * 1000);
+		}
+		pthread_rwlock_unlock(&kv->lock);
+		if (r == 0) {
+			__atomic_store_n(&kv->stopped, false, __ATOMIC_RELAXED);
+			return 0;
+		}
+	}
+	/* Exclusive, but never waiting long: a thread holding an iterator
+	 * may be waiting for a lock our caller holds. */
+	clock_gettime(CLOCK_REALTIME, &until);
+	until.tv_sec += 2;
+	if (pthread_rwlock_timedwrlock(&kv->lock, &until) != 0) {
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "no space: RocksDB stopped "
+				 "writing when the disk filled and is being "
+				 "reopened");
+		return -ENOSPC;
+	}
+	r = 0;
+	if (__atomic_load_n(&kv->stopped, __ATOMIC_RELAXED))
+		r = reopen_locked(kv, err);
+	if (r == 0)
+		__atomic_store_n(&kv->stopped, false, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&kv->lock);
+	return r;
+}
+
 struct acfs_kv_iter {
 	rocksdb_iterator_t *it;
+	struct acfs_kv *kv;        /* its lock is held until the free */
 };
 
 /*
@@ -77,8 +216,29 @@ static int take_error(char *rerr, const char *what, char *err)
 	return r;
 }
 
+/*
+ * What memtables may hold in all, from the size of the store's disk: a
+ * flush needs free space for what they hold, so on a small disk they stay
+ * small (a 16th of it), or a short disk-full would leave more in them than
+ * could ever be flushed. 64 MiB on disks of 1 GiB and more.
+ */
+static uint64_t memtable_budget(const char *dir)
+{
+	struct statvfs sv;
+	uint64_t b = 64 << 20;
+
+	if (dir && statvfs(dir, &sv) == 0) {
+		uint64_t disk = (uint64_t)sv.f_blocks * sv.f_frsize;
+		if (disk / 16 < b)
+			b = disk / 16;
+	}
+	return b < (1 << 20) ? (1 << 20) : b;
+}
+
 static void configure(struct acfs_kv *kv, bool sync)
 {
+	uint64_t memtables = memtable_budget(kv->dir);
+
 	kv->block_cache = rocksdb_cache_create_lru(32 << 20);
 	kv->table_opts = rocksdb_block_based_options_create();
 	rocksdb_block_based_options_set_block_cache(kv->table_opts,
@@ -93,7 +253,9 @@ static void configure(struct acfs_kv *kv, bool sync)
 		kv->table_opts, 0);
 
 	kv->db_opts = rocksdb_options_create();
+	acfs_kv_rocksdb_no_fallocate(kv->db_opts);
 	rocksdb_options_set_max_background_jobs(kv->db_opts, 2);
+	rocksdb_options_set_db_write_buffer_size(kv->db_opts, memtables);
 	rocksdb_options_set_keep_log_file_num(kv->db_opts, 4);
 	/* Bounds what a restart after kill -9 replays. */
 	rocksdb_options_set_max_total_wal_size(kv->db_opts, 64 << 20);
@@ -122,7 +284,7 @@ static void configure(struct acfs_kv *kv, bool sync)
 			 * files (blob GC). */
 			rocksdb_options_set_blob_file_size(o, 8 << 20);
 			rocksdb_options_set_blob_gc_age_cutoff(o, 0.5);
-			rocksdb_options_set_write_buffer_size(o, 64 << 20);
+			rocksdb_options_set_write_buffer_size(o, memtables);
 		} else {
 			rocksdb_options_optimize_for_point_lookup(o, 16);
 		}
@@ -201,13 +363,34 @@ static bool is_damage(const char *rerr)
 	       strstr(rerr, "checksum mismatch") || strstr(rerr, "MANIFEST");
 }
 
+/* Opens kv->dir with the options made by configure(). */
+static int open_db(struct acfs_kv *kv, char **rerr)
+{
+	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
+
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		cfo[i] = kv->cf_opts[i];
+	if (kv->read_only)
+		kv->db = rocksdb_open_for_read_only_column_families(
+			kv->db_opts, kv->dir, ACFS_CF_COUNT, cf_names, cfo,
+			kv->cf, 0, rerr);
+	else
+		kv->db = rocksdb_open_column_families(kv->db_opts, kv->dir,
+						      ACFS_CF_COUNT, cf_names,
+						      cfo, kv->cf, rerr);
+	if (*rerr) {
+		kv->db = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		 int max_open_files, struct acfs_kv **ret, char *err)
 {
 	char what[512] = "";
 	enum db_state st = db_state(dir, what, sizeof(what));
 	struct acfs_kv *kv = calloc(1, sizeof(*kv));
-	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
 	char *rerr = NULL;
 
 	if (!kv)
@@ -235,17 +418,8 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 	/* Column families added by a newer version are created in an
 	 * older store: that adds, never drops. */
 	rocksdb_options_set_create_missing_column_families(kv->db_opts, 1);
-	for (int i = 0; i < ACFS_CF_COUNT; i++)
-		cfo[i] = kv->cf_opts[i];
-	if (read_only)
-		kv->db = rocksdb_open_for_read_only_column_families(
-			kv->db_opts, dir, ACFS_CF_COUNT, cf_names, cfo, kv->cf,
-			0, &rerr);
-	else
-		kv->db = rocksdb_open_column_families(kv->db_opts, dir,
-						      ACFS_CF_COUNT, cf_names,
-						      cfo, kv->cf, &rerr);
-	if (rerr) {
+	pthread_rwlock_init(&kv->lock, NULL);
+	if (open_db(kv, &rerr) < 0) {
 		int r;
 		if (is_damage(rerr)) {
 			snprintf(what, sizeof(what), "RocksDB says: %s", rerr);
@@ -407,6 +581,8 @@ void acfs_kv_close(struct acfs_kv *kv)
 		rocksdb_close(kv->db);
 	}
 	release_options(kv);
+	if (kv->dir)
+		pthread_rwlock_destroy(&kv->lock);
 	free(kv->dir);
 	free(kv);
 }
@@ -420,15 +596,25 @@ int acfs_kv_get(struct acfs_kv *kv, enum acfs_cf cf, const void *key,
 	size_t len;
 	int r;
 
+	pthread_rwlock_rdlock(&kv->lock);
+	if (!kv->db) {
+		pthread_rwlock_unlock(&kv->lock);
+		return -EIO;
+	}
 	ps = rocksdb_get_pinned_cf(kv->db, kv->ropts, kv->cf[cf], key, klen,
 				   &rerr);
-	if (rerr)
+	if (rerr) {
+		pthread_rwlock_unlock(&kv->lock);
 		return take_error(rerr, "read", err);
-	if (!ps)
+	}
+	if (!ps) {
+		pthread_rwlock_unlock(&kv->lock);
 		return -ENOENT;
+	}
 	v = rocksdb_pinnableslice_value(ps, &len);
 	r = fn(v, len, userdata);
 	rocksdb_pinnableslice_destroy(ps);
+	pthread_rwlock_unlock(&kv->lock);
 	return r;
 }
 
@@ -441,15 +627,20 @@ void acfs_kv_batch_put(struct acfs_kv_batch *b, struct acfs_kv *kv,
 		       enum acfs_cf cf, const void *key, size_t klen,
 		       const void *val, size_t vlen)
 {
+	/* The batch keeps the family's id, which a reopen keeps too. */
+	pthread_rwlock_rdlock(&kv->lock);
 	rocksdb_writebatch_put_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
 				  klen, val, vlen);
+	pthread_rwlock_unlock(&kv->lock);
 }
 
 void acfs_kv_batch_delete(struct acfs_kv_batch *b, struct acfs_kv *kv,
 			  enum acfs_cf cf, const void *key, size_t klen)
 {
+	pthread_rwlock_rdlock(&kv->lock);
 	rocksdb_writebatch_delete_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
 				     klen);
+	pthread_rwlock_unlock(&kv->lock);
 }
 
 int acfs_kv_batch_count(struct acfs_kv_batch *b)
@@ -467,10 +658,20 @@ int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
 {
 	char *rerr = NULL;
 
+	int r;
+
 	if (kv->read_only)
 		return -EROFS;
-	rocksdb_write(kv->db, kv->wopts, (rocksdb_writebatch_t *)b, &rerr);
-	return take_error(rerr, "write", err);
+	if ((r = recover_if_stopped(kv, err)) < 0)
+		return r;
+	pthread_rwlock_rdlock(&kv->lock);
+	if (kv->db)
+		rocksdb_write(kv->db, kv->wopts, (rocksdb_writebatch_t *)b,
+			      &rerr);
+	else
+		r = -EIO;
+	pthread_rwlock_unlock(&kv->lock);
+	return r < 0 ? r : note_nospace(kv, take_error(rerr, "write", err));
 }
 
 struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf)
@@ -479,6 +680,13 @@ struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf)
 
 	if (!it)
 		return NULL;
+	pthread_rwlock_rdlock(&kv->lock);
+	if (!kv->db) {
+		pthread_rwlock_unlock(&kv->lock);
+		free(it);
+		return NULL;
+	}
+	it->kv = kv;
 	it->it = rocksdb_create_iterator_cf(kv->db, kv->ropts, kv->cf[cf]);
 	return it;
 }
@@ -526,6 +734,7 @@ int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err)
 		return 0;
 	rocksdb_iter_get_error(it->it, &rerr);
 	rocksdb_iter_destroy(it->it);
+	pthread_rwlock_unlock(&it->kv->lock);
 	free(it);
 	return take_error(rerr, "iterate", err);
 }
@@ -536,14 +745,19 @@ int acfs_kv_sync(struct acfs_kv *kv, char *err)
 
 	if (kv->read_only)
 		return 0;
-	rocksdb_flush_wal(kv->db, 1, &rerr);
+	pthread_rwlock_rdlock(&kv->lock);
+	if (kv->db)
+		rocksdb_flush_wal(kv->db, 1, &rerr);
+	pthread_rwlock_unlock(&kv->lock);
 	return take_error(rerr, "sync", err);
 }
 
 void acfs_kv_compact(struct acfs_kv *kv)
 {
-	for (int i = 0; i < ACFS_CF_COUNT; i++)
+	pthread_rwlock_rdlock(&kv->lock);
+	for (int i = 0; i < ACFS_CF_COUNT && kv->db; i++)
 		rocksdb_compact_range_cf(kv->db, kv->cf[i], NULL, 0, NULL, 0);
+	pthread_rwlock_unlock(&kv->lock);
 }
 
 int acfs_kv_avail(struct acfs_kv *kv, uint64_t *ret)
@@ -558,13 +772,12 @@ int acfs_kv_avail(struct acfs_kv *kv, uint64_t *ret)
 
 uint64_t acfs_kv_unflushed(struct acfs_kv *kv)
 {
-	uint64_t sum = 0, v;
+	uint64_t sum = 0;
 
-	for (int i = 0; i < ACFS_CF_COUNT; i++)
-		if (rocksdb_property_int_cf(kv->db, kv->cf[i],
-					    "rocksdb.cur-size-all-mem-tables",
-					    &v) == 0)
-			sum += v;
+	pthread_rwlock_rdlock(&kv->lock);
+	if (kv->db)
+		sum = unflushed_locked(kv);
+	pthread_rwlock_unlock(&kv->lock);
 	return sum;
 }
 
@@ -573,16 +786,25 @@ int acfs_kv_flush(struct acfs_kv *kv, char *err)
 	rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
 	char *rerr = NULL;
 
-	if (kv->read_only)
-		return 0;
+	int r = 0;
+
+	if (kv->read_only || (r = recover_if_stopped(kv, err)) < 0) {
+		rocksdb_flushoptions_destroy(fo);
+		return kv->read_only ? 0 : r;
+	}
 	rocksdb_flushoptions_set_wait(fo, 1);
-	for (int i = 0; i < ACFS_CF_COUNT && !rerr; i++)
+	pthread_rwlock_rdlock(&kv->lock);
+	for (int i = 0; i < ACFS_CF_COUNT && !rerr && kv->db; i++)
 		rocksdb_flush_cf(kv->db, fo, kv->cf[i], &rerr);
+	pthread_rwlock_unlock(&kv->lock);
 	rocksdb_flushoptions_destroy(fo);
-	return take_error(rerr, "flush", err);
+	return note_nospace(kv, take_error(rerr, "flush", err));
 }
 
 void acfs_kv_compact_cf(struct acfs_kv *kv, enum acfs_cf cf)
 {
-	rocksdb_compact_range_cf(kv->db, kv->cf[cf], NULL, 0, NULL, 0);
+	pthread_rwlock_rdlock(&kv->lock);
+	if (kv->db)
+		rocksdb_compact_range_cf(kv->db, kv->cf[cf], NULL, 0, NULL, 0);
+	pthread_rwlock_unlock(&kv->lock);
 }

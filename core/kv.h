@@ -88,7 +88,8 @@ int acfs_kv_sync(struct acfs_kv *kv, char *err);
 
 /* Free bytes on the database's filesystem. 0 or -errno. */
 int acfs_kv_avail(struct acfs_kv *kv, uint64_t *ret);
-/* Bytes held in memtables (in the WAL, to be written again by a flush). */
+/* Bytes memtables hold, as the live WAL files measure them: what a flush
+ * of them would write again. Lists the database directory. */
 uint64_t acfs_kv_unflushed(struct acfs_kv *kv);
 /* Flushes every memtable (waits). 0, -ENOSPC, -EIO. */
 int acfs_kv_flush(struct acfs_kv *kv, char *err);

@@ -452,16 +452,20 @@ int acfs_store_room(struct acfs_store *s, uint64_t bytes, unsigned copies,
 			return 0;
 		unflushed = acfs_kv_unflushed(s->kv);
 		need += unflushed;
-		if (avail >= need)
-			return 0;
 		/* A flush turns WAL bytes into table and blob files; the old
-		 * WAL is then deleted: room for this write, if there is room
-		 * for the flush itself. */
+		 * WAL is then deleted. On a tight disk memtables are flushed
+		 * early, while they hold less than a third of the free space:
+		 * a flush needs room of its own, and memtables are what a
+		 * short disk-full (another program filling the disk) leaves
+		 * behind, so this keeps stores possible once space returns. */
 		if (pass == 0 && flush_ok && unflushed > 0 &&
-		    avail >= unflushed + ACFS_SPACE_RESERVE) {
+		    avail >= unflushed + ACFS_SPACE_RESERVE &&
+		    (avail < need || avail < 3 * unflushed + ACFS_SPACE_RESERVE)) {
 			acfs_kv_flush(s->kv, NULL);
 			continue;
 		}
+		if (avail >= need)
+			return 0;
 		if (err) {
 			acfs_size_format(avail, a, sizeof(a));
 			acfs_size_format(need, n, sizeof(n));

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/statvfs.h>
 #include <syslog.h>
 #include <unistd.h>
 
@@ -130,18 +131,32 @@ static void quarantine_locked(struct acfs_fs *fs, struct inode *in,
 
 /* ---- loading -------------------------------------------------------------- */
 
+/*
+ * A spill file's blocks are reserved (fallocate) before the mapping is
+ * written: a MAP_SHARED page with no block behind it on a full disk is a
+ * SIGBUS that would take the daemon and every client with it. The spill
+ * also leaves RocksDB its reserve, so a read never makes the next commit
+ * fail. Returns the mapping, or NULL and -ENOSPC / -errno.
+ */
 static void *map_spill(struct acfs_fs *fs, size_t size, int *ret_err)
 {
-	int fd = openat(fs->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-			0600);
+	struct statvfs sv;
 	void *p;
+	int fd, r;
 
+	if (fstatvfs(fs->staging_dfd, &sv) == 0 &&
+	    (uint64_t)sv.f_bavail * sv.f_frsize < size + ACFS_SPACE_RESERVE) {
+		*ret_err = -ENOSPC;
+		return NULL;
+	}
+	fd = openat(fs->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		*ret_err = -errno;
 		return NULL;
 	}
-	if (ftruncate(fd, (off_t)size) < 0) {
-		*ret_err = -errno;
+	r = posix_fallocate(fd, 0, (off_t)size);
+	if (r != 0) {
+		*ret_err = -r;
 		close(fd);
 		return NULL;
 	}
@@ -189,10 +204,14 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 		__atomic_sub_fetch(&fs->loaded_bytes, size, __ATOMIC_RELAXED);
 		buf = map_spill(fs, size ? size : 1, &r);
 		if (!buf) {
-			acfs_log(LOG_ERR, "%s: cannot map %zu bytes in the "
-				 "staging directory of %s: %s", path, size,
-				 fs->store_dir, strerror(-r));
-			return r;
+			acfs_log(LOG_ERR, "read of %s failed: %zu bytes do not "
+				 "fit in memory (--max-loaded) and cannot be "
+				 "spilled to the staging directory of %s: %s%s",
+				 path, size, fs->store_dir, strerror(-r),
+				 r == -ENOSPC ? " (the disk is full; the entry "
+				 "is intact and reads again once there is "
+				 "room)" : "");
+			return -EIO;
 		}
 		mapped = true;
 	} else {

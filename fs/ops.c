@@ -974,7 +974,7 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
 		r = -EFBIG;
 	} else if ((uint64_t)off + size > in->size &&
-		   (r = acfs_store_room(fs->store, size, 1, false, err)) < 0) {
+		   (r = acfs_store_room(fs->store, size, 1, true, err)) < 0) {
 		/* The staging directory is on the store's filesystem: its
 		 * reserve is RocksDB's, not the writers'. */
 		char what[300];
