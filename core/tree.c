@@ -274,7 +274,7 @@ static int unlink_node(struct acfs_store *s, struct acfs_kv_batch *b,
 	g->nlink = 0;
 	cnt->files--;
 	if (S_ISREG(g->mode))
-		cnt->bytes -= g->size;
+		cnt->bytes -= g->stored;
 	if (in_use && in_use(g->ino, userdata)) {
 		put_node(s, b, g);
 		acfs_kv_batch_put(b, s->kv, ACFS_CF_GORPHANS, k, 8, "", 0);
@@ -681,6 +681,11 @@ int acfs_tree_setattr(struct acfs_store *s, uint64_t ino, unsigned what,
 			r = S_ISDIR(g.mode) ? -EISDIR : -EINVAL;
 			goto out;
 		}
+		if (n > ACFS_TREE_MAX_SIZE) {
+			r = -EFBIG;
+			goto out;
+		}
+		uint64_t was_stored = g.stored;
 		if (n < g.size) {
 			/* Whole blocks past the end go; the last is cut. */
 			uint64_t keep = (n + ACFS_TREE_BLOCK - 1) / ACFS_TREE_BLOCK;
@@ -711,8 +716,10 @@ int acfs_tree_setattr(struct acfs_store *s, uint64_t ino, unsigned what,
 			}
 			g.stored = stored;
 		}
+		/* A size is not space: a file made sparse by truncate
+		 * counts only what it stores (--evict-general's budget). */
 		if (g.nlink > 0)
-			cnt.bytes = cnt.bytes - g.size + n;
+			cnt.bytes = cnt.bytes - was_stored + g.stored;
 		g.size = n;
 		g.mtime_ns = (what & ACFS_TREE_SET_MTIME) ? val->mtime_ns
 							  : now_ns;
@@ -782,7 +789,7 @@ ssize_t acfs_tree_write(struct acfs_store *s, uint64_t ino, uint64_t off,
 
 	if (s->read_only)
 		return -EROFS;
-	if (off + size < off || off + size > ((uint64_t)1 << 40))
+	if (off + size < off || off + size > ACFS_TREE_MAX_SIZE)
 		return -EFBIG;
 	if ((r = acfs_store_room(s, size, 2, true, NULL)) < 0)
 		return r;
@@ -800,6 +807,7 @@ ssize_t acfs_tree_write(struct acfs_store *s, uint64_t ino, uint64_t off,
 		goto out;
 	}
 	cnt = s->tcount;
+	uint64_t was_stored = g.stored;
 	while (done < size) {
 		uint64_t pos = off + done;
 		uint64_t n = pos / ACFS_TREE_BLOCK;
@@ -819,11 +827,10 @@ ssize_t acfs_tree_write(struct acfs_store *s, uint64_t ino, uint64_t off,
 		acfs_kv_batch_put(b, s->kv, ACFS_CF_GDATA, k, 16, blk, nlen);
 		done += take;
 	}
-	if (off + size > g.size) {
-		if (g.nlink > 0) /* an unlinked file is out of the counters */
-			cnt.bytes += off + size - g.size;
+	if (g.nlink > 0) /* an unlinked file is out of the counters */
+		cnt.bytes += g.stored - was_stored;
+	if (off + size > g.size)
 		g.size = off + size;
-	}
 	g.mtime_ns = g.ctime_ns = now_ns;
 	put_node(s, b, &g);
 	r = commit(s, b, &cnt);
@@ -1003,7 +1010,7 @@ int acfs_tree_evict(struct acfs_store *s, uint64_t bytes,
 		}
 		v[n].mtime_ns = g.mtime_ns;
 		v[n].ino = store_get_be64(k);
-		v[n++].size = g.size;
+		v[n++].size = g.stored;
 	}
 	int ir = acfs_kv_iter_free(it, NULL);
 	if (r == 0)
@@ -1136,7 +1143,7 @@ int store_tree_verify(struct acfs_store *s, bool repair,
 			continue;
 		sum.files++;
 		if (S_ISREG(g.mode))
-			sum.bytes += g.size;
+			sum.bytes += g.stored;
 		if (S_ISDIR(g.mode) && g.parent == ACFS_TREE_ROOT)
 			sum.root_dirs++;
 	}

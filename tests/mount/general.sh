@@ -80,6 +80,26 @@ ok "with --evict-general, general files are evicted to the budget" wait_until "g
 	"[ \$(CACHE stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"stored_bytes\"] + d[\"general_bytes\"])') -le 1048576 ]"
 ok "oldest first: the newest file stays" test -s "$MNT/globs/newest"
 ok "and gen1, the oldest, went" sh -c "! stat '$MNT/globs/gen1' 2>/dev/null"
+# A sparse file is not a big one: truncate to 1 TiB stores nothing and
+# must evict nothing; past the largest size, truncate fails like write.
+gb() { CACHE stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["stored_bytes"] + d["general_bytes"])'; }
+"$ACFS_GEN" "$WORK/small.bc" small 3 || exit 1
+cp "$WORK/small.bc" "$MNT/tmp/e" && mv "$MNT/tmp/e" "$MNT/monomorph/cd/00000000000201.bc"
+CACHE stats >/dev/null
+before=$(gb)
+ok "truncate -s 1T of an ordinary file succeeds" truncate -s 1T "$MNT/globs/sparse"
+ok "it has that size" test "$(stat -c %s "$MNT/globs/sparse")" = $((1 << 40))
+ok "the budget counts what it stores, not its size ($before -> $(gb) bytes)" test "$(gb)" -le $((before + 65536))
+ok "nothing was evicted for it: the entry and the newest file stay" sh -c \
+	"cmp '$WORK/small.bc' '$MNT/monomorph/cd/00000000000201.bc' && test -s '$MNT/globs/newest'"
+printf x | dd of="$MNT/globs/sparse" bs=1 seek=5000000 conv=notrunc 2>/dev/null
+after=$(gb)
+ok "writing one byte into it counts the block written, not the size ($before -> $after)" \
+	sh -c "[ $after -gt $before ] && [ $after -le $((before + 65536)) ]"
+ok "truncate past 1 TiB fails with EFBIG" sh -c \
+	"! truncate -s 1025G '$MNT/globs/sparse' 2>'$WORK/t.err' && grep -q 'File too large' '$WORK/t.err'"
+rm -f "$MNT/globs/sparse"
+ok "verify: the tree's counters are right" CACHE verify --validate=none
 ok "unmount" unmount_fg
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish

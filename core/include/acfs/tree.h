@@ -38,6 +38,8 @@
 
 #define ACFS_TREE_ROOT 1
 #define ACFS_TREE_BLOCK 65536
+/* The largest size of an ordinary file, by write or by truncate (EFBIG). */
+#define ACFS_TREE_MAX_SIZE ((uint64_t)1 << 40)
 #define ACFS_TREE_NAME_MAX 255
 
 struct acfs_gnode {
@@ -54,7 +56,8 @@ struct acfs_gnode {
 /* Counters of the general tree (not part of the entries' budget). */
 struct acfs_tree_counters {
 	uint64_t files;       /* inodes of any type */
-	uint64_t bytes;       /* sum of regular files' sizes */
+	uint64_t bytes;       /* sum of regular files' stored bytes (a sparse
+				 file counts what it holds, not its size) */
 	uint64_t root_dirs;   /* directories directly in the root (its nlink) */
 };
 
