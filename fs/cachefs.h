@@ -140,6 +140,7 @@ struct acfs_fs {
 
 	pthread_rwlock_t ns_lock;   /* see invariant 3 */
 	char *store_dir;
+	const char *mountpoint;     /* absolute; never accessed, only named */
 	uint64_t max_size;          /* the budget, stored bytes */
 	unsigned low_water_pct;     /* eviction stops at this % of it */
 	unsigned flush_secs;        /* uses reach the store this often */
@@ -220,7 +221,9 @@ void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept);
  * Direct creates being written: a lookup that finds no entry for such a
  * key must not let the kernel cache "absent" past the commit.
  */
-void pending_add(struct acfs_fs *fs, struct inode *in);
+/* Lists a direct create; with @excl (O_EXCL), -EEXIST if another direct
+ * create of the same key is in flight. */
+int pending_add(struct acfs_fs *fs, struct inode *in, bool excl);
 void pending_remove(struct acfs_fs *fs, struct inode *in);
 bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key);
 /* tmp/ names, all under itab_lock. */

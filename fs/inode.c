@@ -123,13 +123,19 @@ static void pending_remove_locked(struct acfs_fs *fs, struct inode *in)
 	in->in_pending = false;
 }
 
-void pending_add(struct acfs_fs *fs, struct inode *in)
+int pending_add(struct acfs_fs *fs, struct inode *in, bool excl)
 {
 	pthread_mutex_lock(&fs->itab_lock);
+	for (struct inode *p = fs->pending_list; excl && p; p = p->pnext)
+		if (p->key.hash == in->key.hash && p->key.kind == in->key.kind) {
+			pthread_mutex_unlock(&fs->itab_lock);
+			return -EEXIST;
+		}
 	in->pnext = fs->pending_list;
 	fs->pending_list = in;
 	in->in_pending = true;
 	pthread_mutex_unlock(&fs->itab_lock);
+	return 0;
 }
 
 void pending_remove(struct acfs_fs *fs, struct inode *in)

@@ -765,6 +765,7 @@ int main(int argc, char *argv[])
 		goto out_lock;
 	}
 	fs.store_dir = store_dir;
+	fs.mountpoint = mp;
 	fs.low_water_pct = 90;
 	fs.flush_secs = 5;
 	fs.control_fd = -1;

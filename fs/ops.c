@@ -629,6 +629,54 @@ static pid_t tgid_of(pid_t tid)
 	return tgid;
 }
 
+/*
+ * Whether any process still has the direct create @in open: a file
+ * descriptor whose link in /proc names its path under our mountpoint
+ * (reading the links never reaches the mount). The closing process's
+ * own descriptor is gone from its table by the time FLUSH arrives. Only
+ * direct creates pay this scan; the compiler stores by rename.
+ */
+static bool held_elsewhere(struct acfs_fs *fs, struct inode *in)
+{
+	char want[PATH_MAX], path[600], link[PATH_MAX];
+	char rel[ACFS_KEY_PATH_MAX];
+	struct dirent *p, *f;
+	bool found = false;
+	DIR *procs, *fds;
+
+	if (!fs->mountpoint)
+		return false;
+	acfs_key_format_path(&in->key, rel);
+	snprintf(want, sizeof(want), "%s/%s", fs->mountpoint, rel);
+	procs = opendir("/proc");
+	if (!procs)
+		return false;
+	while (!found && (p = readdir(procs))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    atoi(p->d_name) == getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while (!found && (f = readdir(fds))) {
+			ssize_t n;
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+				 p->d_name, f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return found;
+}
+
 /* Caller holds in->lock. */
 static void note_writer(struct inode *in, pid_t tid)
 {
@@ -732,7 +780,7 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 
 static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 			   const char *name, const struct fuse_ctx *who,
-			   struct inode **ret)
+			   bool excl, struct inode **ret)
 {
 	char path[ACFS_KEY_PATH_MAX];
 	struct acfs_key key;
@@ -747,6 +795,8 @@ static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 		return -EINVAL;
 	}
 	if (acfs_store_get(fs->store, &key, &e) == 0) {
+		if (excl)
+			return -EEXIST;
 		acfs_log(LOG_WARNING,
 			 "refused writable open of monomorph/%02x/%s: entries "
 			 "are immutable; replace them by rename", shard, name);
@@ -757,7 +807,12 @@ static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 	if (r < 0)
 		return r;
 	in->key = key;
-	pending_add(fs, in);
+	/* O_EXCL: one creator of a key wins while its create is in
+	 * flight, as on a plain filesystem. */
+	if ((r = pending_add(fs, in, excl)) < 0) {
+		inode_free(fs, in);
+		return r;
+	}
 	inode_insert(fs, in);
 	*ret = in;
 	return 0;
@@ -785,7 +840,7 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		r = -EPERM;
 	} else if (is_shard(parent)) {
 		r = create_in_shard(fs, (unsigned)(parent - INO_SHARD0), name,
-				    fuse_req_ctx(req),
+				    fuse_req_ctx(req), fi->flags & O_EXCL,
 				    &in);
 	} else if (parent == INO_MONOMORPH) {
 		acfs_log(LOG_WARNING, "refused create of monomorph/%s: only "
@@ -1233,10 +1288,13 @@ static void acfs_flush(fuse_req_t req, fuse_ino_t ino,
 	 * flush with nothing written yet must not commit an empty entry.
 	 * What no flush committed is committed at the last release. */
 	/* A child that inherited the fd and exits also flushes: only the
-	 * process that wrote commits before its close returns. */
+	 * process that wrote commits before its close returns, and only if
+	 * no other process still holds the file: in `{ head; tail; } > f`
+	 * head's close is not the end of the writing. */
 	if (in->type == INODE_PENDING && in->written &&
 	    in->writer_tgid != 0 &&
-	    tgid_of(fuse_req_ctx(req)->pid) == in->writer_tgid) {
+	    tgid_of(fuse_req_ctx(req)->pid) == in->writer_tgid &&
+	    !held_elsewhere(fs, in)) {
 		r = commit_locked(fs, in, &in->key, false);
 		if (r == 0)
 			pending_remove(fs, in);

@@ -40,4 +40,39 @@ ok "entries survive unmount and remount" \
 ok "tmp/ is empty after remount (staging is discarded)" \
 	sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
 ok "unmount" unmount_cache
+
+# Direct creates commit once, with everything written to them: a shell
+# group writing one file from two processes commits at its end, not at
+# the first writer's exit; of two O_CREAT|O_EXCL creators one gets EEXIST.
+"$ACFS_GEN" "$WORK/big.bc" big 3000 # ~570 KB: head writes only a part
+for v in magic none; do
+	ok "mount --validate=$v" mount_cache --validate=$v
+	D=$MNT/monomorph/e7/5c1a00000000d$([ $v = magic ] && echo 1 || echo 2).bc
+	{ head -c 100000 "$WORK/big.bc"; tail -c +100001 "$WORK/big.bc"; } >"$D"
+	ok "--validate=$v: { head; tail; } > entry commits all of it" cmp "$WORK/big.bc" "$D"
+	ok "unmount" unmount_cache
+done
+ok "mount" mount_cache
+excl() {
+	python3 - "$MNT/monomorph/e7/5c1a00000000e3.bc" "$WORK/small.bc" <<'PY'
+import errno, os, sys
+path, data = sys.argv[1], open(sys.argv[2], 'rb').read()
+a = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+try:
+    b = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    sys.exit('the second O_EXCL create succeeded too')
+except OSError as e:
+    assert e.errno == errno.EEXIST, e
+os.write(a, data)
+os.close(a)
+try:
+    os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    sys.exit('O_EXCL over a committed entry succeeded')
+except OSError as e:
+    assert e.errno == errno.EEXIST, e
+assert open(path, 'rb').read() == data
+PY
+}
+ok "O_CREAT|O_EXCL: the second creator of a key gets EEXIST" excl
+ok "unmount" unmount_cache
 finish
