@@ -73,11 +73,11 @@ static int modify_entry(struct acfs_store *s, const struct acfs_key *key,
 
 static void edit_times(struct acfs_entry *n, const void *arg)
 {
-	const int64_t *t = arg; /* atime, mtime; < 0 leaves it */
+	const int64_t *t = arg; /* atime, mtime; ACFS_TIME_KEEP leaves it */
 
-	if (t[0] >= 0)
+	if (t[0] != ACFS_TIME_KEEP)
 		n->atime_ns = t[0];
-	if (t[1] >= 0)
+	if (t[1] != ACFS_TIME_KEEP)
 		n->mtime_ns = t[1];
 }
 

@@ -26,10 +26,16 @@ static void reply_err(fuse_req_t req, int neg_errno)
 	fuse_reply_err(req, neg_errno < 0 ? -neg_errno : neg_errno);
 }
 
+/* Times before 1970 are negative: the nanoseconds stay in 0..1e9-1. */
 static struct timespec ts_of(int64_t ns)
 {
-	struct timespec ts = { ns / 1000000000LL, ns % 1000000000LL };
-	return ts;
+	int64_t s = ns / 1000000000LL, n = ns % 1000000000LL;
+
+	if (n < 0) {
+		s--;
+		n += 1000000000LL;
+	}
+	return (struct timespec){ .tv_sec = s, .tv_nsec = n };
 }
 
 static bool fixed_name(fuse_ino_t parent, const char *name)

@@ -45,11 +45,16 @@ static bool is_dir(fuse_ino_t ino)
 	       is_shard(ino);
 }
 
+/* Times before 1970 are negative: the nanoseconds stay in 0..1e9-1. */
 static struct timespec ts_of(int64_t ns)
 {
-	struct timespec ts = { .tv_sec = ns / 1000000000LL,
-			       .tv_nsec = ns % 1000000000LL };
-	return ts;
+	int64_t s = ns / 1000000000LL, n = ns % 1000000000LL;
+
+	if (n < 0) {
+		s--;
+		n += 1000000000LL;
+	}
+	return (struct timespec){ .tv_sec = s, .tv_nsec = n };
 }
 
 static void dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st)
@@ -353,7 +358,7 @@ static int64_t time_to_set(const struct stat *attr, int to_set, int bit,
 		const struct timespec *t = atime ? &attr->st_atim : &attr->st_mtim;
 		return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
 	}
-	return -1;
+	return ACFS_TIME_KEEP;
 }
 
 static int setattr_file(struct acfs_fs *fs, struct inode *in,
@@ -383,7 +388,7 @@ static int setattr_file(struct acfs_fs *fs, struct inode *in,
 				 "fixed modes", path);
 			return -EPERM;
 		}
-		if (at >= 0 || mt >= 0) {
+		if (at != ACFS_TIME_KEEP || mt != ACFS_TIME_KEEP) {
 			r = acfs_store_set_times(fs->store, &in->key, in->ino,
 						 at, mt);
 			/* -ENOENT: replaced or removed meanwhile; the old
@@ -402,9 +407,9 @@ static int setattr_file(struct acfs_fs *fs, struct inode *in,
 	}
 	if (in->type != INODE_ENTRY && (to_set & FUSE_SET_ATTR_MODE))
 		in->mode = attr->st_mode & 07777;
-	if (at >= 0)
+	if (at != ACFS_TIME_KEEP)
 		in->atime_ns = at;
-	if (mt >= 0)
+	if (mt != ACFS_TIME_KEEP)
 		in->mtime_ns = mt;
 	return 0;
 }

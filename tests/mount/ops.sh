@@ -74,5 +74,17 @@ assert open(path, 'rb').read() == data
 PY
 }
 ok "O_CREAT|O_EXCL: the second creator of a key gets EEXIST" excl
+# touch -d before 1970, on an entry and on an ordinary file: kept as set.
+E=$MNT/monomorph/e7/5c1a00000000e3.bc
+mkdir -p "$MNT/globs" && echo x >"$MNT/globs/old"
+for f in "$E" "$MNT/globs/old"; do
+	touch -d '1960-01-01 00:00:00.25 UTC' "$f"
+	ok "touch -d 1960 on ${f#$MNT/}: its mtime is -315619200 (got $(stat -c %Y "$f"))" \
+		test "$(stat -c %Y "$f")" = -315619200
+	ok "... with its fraction (.25)" sh -c "stat -c %y '$f' | grep -q '00:00:00.250000000'"
+done
+ok "unmount" unmount_cache
+ok "remount" mount_cache
+ok "the entry's time before 1970 survives a remount" test "$(stat -c %Y "$E")" = -315619200
 ok "unmount" unmount_cache
 finish

@@ -224,12 +224,18 @@ static void set_times(void **state)
 	uint64_t id;
 
 	assert_int_equal(commit(f->t.s, 0x66, "t", &id, &old, false, NULL), 0);
-	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, 5, -1), 0);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, 5, ACFS_TIME_KEEP), 0);
 	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.atime_ns == 5 && e.mtime_ns == 1000);
-	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, -1, 7), 0);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, ACFS_TIME_KEEP, 7), 0);
 	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
 	assert_true(e.atime_ns == 5 && e.mtime_ns == 7);
+	/* Before 1970 (touch -d 1960-01-01): negative, kept as set. */
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, ACFS_TIME_KEEP,
+					      -315619200000000000LL), 0);
+	assert_int_equal(acfs_store_get(f->t.s, &k, &e), 0);
+	assert_true(e.mtime_ns == -315619200000000000LL);
+	assert_int_equal(acfs_store_set_times(f->t.s, &k, id, ACFS_TIME_KEEP, 7), 0);
 	/* A replaced version's times do not touch the new one. */
 	assert_int_equal(acfs_store_set_times(f->t.s, &k, id + 1000, 9, 9), -ENOENT);
 	reopen(f);

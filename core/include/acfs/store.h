@@ -216,10 +216,15 @@ int acfs_store_remove(struct acfs_store *store, const struct acfs_key *key,
 		      uint64_t id, acfs_in_use_fn in_use, void *userdata,
 		      struct acfs_entry *ret_old, bool *ret_kept, char *err);
 
+/* A time argument that leaves that time alone (times before 1970 are
+ * negative and may be set). */
+#define ACFS_TIME_KEEP INT64_MIN
+
 /*
- * Sets times (a negative value leaves that time alone) of @key, if its
+ * Sets times (ACFS_TIME_KEEP leaves that time alone) of @key, if its
  * version is still @id (any version if @id is 0). Returns 0, -ENOENT
- * (gone or replaced), -EIO.
+ * (gone or replaced), -EIO. In the LRU index a time before 1970 counts as
+ * 1970: the oldest.
  */
 int acfs_store_set_times(struct acfs_store *store, const struct acfs_key *key,
 			 uint64_t id, int64_t atime_ns, int64_t mtime_ns);
