@@ -98,9 +98,9 @@ static void edit_pin(struct acfs_entry *n, const void *arg)
 }
 
 int acfs_store_set_pinned(struct acfs_store *s, const struct acfs_key *key,
-			  bool pinned)
+			  uint64_t id, bool pinned)
 {
-	return modify_entry(s, key, 0, edit_pin, &pinned);
+	return modify_entry(s, key, id, edit_pin, &pinned);
 }
 
 static int cmp_touch(const void *a, const void *b)

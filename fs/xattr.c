@@ -171,9 +171,17 @@ static int set_pin(struct acfs_fs *fs, struct inode *in, bool pin)
 
 	pthread_mutex_lock(&in->lock);
 	acfs_key_format_path(&in->key, path);
-	r = acfs_store_set_pinned(fs->store, &in->key, pin);
+	/* Through a descriptor of a version that was replaced since, the
+	 * pin would land on a version nobody asked for: ESTALE. */
+	r = acfs_store_set_pinned(fs->store, &in->key, in->ino, pin);
 	pthread_mutex_unlock(&in->lock);
-	if (r < 0 && r != -ENOENT)
+	if (r == -ENOENT) {
+		acfs_log(LOG_WARNING, "refused %s of %s: version %llu was "
+			 "replaced or removed since it was opened",
+			 pin ? "pin" : "unpin", path,
+			 (unsigned long long)in->ino);
+		r = -ESTALE;
+	} else if (r < 0)
 		acfs_log(LOG_ERR, "%s %s failed: %s", pin ? "pin" : "unpin",
 			 path, strerror(-r));
 	else if (r == 0)

@@ -24,7 +24,7 @@ static int set_pins(struct acfs_cmd_ctx *ctx, int argc, char **argv, bool pin)
 			continue;
 		}
 		acfs_key_format_path(&key, path);
-		int r = acfs_store_set_pinned(ctx->store, &key, pin);
+		int r = acfs_store_set_pinned(ctx->store, &key, 0, pin);
 		if (r == -ENOENT) {
 			fprintf(ctx->err, "aria-cache %s: no entry %s in %s\n",
 				name, path, ctx->store_dir);

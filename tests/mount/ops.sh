@@ -83,6 +83,32 @@ for f in "$E" "$MNT/globs/old"; do
 		test "$(stat -c %Y "$f")" = -315619200
 	ok "... with its fraction (.25)" sh -c "stat -c %y '$f' | grep -q '00:00:00.250000000'"
 done
+stale_pin() {
+	python3 - "$MNT" "$WORK/small.bc" "$WORK/large.bc" <<'PY'
+import errno, os, sys
+mnt, a, b = sys.argv[1], open(sys.argv[2], 'rb').read(), open(sys.argv[3], 'rb').read()
+e = os.path.join(mnt, 'monomorph/e7/5c1a00000000f4.bc')
+def store(data):
+    t = os.path.join(mnt, 'tmp/pin.tmp')
+    with open(t, 'wb') as f:
+        f.write(data)
+    os.rename(t, e)
+store(a)
+fd = os.open(e, os.O_RDONLY)
+store(b)  # the entry is another version now; fd still reads the first
+try:
+    os.setxattr(fd, 'user.aria.pin', b'1')
+    sys.exit('a pin through the old version\'s fd succeeded')
+except OSError as x:
+    assert x.errno == errno.ESTALE, x
+assert os.read(fd, len(a) + 1) == a
+os.close(fd)
+assert os.getxattr(e, 'user.aria.pin') == b'0', 'the new version got pinned'
+os.setxattr(e, 'user.aria.pin', b'1')
+assert os.getxattr(e, 'user.aria.pin') == b'1'
+PY
+}
+ok "a pin through a descriptor of a replaced version: ESTALE, the new version unpinned" stale_pin
 ok "unmount" unmount_cache
 ok "remount" mount_cache
 ok "the entry's time before 1970 survives a remount" test "$(stat -c %Y "$E")" = -315619200

@@ -151,9 +151,9 @@ static void pinned_entries_are_never_evicted(void **state)
 	for (int i = 0; i < 6; i++)
 		put(f, i, 100 + i);
 	k = K(0);
-	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, true), 0);
+	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, 0, true), 0);
 	k = K(3);
-	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, true), 0);
+	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, 0, true), 0);
 	assert_invariants(f->t.s);
 	/* A pin carries over to a new version of the entry. */
 	put(f, 3, 200);
@@ -170,10 +170,10 @@ static void pinned_entries_are_never_evicted(void **state)
 	assert_int_equal(ord.n, 4);
 	assert_true(present(f, 0) && present(f, 3));
 	struct acfs_key k4 = K(4);
-	assert_int_equal(acfs_store_set_pinned(f->t.s, &k4, true), -ENOENT);
+	assert_int_equal(acfs_store_set_pinned(f->t.s, &k4, 0, true), -ENOENT);
 	/* Unpinned, it is evictable again. */
 	k = K(0);
-	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, false), 0);
+	assert_int_equal(acfs_store_set_pinned(f->t.s, &k, 0, false), 0);
 	ord.n = 0;
 	assert_int_equal(acfs_store_evict(f->t.s, &o, record, &ord, NULL), 0);
 	assert_int_equal(ord.n, 1);

@@ -264,9 +264,11 @@ int acfs_store_upload_done(struct acfs_store *store, uint64_t remote,
 int acfs_store_upload_count(struct acfs_store *store, uint64_t remote,
 			    uint64_t *ret);
 
-/* Pins (never evicted) or unpins @key. Returns 0, -ENOENT, -EIO. */
+/* Pins (never evicted) or unpins @key, if its version is still @id (any
+ * version if @id is 0). Returns 0, -ENOENT (absent, or @id replaced),
+ * -EIO. */
 int acfs_store_set_pinned(struct acfs_store *store, const struct acfs_key *key,
-			  bool pinned);
+			  uint64_t id, bool pinned);
 
 struct acfs_evict_opts {
 	/* Called (lock true, then false) around each batch of removals,
