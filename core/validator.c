@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -17,6 +18,7 @@
 
 #include <llvm-c/ErrorHandling.h>
 
+#include "acfs/size.h"
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
 #define HELPER_FD 3
@@ -144,8 +146,30 @@ static void on_fatal(const char *reason)
 	_exit(70);
 }
 
+/*
+ * A helper's memory is bounded (RLIMIT_DATA: heap and private mappings):
+ * a module built to make LLVM allocate without end costs one helper, which
+ * dies and is replaced, never the machine. ARIA_CACHE_HELPER_MEMORY
+ * (a size) overrides the default. Not under AddressSanitizer, whose
+ * shadow memory is such a mapping.
+ */
+static void limit_memory(void)
+{
+#ifndef __SANITIZE_ADDRESS__
+	const char *v = getenv("ARIA_CACHE_HELPER_MEMORY");
+	uint64_t bytes = ACFS_VALIDATOR_MEMORY;
+	struct rlimit rl;
+
+	if (v && *v && acfs_size_parse(v, &bytes) < 0)
+		bytes = ACFS_VALIDATOR_MEMORY;
+	rl.rlim_cur = rl.rlim_max = (rlim_t)bytes;
+	setrlimit(RLIMIT_DATA, &rl);
+#endif
+}
+
 int acfs_validator_main(void)
 {
+	limit_memory();
 	LLVMInstallFatalErrorHandler(on_fatal);
 	for (;;) {
 		struct req_head h;

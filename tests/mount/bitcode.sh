@@ -125,6 +125,22 @@ P=$MNT/monomorph/c4/aaaaaaaaaaaa04.bc
 r=$(try_store "$WORK/random.bc"); ok "none takes anything (got $r)" test "$r" = OK
 ok "and keeps it byte for byte" cmp "$WORK/random.bc" "$P"
 ok "unmount" stop
+# LLVM helpers' memory is bounded: with a 12 MiB limit, parsing a module
+# of 30000 functions (6 MB) exceeds it; the helper dies, the commit is refused,
+# the daemon and the next small commit are fine. Not under ASan (whose
+# shadow memory the limit would count; the helpers run unlimited there).
+if ! ldd "$ACFS_DAEMON" | grep -q libasan; then
+	G huge 30000
+	export ARIA_CACHE_HELPER_MEMORY=12M
+	ok "mount with ARIA_CACHE_HELPER_MEMORY=12M" start
+	unset ARIA_CACHE_HELPER_MEMORY
+	P=$MNT/monomorph/c4/aaaaaaaaaaaa05.bc
+	r=$(try_store "$WORK/huge.bc"); ok "a module that needs more refused: EINVAL (got $r)" test "$r" = "Invalid argument"
+	ok "the log says the bitcode reader died on it" sh -c \
+		"grep 'refused commit of monomorph/c4/aaaaaaaaaaaa05.bc' '$LOG' | grep -q 'died on it\|out of memory\|LLVM gave up'"
+	r=$(try_store "$WORK/other.bc"); ok "a small module commits next (got $r)" test "$r" = OK
+	ok "unmount" stop
+fi
 ok "bad --validate value is a usage error" sh -c \
 	"'$ACFS_DAEMON' --store '$STORE' --validate=full '$MNT' 2>&1 | grep -q 'none, magic'"
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"

@@ -18,6 +18,9 @@
 
 #define ACFS_VALIDATOR_ARG "--bitcode-helper"
 #define ACFS_VALIDATOR_TIMEOUT_MS 30000
+/* Each helper's memory limit (RLIMIT_DATA); ARIA_CACHE_HELPER_MEMORY
+ * overrides it. LLVM needs several times a module's size to parse it. */
+#define ACFS_VALIDATOR_MEMORY ((uint64_t)4 << 30)
 
 struct acfs_validator;
 
