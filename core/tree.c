@@ -323,7 +323,7 @@ int acfs_tree_lookup(struct acfs_store *s, uint64_t parent, const char *name,
 
 int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 		     uint32_t mode, uint32_t uid, uint32_t gid,
-		     const char *target, int64_t now_ns,
+		     const char *target, uint64_t rdev, int64_t now_ns,
 		     struct acfs_gnode *ret)
 {
 	struct acfs_gnode pg, g = { 0 };
@@ -337,8 +337,10 @@ int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 		return r;
 	if (S_ISLNK(mode) && (!target || strlen(target) >= ACFS_TREE_BLOCK))
 		return -ENAMETOOLONG;
-	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode))
-		return -EPERM;
+	if (!S_ISREG(mode) && !S_ISDIR(mode) && !S_ISLNK(mode) &&
+	    !S_ISFIFO(mode) && !S_ISSOCK(mode) && !S_ISCHR(mode) &&
+	    !S_ISBLK(mode))
+		return -EINVAL;
 	if ((r = acfs_store_room(s, 4096, 2, true, NULL)) < 0)
 		return r;
 	b = acfs_kv_batch_new();
@@ -358,6 +360,8 @@ int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 	g.gid = gid;
 	g.nlink = S_ISDIR(mode) ? 2 : 1;
 	g.atime_ns = g.mtime_ns = g.ctime_ns = now_ns;
+	if (S_ISCHR(mode) || S_ISBLK(mode))
+		g.parent = rdev; /* device nodes keep their number there */
 	if (S_ISDIR(mode)) {
 		g.parent = parent;
 		pg.nlink++;

@@ -271,7 +271,7 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 void gen_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode);
 void gen_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode);
+	       mode_t mode, dev_t rdev);
 void gen_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi);
 void gen_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,

@@ -55,6 +55,8 @@ void gen_attr(const struct acfs_gnode *g, struct stat *st)
 	st->st_size = (off_t)g->size;
 	st->st_blksize = 4096;
 	st->st_blocks = (blkcnt_t)((g->stored + 511) / 512);
+	if (S_ISCHR(g->mode) || S_ISBLK(g->mode))
+		st->st_rdev = (dev_t)g->parent;
 	st->st_atim = ts_of(g->atime_ns);
 	st->st_mtim = ts_of(g->mtime_ns);
 	st->st_ctim = ts_of(g->ctime_ns);
@@ -197,7 +199,8 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 /* Creates a file, directory or symlink and replies with its dentry, or,
  * with @fi, as an open file (create). */
 static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
-		 mode_t mode, const char *target, struct fuse_file_info *fi)
+		 mode_t mode, const char *target, dev_t rdev,
+		 struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
 	const struct fuse_ctx *who = fuse_req_ctx(req);
@@ -209,7 +212,7 @@ static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	r = acfs_tree_create(fs->store, parent, name, mode, who->uid, who->gid,
-			     target, acfs_now_ns(), &g);
+			     target, (uint64_t)rdev, acfs_now_ns(), &g);
 	if (r < 0) {
 		log_failure("create", parent, name, r);
 		reply_err(req, r);
@@ -239,31 +242,35 @@ static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
 void gen_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	       mode_t mode)
 {
-	make(req, parent, name, S_IFDIR | (mode & 07777), NULL, NULL);
+	make(req, parent, name, S_IFDIR | (mode & 07777), NULL, 0, NULL);
 }
 
+/* Regular files, FIFOs, sockets and device nodes (build tools and test
+ * runners make FIFOs and sockets; device nodes are kept but inert: the
+ * mount is nodev). */
 void gen_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
-	       mode_t mode)
+	       mode_t mode, dev_t rdev)
 {
-	if (!S_ISREG(mode)) {
-		acfs_log(LOG_WARNING, "refused mknod of %s: only regular "
-			 "files, directories and symlinks are kept", name);
-		reply_err(req, -EPERM);
+	if (!S_ISREG(mode) && !S_ISFIFO(mode) && !S_ISSOCK(mode) &&
+	    !S_ISCHR(mode) && !S_ISBLK(mode)) {
+		acfs_log(LOG_WARNING, "refused mknod of %s: mode %o is no "
+			 "file type", name, (unsigned)mode);
+		reply_err(req, -EINVAL);
 		return;
 	}
-	make(req, parent, name, mode, NULL, NULL);
+	make(req, parent, name, mode, NULL, rdev, NULL);
 }
 
 void gen_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		mode_t mode, struct fuse_file_info *fi)
 {
-	make(req, parent, name, S_IFREG | (mode & 07777), NULL, fi);
+	make(req, parent, name, S_IFREG | (mode & 07777), NULL, 0, fi);
 }
 
 void gen_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
 		 const char *name)
 {
-	make(req, parent, name, S_IFLNK | 0777, link, NULL);
+	make(req, parent, name, S_IFLNK | 0777, link, 0, NULL);
 }
 
 void gen_readlink(fuse_req_t req, fuse_ino_t ino)

@@ -677,7 +677,9 @@ int main(int argc, char *argv[])
 			opts.mountpoint, strerror(errno));
 		goto out_args;
 	}
+	/* Device nodes of the ordinary tree are kept, never opened. */
 	if (fuse_opt_add_arg(&args, mp) != 0 ||
+	    fuse_opt_add_arg(&args, "-onodev") != 0 ||
 	    add_default_permissions(&args) != 0 ||
 	    fuse_parse_cmdline(&args, &cmd) != 0) {
 		ret = 2;

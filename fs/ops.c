@@ -1567,11 +1567,10 @@ static void acfs_init(void *userdata, struct fuse_conn_info *conn)
 static void acfs_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
 		       mode_t mode, dev_t rdev)
 {
-	(void)rdev;
 	if (gen_is_dir(FS(req), parent) &&
 	    !(parent == INO_ROOT && (!strcmp(name, "monomorph") ||
 				     !strcmp(name, "tmp"))))
-		gen_mknod(req, parent, name, mode);
+		gen_mknod(req, parent, name, mode, rdev);
 	else
 		reply_err(req, -EPERM);
 }

@@ -14,8 +14,11 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/time.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -460,6 +463,62 @@ static void test_boundaries(void)
 	CHECK(unlink(top) == 0, "unlink");
 }
 
+static void test_nodes(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct stat st;
+	char buf[8] = "";
+	int s, rd, wr;
+
+	/* A FIFO works through the mount: the kernel serves its bytes. */
+	CHECK(mkfifo(P("fifo"), 0640) == 0, "mkfifo");
+	CHECK(lstat(P("fifo"), &st) == 0 && S_ISFIFO(st.st_mode) &&
+	      (st.st_mode & 07777) == 0640, "a FIFO, mode 0640");
+	rd = open(P("fifo"), O_RDONLY | O_NONBLOCK);
+	wr = open(P("fifo"), O_WRONLY | O_NONBLOCK);
+	CHECK(rd >= 0 && wr >= 0, "both ends open");
+	CHECK(write(wr, "pipe", 4) == 4, "write into it");
+	CHECK(read(rd, buf, sizeof(buf)) == 4 && memcmp(buf, "pipe", 4) == 0,
+	      "read it back");
+	close(rd);
+	close(wr);
+	CHECK_ERR(mkfifo(P("fifo"), 0640), EEXIST);
+	CHECK(rename(P("fifo"), P("fifo2")) == 0, "rename a FIFO");
+	CHECK(link(P("fifo2"), P("fifo3")) == 0, "link a FIFO");
+	CHECK(lstat(P("fifo3"), &st) == 0 && st.st_nlink == 2, "nlink 2");
+	CHECK(unlink(P("fifo2")) == 0 && unlink(P("fifo3")) == 0, "unlink");
+
+	/* A Unix socket bound in the tree. */
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", P("sock"));
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (strlen(P("sock")) < sizeof(sa.sun_path)) {
+		CHECK(bind(s, (struct sockaddr *)&sa, sizeof(sa)) == 0, "bind");
+		CHECK(lstat(P("sock"), &st) == 0 && S_ISSOCK(st.st_mode),
+		      "a socket");
+		CHECK(unlink(P("sock")) == 0, "unlink the socket");
+	}
+	close(s);
+	CHECK(mknod(P("sock2"), S_IFSOCK | 0600, 0) == 0, "mknod S_IFSOCK");
+	CHECK(lstat(P("sock2"), &st) == 0 && S_ISSOCK(st.st_mode), "socket");
+	unlink(P("sock2"));
+
+	/* Device nodes are kept with their numbers, and inert: nodev. */
+	CHECK(mknod(P("null"), S_IFCHR | 0666, makedev(1, 3)) == 0,
+	      "mknod a character device");
+	CHECK(lstat(P("null"), &st) == 0 && S_ISCHR(st.st_mode) &&
+	      major(st.st_rdev) == 1 && minor(st.st_rdev) == 3,
+	      "character device 1:3");
+	CHECK_ERR(open(P("null"), O_RDONLY), EACCES);
+	CHECK(mknod(P("blk"), S_IFBLK | 0600, makedev(7, 0)) == 0,
+	      "mknod a block device");
+	CHECK(lstat(P("blk"), &st) == 0 && S_ISBLK(st.st_mode) &&
+	      major(st.st_rdev) == 7, "block device 7:0");
+	CHECK(unlink(P("null")) == 0 && unlink(P("blk")) == 0, "unlink");
+	/* mknod of a regular file still works; of no type at all: EINVAL. */
+	CHECK(mknod(P("reg"), S_IFREG | 0644, 0) == 0, "mknod S_IFREG");
+	CHECK(unlink(P("reg")) == 0, "unlink");
+}
+
 int main(int argc, char **argv)
 {
 	static const struct test tests[] = {
@@ -478,6 +537,7 @@ int main(int argc, char **argv)
 		{ "readdir: d_type, stable offsets across changes",
 		  test_readdir },
 		{ "boundaries with monomorph/ and tmp/", test_boundaries },
+		{ "FIFOs, sockets and device nodes (nodev)", test_nodes },
 	};
 	char base[4096];
 	int r;

@@ -274,9 +274,9 @@ static void test_tree_damage_repaired(void **state)
 	char err[ACFS_ERR_MAX] = "";
 
 	assert_int_equal(acfs_tree_create(f->t.s, ACFS_TREE_ROOT, "dir",
-					  S_IFDIR | 0755, 0, 0, NULL, 1, &g), 0);
+					  S_IFDIR | 0755, 0, 0, NULL, 0, 1, &g), 0);
 	assert_int_equal(acfs_tree_create(f->t.s, g.ino, "file",
-					  S_IFREG | 0644, 0, 0, NULL, 1, &g), 0);
+					  S_IFREG | 0644, 0, 0, NULL, 0, 1, &g), 0);
 	assert_int_equal(acfs_tree_write(f->t.s, g.ino, 0, "hello", 5, 2), 5);
 	struct seen s = verify(f->t.s, false, ACFS_VALIDATE_NONE, &res);
 	assert_int_equal(res.problems, 0);

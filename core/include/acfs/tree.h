@@ -44,13 +44,15 @@
 
 struct acfs_gnode {
 	uint64_t ino;
-	uint32_t mode;        /* S_IFREG / S_IFDIR / S_IFLNK | permissions */
+	uint32_t mode;        /* S_IFREG / DIR / LNK / FIFO / SOCK / CHR / BLK
+				 | permissions */
 	uint32_t uid, gid;
 	uint32_t nlink;
 	uint64_t size;
 	uint64_t stored;      /* bytes in data blocks (st_blocks) */
 	int64_t atime_ns, mtime_ns, ctime_ns;
-	uint64_t parent;      /* directories: their parent */
+	uint64_t parent;      /* directories: their parent; device nodes:
+				 their device number (rdev) */
 };
 
 /* Counters of the general tree (not part of the entries' budget). */
@@ -66,12 +68,14 @@ int acfs_tree_lookup(struct acfs_store *s, uint64_t parent, const char *name,
 		     struct acfs_gnode *ret);
 
 /*
- * Creates @name in @parent: a regular file, a directory, or a symlink to
- * @target (S_IFLNK). @mode includes the type.
+ * Creates @name in @parent: a regular file, a directory, a symlink to
+ * @target (S_IFLNK), a FIFO, a socket, or a character or block device
+ * numbered @rdev (kept, never opened here: the mount is nodev). @mode
+ * includes the type; another type is -EINVAL.
  */
 int acfs_tree_create(struct acfs_store *s, uint64_t parent, const char *name,
 		     uint32_t mode, uint32_t uid, uint32_t gid,
-		     const char *target, int64_t now_ns,
+		     const char *target, uint64_t rdev, int64_t now_ns,
 		     struct acfs_gnode *ret);
 
 /* A hard link @newparent/@newname to file @ino. */
