@@ -34,9 +34,12 @@ struct acfs_kv {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	bool read_only;
-	/* A write or flush met a full disk: RocksDB has stopped writes until
-	 * resumed (kv-resume.cc) or reopened. */
-	bool stopped;               /* atomic */
+	/* A write or flush failed (a full disk, an I/O error): RocksDB may
+	 * have stopped writes until resumed (kv-resume.cc), and a write must
+	 * never go to a WAL writer that failed (Debian's RocksDB asserts:
+	 * WritableFileWriter::AssertFalseAndGetStatusForPrevError). 0 fine,
+	 * STOP_RESUME a failed flush, STOP_REOPEN a failed write. */
+	int stopped;                /* atomic */
 	/* Held shared by every use of db and cf (an iterator holds it for
 	 * its lifetime), exclusive by the reopen after a full disk. */
 	pthread_rwlock_t lock;
@@ -47,11 +50,14 @@ int acfs_kv_rocksdb_resume(rocksdb_t *db, char **errptr);
 void acfs_kv_rocksdb_no_fallocate(rocksdb_options_t *opts);
 static int take_error(char *rerr, const char *what, char *err);
 
-/* Remembers a full disk that RocksDB met (it now refuses every write). */
-static int note_nospace(struct acfs_kv *kv, int r)
+enum { STOP_RESUME = 1, STOP_REOPEN = 2 };
+
+/* Remembers a full disk or an I/O error that RocksDB met (@how: what it
+ * takes to write again). */
+static int note_failure(struct acfs_kv *kv, int r, int how)
 {
-	if (r == -ENOSPC)
-		__atomic_store_n(&kv->stopped, true, __ATOMIC_RELAXED);
+	if (r == -ENOSPC || r == -EIO)
+		__atomic_store_n(&kv->stopped, how, __ATOMIC_RELAXED);
 	return r;
 }
 
@@ -119,10 +125,15 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 	char *rerr = NULL;
 	int r = -ENOSPC;
 
-	if (!__atomic_load_n(&kv->stopped, __ATOMIC_RELAXED))
+	int how = __atomic_load_n(&kv->stopped, __ATOMIC_RELAXED);
+
+	if (!how)
 		return 0;
 	pthread_rwlock_rdlock(&kv->lock);
-	if (!kv->db || (statvfs(kv->dir, &sv) == 0 &&
+	if (how == STOP_REOPEN && kv->db) {
+		/* A failed WAL writer is never written again: reopen. */
+		pthread_rwlock_unlock(&kv->lock);
+	} else if (!kv->db || (statvfs(kv->dir, &sv) == 0 &&
 			(uint64_t)sv.f_bavail * sv.f_frsize <
 				unflushed_locked(kv) + ACFS_SPACE_RESERVE)) {
 		pthread_rwlock_unlock(&kv->lock);
@@ -149,7 +160,7 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 		}
 		pthread_rwlock_unlock(&kv->lock);
 		if (r == 0) {
-			__atomic_store_n(&kv->stopped, false, __ATOMIC_RELAXED);
+			__atomic_store_n(&kv->stopped, 0, __ATOMIC_RELAXED);
 			return 0;
 		}
 	}
@@ -159,16 +170,17 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 	until.tv_sec += 2;
 	if (pthread_rwlock_timedwrlock(&kv->lock, &until) != 0) {
 		if (err)
-			snprintf(err, ACFS_ERR_MAX, "no space: RocksDB stopped "
-				 "writing when the disk filled and is being "
-				 "reopened");
-		return -ENOSPC;
+			snprintf(err, ACFS_ERR_MAX, "RocksDB stopped writing "
+				 "after a failed write (%s) and is being "
+				 "reopened", how == STOP_REOPEN ? "I/O error"
+								: "full disk");
+		return how == STOP_REOPEN ? -EIO : -ENOSPC;
 	}
 	r = 0;
 	if (__atomic_load_n(&kv->stopped, __ATOMIC_RELAXED))
 		r = reopen_locked(kv, err);
 	if (r == 0)
-		__atomic_store_n(&kv->stopped, false, __ATOMIC_RELAXED);
+		__atomic_store_n(&kv->stopped, 0, __ATOMIC_RELAXED);
 	pthread_rwlock_unlock(&kv->lock);
 	return r;
 }
@@ -356,11 +368,11 @@ static void explain_damage(const char *dir, const char *what, char *err)
 			 dir, what);
 }
 
-/* RocksDB's own words for damage: the files are there but wrong. */
+/* RocksDB's own words for damage: the files are there but wrong. An I/O
+ * error while opening (EIO, ENOSPC, EMFILE) is not damage. */
 static bool is_damage(const char *rerr)
 {
-	return strstr(rerr, "Corruption") || strstr(rerr, "corrupt") ||
-	       strstr(rerr, "checksum mismatch") || strstr(rerr, "MANIFEST");
+	return strstr(rerr, "Corruption") || strstr(rerr, "checksum mismatch");
 }
 
 /* Opens kv->dir with the options made by configure(). */
@@ -561,7 +573,10 @@ void acfs_kv_close(struct acfs_kv *kv)
 	if (!kv)
 		return;
 	if (kv->db) {
-		if (!kv->read_only) {
+		/* After a failed write nothing more is written (the WAL
+		 * replays at the next open). */
+		if (!kv->read_only &&
+		    __atomic_load_n(&kv->stopped, __ATOMIC_RELAXED) == 0) {
 			/* Flushing memtables now means the next open has no
 			 * log to replay: a mount is ready at once. */
 			rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
@@ -671,7 +686,7 @@ int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
 	else
 		r = -EIO;
 	pthread_rwlock_unlock(&kv->lock);
-	return r < 0 ? r : note_nospace(kv, take_error(rerr, "write", err));
+	return r < 0 ? r : note_failure(kv, take_error(rerr, "write", err), STOP_REOPEN);
 }
 
 struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf)
@@ -743,8 +758,12 @@ int acfs_kv_sync(struct acfs_kv *kv, char *err)
 {
 	char *rerr = NULL;
 
+	int r;
+
 	if (kv->read_only)
 		return 0;
+	if ((r = recover_if_stopped(kv, err)) < 0)
+		return r;
 	pthread_rwlock_rdlock(&kv->lock);
 	if (kv->db)
 		rocksdb_flush_wal(kv->db, 1, &rerr);
@@ -798,7 +817,7 @@ int acfs_kv_flush(struct acfs_kv *kv, char *err)
 		rocksdb_flush_cf(kv->db, fo, kv->cf[i], &rerr);
 	pthread_rwlock_unlock(&kv->lock);
 	rocksdb_flushoptions_destroy(fo);
-	return note_nospace(kv, take_error(rerr, "flush", err));
+	return note_failure(kv, take_error(rerr, "flush", err), STOP_RESUME);
 }
 
 void acfs_kv_compact_cf(struct acfs_kv *kv, enum acfs_cf cf)
