@@ -40,9 +40,11 @@ struct acfs_kv {
 	 * WritableFileWriter::AssertFalseAndGetStatusForPrevError). 0 fine,
 	 * STOP_RESUME a failed flush, STOP_REOPEN a failed write. */
 	int stopped;                /* atomic */
-	/* Held shared by every use of db and cf (an iterator holds it for
-	 * its lifetime), exclusive by the reopen after a full disk. */
+	/* Held shared, briefly, by every use of db and cf; exclusive by the
+	 * reopen after a failure, which never waits long for it (a timed
+	 * lock) and gives up while iterators are open. */
 	pthread_rwlock_t lock;
+	unsigned iters;             /* open iterators; atomic */
 	char *dir;
 };
 
@@ -177,6 +179,15 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 		return how == STOP_REOPEN ? -EIO : -ENOSPC;
 	}
 	r = 0;
+	if (__atomic_load_n(&kv->iters, __ATOMIC_RELAXED) > 0) {
+		/* An iterator still reads this database: next time. */
+		pthread_rwlock_unlock(&kv->lock);
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "RocksDB stopped writing "
+				 "after a failed write and is reopened once "
+				 "no scan of the store runs");
+		return how == STOP_REOPEN ? -EIO : -ENOSPC;
+	}
 	if (__atomic_load_n(&kv->stopped, __ATOMIC_RELAXED))
 		r = reopen_locked(kv, err);
 	if (r == 0)
@@ -187,7 +198,7 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 
 struct acfs_kv_iter {
 	rocksdb_iterator_t *it;
-	struct acfs_kv *kv;        /* its lock is held until the free */
+	struct acfs_kv *kv;        /* counted in kv->iters until the free */
 };
 
 /*
@@ -703,6 +714,8 @@ struct acfs_kv_iter *acfs_kv_iter_new(struct acfs_kv *kv, enum acfs_cf cf)
 	}
 	it->kv = kv;
 	it->it = rocksdb_create_iterator_cf(kv->db, kv->ropts, kv->cf[cf]);
+	__atomic_add_fetch(&kv->iters, 1, __ATOMIC_RELAXED);
+	pthread_rwlock_unlock(&kv->lock);
 	return it;
 }
 
@@ -749,7 +762,7 @@ int acfs_kv_iter_free(struct acfs_kv_iter *it, char *err)
 		return 0;
 	rocksdb_iter_get_error(it->it, &rerr);
 	rocksdb_iter_destroy(it->it);
-	pthread_rwlock_unlock(&it->kv->lock);
+	__atomic_sub_fetch(&it->kv->iters, 1, __ATOMIC_RELAXED);
 	free(it);
 	return take_error(rerr, "iterate", err);
 }

@@ -150,12 +150,12 @@ static void on_fatal(const char *reason)
  * A helper's memory is bounded (RLIMIT_DATA: heap and private mappings):
  * a module built to make LLVM allocate without end costs one helper, which
  * dies and is replaced, never the machine. ARIA_CACHE_HELPER_MEMORY
- * (a size) overrides the default. Not under AddressSanitizer, whose
+ * (a size) overrides the default. Not under AddressSanitizer or ThreadSanitizer, whose
  * shadow memory is such a mapping.
  */
 static void limit_memory(void)
 {
-#ifndef __SANITIZE_ADDRESS__
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
 	const char *v = getenv("ARIA_CACHE_HELPER_MEMORY");
 	uint64_t bytes = ACFS_VALIDATOR_MEMORY;
 	struct rlimit rl;

@@ -152,7 +152,8 @@ struct acfs_fs {
 	struct acfs_touch *touches; /* protected by lru_lock */
 	size_t ntouches, touch_cap; /* protected by lru_lock */
 	bool evict_wanted;          /* protected by lru_lock */
-	bool stopping;              /* protected by lru_lock */
+	bool stopping;              /* written under lru_lock and inval_lock;
+				       read under either */
 	uint64_t evict_passes;      /* protected by lru_lock */
 	pthread_t keeper;
 	bool keeper_started;

@@ -228,6 +228,10 @@ static void *keeper_main(void *arg)
 		if (evict)
 			evict_pass(fs);
 		acfs_store_flush_stats(fs->store);
+		/* Without --sync, a power cut loses at most what was
+		 * written since this fsync of the WAL (a kill -9 loses
+		 * nothing either way). */
+		acfs_store_sync(fs->store);
 
 		pthread_mutex_lock(&fs->lru_lock);
 		if (evict) {
@@ -311,14 +315,16 @@ int fs_lru_start(struct acfs_fs *fs)
 
 void fs_lru_stop(struct acfs_fs *fs)
 {
+	/* Both threads read stopping, each under its own lock: it is
+	 * written holding both (lru_lock, then inval_lock). */
 	pthread_mutex_lock(&fs->lru_lock);
+	pthread_mutex_lock(&fs->inval_lock);
 	fs->stopping = true;
 	pthread_cond_broadcast(&fs->lru_cv);
 	pthread_cond_broadcast(&fs->room_cv);
-	pthread_mutex_unlock(&fs->lru_lock);
-	pthread_mutex_lock(&fs->inval_lock);
 	pthread_cond_broadcast(&fs->inval_cv);
 	pthread_mutex_unlock(&fs->inval_lock);
+	pthread_mutex_unlock(&fs->lru_lock);
 	if (fs->keeper_started)
 		pthread_join(fs->keeper, NULL);
 	if (fs->notifier_started)

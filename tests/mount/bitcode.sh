@@ -129,7 +129,7 @@ ok "unmount" stop
 # of 30000 functions (6 MB) exceeds it; the helper dies, the commit is refused,
 # the daemon and the next small commit are fine. Not under ASan (whose
 # shadow memory the limit would count; the helpers run unlimited there).
-if ! ldd "$ACFS_DAEMON" | grep -q libasan; then
+if ! ldd "$ACFS_DAEMON" | grep -Eq "libasan|libtsan"; then
 	G huge 30000
 	export ARIA_CACHE_HELPER_MEMORY=12M
 	ok "mount with ARIA_CACHE_HELPER_MEMORY=12M" start

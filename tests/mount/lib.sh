@@ -22,6 +22,7 @@ STORE=$WORK/store
 # the background) go to files here; finish() fails if there are any.
 export ASAN_OPTIONS="${ASAN_OPTIONS:-}:log_path=$WORK/sanitizer"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-}:log_path=$WORK/sanitizer"
+export TSAN_OPTIONS="${TSAN_OPTIONS:-}:log_path=$WORK/sanitizer"
 TESTS_RUN=0
 TESTS_FAILED=0
 
