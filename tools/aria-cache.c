@@ -60,18 +60,11 @@ static char *store_of_mount(const char *mnt)
 
 static bool ask_clear(const char *store)
 {
-	char line[16];
+	char q[PATH_MAX + 80];
 
-	if (!isatty(0)) {
-		fprintf(stderr, "aria-cache clear: refusing without --yes "
-			"(standard input is not a terminal)\n");
-		return false;
-	}
-	fprintf(stderr, "Remove every entry of the cache in %s, pinned ones "
-		"too? [y/N] ", store);
-	fflush(stderr);
-	return fgets(line, sizeof(line), stdin) &&
-	       (line[0] == 'y' || line[0] == 'Y');
+	snprintf(q, sizeof(q), "Remove every entry of the cache in %s, pinned "
+		 "ones too?", store);
+	return acfs_cmd_confirm("clear", q);
 }
 
 /*

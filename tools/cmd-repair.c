@@ -95,22 +95,6 @@ out:
 	return r;
 }
 
-static bool ask(const char *store)
-{
-	char line[16];
-
-	if (!isatty(0)) {
-		fprintf(stderr, "aria-cache repair: refusing without --yes "
-			"(standard input is not a terminal)\n");
-		return false;
-	}
-	fprintf(stderr, "Repair the store %s? The repair works on a copy; the "
-		"damaged files are kept beside it. [y/N] ", store);
-	fflush(stderr);
-	return fgets(line, sizeof(line), stdin) &&
-	       (line[0] == 'y' || line[0] == 'Y');
-}
-
 static uint64_t count_lost(const char *db)
 {
 	char path[4096 + 128];
@@ -191,7 +175,10 @@ int acfs_repair_run(const char *store_dir, int argc, char **argv)
 		return 1;
 	}
 	fprintf(stderr, "aria-cache repair: %s\n", err);
-	if (!yes && !ask(store_dir))
+	char q[4096 + 128];
+	snprintf(q, sizeof(q), "Repair the store %s? The repair works on a "
+		 "copy; the damaged files are kept beside it.", store_dir);
+	if (!yes && !acfs_cmd_confirm("repair", q))
 		return 2;
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);

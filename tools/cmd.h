@@ -75,6 +75,9 @@ int acfs_cmd_repair(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_repair_run(const char *store_dir, int argc, char **argv);
 
 /* Helpers shared by the subcommands (commands.c). */
+/* Asks @question on the terminal; false without one (naming command
+ * @name and --yes) or unless the answer is y. */
+bool acfs_cmd_confirm(const char *name, const char *question);
 int64_t acfs_cmd_now_ns(void);
 /* "2026-11-21 05:40:56" in local time. */
 void acfs_cmd_format_time(int64_t ns, char *buf, size_t len);

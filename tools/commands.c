@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cmd.h"
 
@@ -102,6 +103,21 @@ int acfs_cmd_run(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		return 2;
 	}
 	return c->run(ctx, argc, argv);
+}
+
+bool acfs_cmd_confirm(const char *name, const char *question)
+{
+	char line[16];
+
+	if (!isatty(0)) {
+		fprintf(stderr, "aria-cache %s: refusing without --yes "
+			"(standard input is not a terminal)\n", name);
+		return false;
+	}
+	fprintf(stderr, "%s [y/N] ", question);
+	fflush(stderr);
+	return fgets(line, sizeof(line), stdin) &&
+	       (line[0] == 'y' || line[0] == 'Y');
 }
 
 int64_t acfs_cmd_now_ns(void)

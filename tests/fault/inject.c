@@ -197,62 +197,50 @@ static bool open_faults(int dirfd, const char *path, int flags)
 	return fault(C_OPEN);
 }
 
+/* The mode argument of an open that creates; 0 otherwise. */
+#define MODE_OF(flags)                                                       \
+	({                                                                   \
+		mode_t m_ = 0;                                               \
+		va_list ap_;                                                 \
+		va_start(ap_, flags);                                        \
+		if ((flags) & (O_CREAT | O_TMPFILE))                         \
+			m_ = va_arg(ap_, mode_t);                            \
+		va_end(ap_);                                                 \
+		m_;                                                          \
+	})
+
 int open(const char *path, int flags, ...)
 {
 	REAL(open, int, const char *, int, ...);
-	mode_t mode = 0;
-	va_list ap;
+	mode_t mode = MODE_OF(flags);
 
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	if (open_faults(AT_FDCWD, path, flags))
-		return -1;
-	return real_open(path, flags, mode);
+	return open_faults(AT_FDCWD, path, flags) ? -1
+						   : real_open(path, flags, mode);
 }
 
 int open64(const char *path, int flags, ...)
 {
 	REAL(open64, int, const char *, int, ...);
-	mode_t mode = 0;
-	va_list ap;
+	mode_t mode = MODE_OF(flags);
 
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	if (open_faults(AT_FDCWD, path, flags))
-		return -1;
-	return real_open64(path, flags, mode);
+	return open_faults(AT_FDCWD, path, flags) ? -1
+						   : real_open64(path, flags, mode);
 }
 
 int openat(int dirfd, const char *path, int flags, ...)
 {
 	REAL(openat, int, int, const char *, int, ...);
-	mode_t mode = 0;
-	va_list ap;
+	mode_t mode = MODE_OF(flags);
 
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	if (open_faults(dirfd, path, flags))
-		return -1;
-	return real_openat(dirfd, path, flags, mode);
+	return open_faults(dirfd, path, flags)
+		       ? -1 : real_openat(dirfd, path, flags, mode);
 }
 
 int openat64(int dirfd, const char *path, int flags, ...)
 {
 	REAL(openat64, int, int, const char *, int, ...);
-	mode_t mode = 0;
-	va_list ap;
+	mode_t mode = MODE_OF(flags);
 
-	va_start(ap, flags);
-	if (flags & (O_CREAT | O_TMPFILE))
-		mode = va_arg(ap, mode_t);
-	va_end(ap);
-	if (open_faults(dirfd, path, flags))
-		return -1;
-	return real_openat64(dirfd, path, flags, mode);
+	return open_faults(dirfd, path, flags)
+		       ? -1 : real_openat64(dirfd, path, flags, mode);
 }

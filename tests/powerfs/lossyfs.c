@@ -207,42 +207,34 @@ static int lf_link(const char *from, const char *to)
 	return linkat(backing, rel(from), backing, rel(to), 0) ? -errno : 0;
 }
 
-static int lf_open(const char *path, struct fuse_file_info *fi)
+/* An open backing file becomes the FUSE file; O_TRUNC truncated it, and
+ * with it what memory held. */
+static int opened(int fd, struct fuse_file_info *fi)
 {
-	int fd = openat(backing, rel(path),
-			backing_flags(fi->flags & ~(O_APPEND | O_TRUNC)));
+	struct stat st;
 
 	if (fd < 0)
 		return -errno;
-	if (fi->flags & O_TRUNC) {
-		struct stat st;
-		if (fstat(fd, &st) == 0)
-			drop_dirty(st.st_ino);
-		if (ftruncate(fd, 0) < 0) {
-			close(fd);
-			return -errno;
-		}
-	}
+	if ((fi->flags & O_TRUNC) && fstat(fd, &st) == 0)
+		drop_dirty(st.st_ino);
 	fi->fh = (uint64_t)fd;
 	fi->direct_io = 1;
 	return 0;
 }
 
+static int lf_open(const char *path, struct fuse_file_info *fi)
+{
+	return opened(openat(backing, rel(path), backing_flags(fi->flags &
+								~O_APPEND)),
+		      fi);
+}
+
 static int lf_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int fd = openat(backing, rel(path),
-			backing_flags(fi->flags & ~O_APPEND) | O_CREAT, mode);
-
-	if (fd < 0)
-		return -errno;
-	if (fi->flags & O_TRUNC) {
-		struct stat st;
-		if (fstat(fd, &st) == 0)
-			drop_dirty(st.st_ino);
-	}
-	fi->fh = (uint64_t)fd;
-	fi->direct_io = 1;
-	return 0;
+	return opened(openat(backing, rel(path),
+			     backing_flags(fi->flags & ~O_APPEND) | O_CREAT,
+			     mode),
+		      fi);
 }
 
 static int lf_read(const char *path, char *buf, size_t size, off_t off,
