@@ -24,6 +24,7 @@
 #include <syslog.h>
 #include <unistd.h>
 #include <dirent.h>
+#include <ftw.h>
 
 #include "acfs/config.h"
 #include "acfs/paths.h"
@@ -379,6 +380,37 @@ static int mkdir_p(const char *path, mode_t mode)
 }
 
 /* A daemon killed with -9 leaves "Transport endpoint is not connected". */
+/* Files in the bare mountpoint: a compiler that wrote while no daemon
+ * served it (between a crash and the restart) left them there, and the
+ * mount is about to hide them. */
+static unsigned long hidden_files;
+static char hidden_first[PATH_MAX];
+
+static int count_hidden(const char *path, const struct stat *st, int type,
+			struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	if (type == FTW_F || type == FTW_SL) {
+		if (!hidden_files++)
+			snprintf(hidden_first, sizeof(hidden_first), "%s", path);
+	}
+	return hidden_files >= 1000000 ? 1 : 0;
+}
+
+static void report_hidden(const char *mp)
+{
+	hidden_files = 0;
+	nftw(mp, count_hidden, 16, FTW_PHYS | FTW_MOUNT);
+	if (!hidden_files)
+		return;
+	fprintf(stderr, "aria-cachefs: %lu files were written into the bare "
+		"mountpoint %s while no daemon served it (%s, ...); the mount "
+		"hides them, nothing was imported: unmount to see them, move "
+		"them aside, and store them again through the mount\n",
+		hidden_files, mp, hidden_first);
+}
+
 static int clear_stale_mount(const char *mp)
 {
 	struct statfs sfs;
@@ -797,6 +829,7 @@ int main(int argc, char *argv[])
 		goto out_itab;
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out_session;
+	report_hidden(mp);
 	if (fuse_session_mount(fs.se, mp) != 0) {
 		/* A stale mount of another store's daemon that died meanwhile:
 		 * clear it and try once more. */
@@ -810,6 +843,11 @@ int main(int argc, char *argv[])
 	}
 mounted:
 	acfs_log_init(!cmd.foreground, cmd.debug);
+	if (hidden_files)
+		acfs_log(LOG_WARNING, "%lu files were written into the bare "
+			 "mountpoint %s while no daemon served it (%s, ...); "
+			 "the mount hides them", hidden_files, mp,
+			 hidden_first);
 	if (fs_lru_start(&fs) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot start the housekeeping "
 			"thread\n");

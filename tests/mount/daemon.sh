@@ -37,6 +37,18 @@ sigterm() {
 		! mountpoint -q "$MNT"
 }
 ok "SIGTERM unmounts cleanly" sigterm
+# A compiler wrote into the bare mountpoint while no daemon served it:
+# the next mount says so, with the count and a path, before hiding them.
+mkdir -p "$MNT/monomorph/ab" && echo stray >"$MNT/monomorph/ab/00000000000001.bc" && echo x >"$MNT/tmp.1"
+hidden() {
+	"$ACFS_DAEMON" --store "$STORE" "$MNT" 2>"$WORK/hidden.err"
+	cat "$WORK/hidden.err"
+	grep -q "2 files were written into the bare mountpoint $MNT while no daemon served it" "$WORK/hidden.err"
+}
+ok "a mount over files in the bare mountpoint reports them" hidden
+ok "unmount" unmount_cache
+ok "they are still there, untouched" sh -c "[ \"\$(cat '$MNT/monomorph/ab/00000000000001.bc')\" = stray ]"
+rm -rf "$MNT/monomorph" "$MNT/tmp.1"
 
 # Job control on, so the background daemon does not start with SIGINT
 # ignored (what a non-interactive shell does to its & commands).
