@@ -298,10 +298,13 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	in->nopen--;
 	bool last = in->nopen == 0;
 	pthread_mutex_unlock(&fs->itab_lock);
-	/* Kernel hit mode has no RELEASE: bytes stay until a read reaches
-	 * the end of the file (or FORGET), not one load per READ. */
+	/* Kernel hit mode has no RELEASE: bytes in memory stay until a
+	 * read reaches the end of the file (or FORGET), not one load per
+	 * READ. A spill file goes after every read there: partial reads
+	 * must not keep files on the store's disk until FORGET (the kernel's
+	 * page cache serves what it has). */
 	if (last && in->type == INODE_ENTRY &&
-	    (!fs->kernel_hits || in->drop_data))
+	    (!fs->kernel_hits || in->drop_data || in->data_mapped))
 		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	maybe_destroy(fs, in);

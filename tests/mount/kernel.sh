@@ -87,5 +87,19 @@ ok "every acknowledged store is present and identical" "$ACFS_SIM" \
 ok "hits are counted at lookups ($h0 -> $(hits), $(wc -l <"$WORK/all") entries read)" \
 	test "$(hits)" -ge $((h0 + $(wc -l <"$WORK/all")))
 ok "unmount" unmount_cache
+# Partial reads past --max-loaded: entries are spilled to mapped files;
+# without RELEASE they must still not stay mapped (on the store's disk)
+# until the kernel forgets the inode.
+ok "mount --hit-mode=kernel --max-loaded=256K" mount_fg --hit-mode=kernel --max-loaded=256K --validate=none
+for i in 1 2 3 4 5 6; do
+	head -c 1000000 /dev/urandom >"$WORK/big$i"
+	cp "$WORK/big$i" "$MNT/tmp/b$i" && mv "$MNT/tmp/b$i" "$MNT/monomorph/ee/00000000000b0$i.bc"
+done
+echo 3 >/proc/sys/vm/drop_caches
+for i in 1 2 3 4 5 6; do head -c 4096 "$MNT/monomorph/ee/00000000000b0$i.bc" >/dev/null; done
+ok "partial reads leave no spill file mapped ($(grep -c 'staging.*(deleted)' "/proc/$(cat "$WORK/pid")/maps") mappings)" \
+	test "$(grep -c 'staging.*(deleted)' "/proc/$(cat "$WORK/pid")/maps")" = 0
+ok "and the entries read back whole" sh -c "for i in 1 2 3 4 5 6; do cmp '$WORK/big'\$i '$MNT/monomorph/ee/00000000000b0'\$i.bc || exit 1; done"
+ok "unmount" unmount_fg
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish
