@@ -21,7 +21,8 @@
  *   TMP -> ENTRY by rename, PENDING -> ENTRY by a successful flush.
  *
  * Invariants:
- *   1. An inode is in the table while nlookup > 0 or nopen > 0.
+ *   1. An inode is in the table while nlookup > 0 or nopen > 0, or while
+ *      it is a temp file named in tmp/.
  *   2. An ENTRY inode that an entry no longer names is `orphaned`; its
  *      blob is dropped from the store when it leaves the table.
  *   3. Lookups hold ns_lock shared from reading the store until the inode

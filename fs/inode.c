@@ -264,7 +264,11 @@ static void maybe_destroy(struct acfs_fs *fs, struct inode *in)
 	bool orphaned = false, gone = false;
 
 	pthread_mutex_lock(&fs->itab_lock);
-	if (in->nlookup == 0 && in->nopen == 0) {
+	/* A temp file still named in tmp/ stays: the kernel forgets
+	 * dentries under memory pressure (or drop_caches), and the next
+	 * lookup of its name must find it, bytes and all. Removing its name
+	 * takes a lookup first, whose FORGET then ends it. */
+	if (in->nlookup == 0 && in->nopen == 0 && !in->in_tmp) {
 		remove_locked(fs, in);
 		orphaned = in->orphaned;
 		gone = true;

@@ -17,6 +17,15 @@ cp_entry() {
 		mv "$MNT/tmp/${key}_1.tmp" "$MNT/monomorph/5a/00000000000abc.bc"
 }
 ok "cp + mv store an entry" cp_entry
+# The kernel forgets dentries and inodes under memory pressure: a closed
+# temp file must survive that until its rename.
+forgotten_tmp() {
+	cp "$WORK/small.bc" "$MNT/tmp/forgotten.tmp" &&
+		sync && echo 2 >/proc/sys/vm/drop_caches &&
+		mv "$MNT/tmp/forgotten.tmp" "$MNT/monomorph/5a/00000000000abd.bc" &&
+		cmp "$WORK/small.bc" "$MNT/monomorph/5a/00000000000abd.bc"
+}
+ok "a temp file the kernel forgot (drop_caches) is still there to rename" forgotten_tmp
 ok "cat reads it back byte for byte" \
 	cmp "$WORK/large.bc" "$MNT/monomorph/5a/00000000000abc.bc"
 ok "llvm-dis reads bitcode straight from the mount" \
