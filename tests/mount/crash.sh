@@ -29,8 +29,10 @@ for round in $(seq 1 "$KILLS"); do
 		[ "$i" -le 2 ] && mode=store
 		# A compiler whose mmap'ed entry dies with the daemon gets
 		# SIGBUS from the kernel: expected here, not a sanitizer
-		# finding (under ASan the sims run without its SIGBUS handler).
+		# finding (under ASan and TSan the sims run without their
+		# SIGBUS handler).
 		ASAN_OPTIONS="${ASAN_OPTIONS:-}:handle_sigbus=0" \
+		TSAN_OPTIONS="${TSAN_OPTIONS:-}:handle_sigbus=0" \
 		"$ACFS_SIM" --cache "$MNT" "${CORPORA[@]}" --ops 100000 \
 			--mode "$mode" \
 			--seed "$round$i" --committed "$WORK/committed.$round.$i" \
