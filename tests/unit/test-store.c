@@ -371,7 +371,8 @@ static char *listing(const char *dir)
 		 dir);
 	p = popen(cmd, "r");
 	assert_non_null(p);
-	fread(buf, 1, 8191, p);
+	size_t n = fread(buf, 1, 8191, p);
+	buf[n] = '\0';
 	pclose(p);
 	return buf;
 }
