@@ -691,11 +691,16 @@ int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
 	if ((r = recover_if_stopped(kv, err)) < 0)
 		return r;
 	pthread_rwlock_rdlock(&kv->lock);
-	if (kv->db)
+	if (kv->db) {
 		rocksdb_write(kv->db, kv->wopts, (rocksdb_writebatch_t *)b,
 			      &rerr);
-	else
+	} else {
 		r = -EIO;
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "the database in %s could "
+				 "not be reopened after a failed write; the "
+				 "next write tries again", kv->dir);
+	}
 	pthread_rwlock_unlock(&kv->lock);
 	return r < 0 ? r : note_failure(kv, take_error(rerr, "write", err), STOP_REOPEN);
 }

@@ -658,7 +658,7 @@ static bool held_elsewhere(struct acfs_fs *fs, struct inode *in)
 		return false;
 	while (!found && (p = readdir(procs))) {
 		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
-		    atoi(p->d_name) == getpid())
+		    strtol(p->d_name, NULL, 10) == (long)getpid())
 			continue;
 		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
 		fds = opendir(path);
