@@ -700,9 +700,10 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
-	/* Paths: the mountpoint (made if absent) and the store outside it. */
-	if (clear_stale_mount(opts.mountpoint) < 0)
-		goto out_args;
+	/* Paths: the mountpoint (made if absent) and the store outside it.
+	 * A stale mount stays until the moment we mount (below): while it
+	 * is stale a compiler gets ENOTCONN, where a bare directory would
+	 * take files the mount then hides. */
 	if (mkdir_p(opts.mountpoint, 0755) < 0 ||
 	    !(mp = realpath(opts.mountpoint, NULL))) {
 		fprintf(stderr, "aria-cachefs: mountpoint %s: %s\n",
@@ -778,11 +779,6 @@ int main(int argc, char *argv[])
 	}
 	if (lock_store(store_dir, mp, &lock_fd) < 0)
 		goto out_args;
-	/* A daemon killed just before we started may have still been
-	 * serving the mount at the first check; now that its lock is ours it
-	 * is gone, and its mount stale if it was one. */
-	if (clear_stale_mount(mp) < 0)
-		goto out_lock;
 	if ((r = prepare_staging(store_dir, &fs.staging_dfd)) < 0) {
 		fprintf(stderr, "aria-cachefs: staging directory in %s: %s\n",
 			store_dir, strerror(-r));
@@ -829,6 +825,12 @@ int main(int argc, char *argv[])
 		goto out_itab;
 	if (fuse_set_signal_handlers(fs.se) != 0)
 		goto out_session;
+	/* The store is open and the session ready: only now is a stale
+	 * mount (of a daemon that died; its lock is ours) cleared, so the
+	 * mountpoint is bare for the time of one nftw and one mount(2), not
+	 * for the store's recovery. */
+	if (clear_stale_mount(mp) < 0)
+		goto out_signals;
 	report_hidden(mp);
 	if (fuse_session_mount(fs.se, mp) != 0) {
 		/* A stale mount of another store's daemon that died meanwhile:

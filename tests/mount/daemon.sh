@@ -50,6 +50,32 @@ ok "unmount" unmount_cache
 ok "they are still there, untouched" sh -c "[ \"\$(cat '$MNT/monomorph/ab/00000000000001.bc')\" = stray ]"
 rm -rf "$MNT/monomorph" "$MNT/tmp.1"
 
+# After kill -9 the mountpoint stays a stale mount (ENOTCONN: a compiler
+# fails loudly) until the new daemon has its store open and mounts at
+# once; a start that fails before mounting (here: a damaged store) leaves
+# it stale, never a bare directory taking files the next mount hides.
+stale_kept() {
+	local pid
+	mount_cache || return 1
+	pid=$(daemon_pid)
+	kill -9 "$pid" && wait_until "daemon $pid dies" 30 "! kill -0 $pid 2>/dev/null" || return 1
+	mkdir -p "$WORK/badstore/db" && : >"$WORK/badstore/db/MANIFEST-000001"
+	if "$ACFS_DAEMON" --store "$WORK/badstore" "$MNT" 2>"$WORK/bad.err"; then
+		return 1
+	fi
+	cat "$WORK/bad.err"
+	grep -q "is damaged" "$WORK/bad.err" || return 1
+	if stat -f "$MNT" >/dev/null 2>"$WORK/stat.err"; then
+		echo "# the mountpoint is bare while no daemon serves it"
+		return 1
+	fi
+	grep -q "not connected" "$WORK/stat.err" || return 1
+	! touch "$MNT/stray" 2>/dev/null || return 1
+	mount_cache && stat -f "$MNT" >/dev/null && unmount_cache &&
+		[ ! -e "$MNT/stray" ]
+}
+ok "a failed start leaves a stale mount stale, not a bare directory" stale_kept
+
 # Job control on, so the background daemon does not start with SIGINT
 # ignored (what a non-interactive shell does to its & commands).
 start_fg() {
