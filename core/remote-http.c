@@ -6,6 +6,10 @@
  * with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY set, requests are
  * signed with AWS Signature V4 by libcurl (region AWS_REGION, else
  * AWS_DEFAULT_REGION, else us-east-1; AWS_SESSION_TOKEN is sent too).
+ * S3 refuses a SigV4 request without x-amz-content-sha256 (HTTP 400), and
+ * libcurl 7.88 neither sends it nor hashes a body it reads through a
+ * callback: every signed request carries the SHA-256 of its body (of
+ * nothing for GET and HEAD), which libcurl then signs as the payload hash.
  * One easy handle per connection, reset between requests so its
  * keep-alive connection is reused.
  */
@@ -16,6 +20,7 @@
 
 #include <curl/curl.h>
 
+#include "acfs/digest.h"
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 #include "remote-private.h"
 
@@ -58,8 +63,6 @@ static struct http_conn *conn_of(struct acfs_remote_conn *c)
 		free(h);
 		return NULL;
 	}
-	/* No "Expect: 100-continue" round trip before large PUTs. */
-	h->headers = curl_slist_append(NULL, "Expect:");
 	if (id && *id && secret && *secret) {
 		if (!region || !*region)
 			region = getenv("AWS_DEFAULT_REGION");
@@ -77,11 +80,17 @@ static struct http_conn *conn_of(struct acfs_remote_conn *c)
 			}
 		}
 	}
+	/* No "Expect: 100-continue" round trip before large PUTs. Signed
+	 * requests keep the header (libcurl 7.88 would sign "expect" while
+	 * sending none, which S3 refuses) and send the body at once. */
+	if (!h->sigv4)
+		h->headers = curl_slist_append(h->headers, "Expect:");
 	c->http = h;
 	return h;
 }
 
 struct body {
+	CURL *h;
 	char *p;
 	size_t len, cap, max;
 	bool over;
@@ -92,9 +101,18 @@ struct body {
 static size_t on_write(char *ptr, size_t size, size_t n, void *u)
 {
 	struct body *b = u;
-	size_t add = size * n;
+	size_t add = size * n, max = b->max;
+	long status = 0;
 
-	if (b->len + add > b->max) {
+	/* An error's body (S3's XML reason) is not the object: its size is
+	 * no sign of poison; the first 4 KiB are kept for the reason. */
+	curl_easy_getinfo(b->h, CURLINFO_RESPONSE_CODE, &status);
+	if (status < 200 || status >= 300) {
+		if (b->len + add > 4096)
+			return add;
+		max = 4096;
+	}
+	if (b->len + add > max) {
 		b->over = true;
 		return 0;
 	}
@@ -139,12 +157,42 @@ static int on_progress(void *u, curl_off_t a, curl_off_t b, curl_off_t c,
 
 enum method { GET, HEAD, PUT };
 
+/* "x-amz-content-sha256: <hex of SHA-256(@data)>" into @out. */
+static void content_sha256(const void *data, size_t len, char out[96])
+{
+	unsigned char d[ACFS_DIGEST_SIZE];
+	int n;
+
+	acfs_digest(data, len, d);
+	n = snprintf(out, 96, "x-amz-content-sha256: ");
+	for (size_t i = 0; i < sizeof(d); i++)
+		n += snprintf(out + n, 96 - (size_t)n, "%02x", d[i]);
+}
+
+/* S3's reason for a refusal: the <Code> of its XML error body. */
+static void s3_code(const struct body *b, char *out, size_t len)
+{
+	const char *p, *e;
+
+	out[0] = '\0';
+	if (!b->p || b->len == 0)
+		return;
+	p = memmem(b->p, b->len, "<Code>", 6);
+	if (!p)
+		return;
+	p += 6;
+	e = memmem(p, b->len - (size_t)(p - b->p), "</Code>", 7);
+	if (e && e - p < 64)
+		snprintf(out, len, " %.*s", (int)(e - p), p);
+}
+
 static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 		   struct body *b, char *err)
 {
 	static const char *const names[] = { "GET", "HEAD", "PUT" };
 	struct http_conn *h = conn_of(c);
-	char *url;
+	struct curl_slist *headers = NULL;
+	char *url, sha_header[96], code[80];
 	long status = 0;
 	CURLcode cr;
 
@@ -155,16 +203,37 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 	if (asprintf(&url, "%s/%s", c->u->base, path) < 0)
 		return -ENOMEM;
 	curl_easy_reset(h->h);
+	b->h = h->h;
 	curl_easy_setopt(h->h, CURLOPT_URL, url);
 	curl_easy_setopt(h->h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h->h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(h->h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(h->h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
-	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, h->headers);
+	if (h->sigv4 && h->userpwd) {
+		/* The shared headers, then this body's hash. */
+		bool oom = false;
+		for (struct curl_slist *l = h->headers; l && !oom; l = l->next) {
+			struct curl_slist *n = curl_slist_append(headers, l->data);
+			oom = !n;
+			headers = n ? n : headers;
+		}
+		content_sha256(m == PUT ? b->src : "", m == PUT ? b->src_len : 0,
+			       sha_header);
+		struct curl_slist *all = oom ? NULL : curl_slist_append(headers, sha_header);
+		if (!all) {
+			curl_slist_free_all(headers);
+			free(url);
+			snprintf(err, ACFS_ERR_MAX, "out of memory");
+			return -ENOMEM;
+		}
+		headers = all;
+	}
+	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, headers ? headers : h->headers);
 	curl_easy_setopt(h->h, CURLOPT_NOPROGRESS, 0L);
 	curl_easy_setopt(h->h, CURLOPT_XFERINFOFUNCTION, on_progress);
 	curl_easy_setopt(h->h, CURLOPT_XFERINFODATA, (void *)c->stop);
 	if (h->sigv4 && h->userpwd) {
+		curl_easy_setopt(h->h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 		curl_easy_setopt(h->h, CURLOPT_AWS_SIGV4, h->sigv4);
 		curl_easy_setopt(h->h, CURLOPT_USERPWD, h->userpwd);
 	}
@@ -181,6 +250,9 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 	}
 	cr = curl_easy_perform(h->h);
 	curl_easy_getinfo(h->h, CURLINFO_RESPONSE_CODE, &status);
+	/* The handle keeps the list until the next reset: unset it first. */
+	curl_easy_setopt(h->h, CURLOPT_HTTPHEADER, NULL);
+	curl_slist_free_all(headers);
 	free(url);
 	if (cr != CURLE_OK) {
 		if (cr == CURLE_WRITE_ERROR && b->over) {
@@ -198,13 +270,20 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 	}
 	if (status >= 200 && status < 300)
 		return 0;
-	snprintf(err, ACFS_ERR_MAX, "%s %s: HTTP %ld", names[m], path, status);
+	s3_code(b, code, sizeof(code));
+	snprintf(err, ACFS_ERR_MAX, "%s %s: HTTP %ld%s", names[m], path, status,
+		 code);
 	if (status == 404)
 		return -ENOENT;
-	/* Timeouts, throttling and server errors pass; other refusals
-	 * (401, 403, 413, ...) would not change on a retry. */
+	/* Timeouts, throttling and server errors pass. Refused credentials
+	 * (401, 403: a wrong key, an expired token, a clock off by minutes)
+	 * fail until someone fixes them: a failure that opens the breaker
+	 * and keeps uploads queued, never a refusal that drops them. */
 	if (status == 408 || status == 429 || status >= 500)
 		return -EIO;
+	if (status == 401 || status == 403)
+		return -EACCES;
+	/* Other refusals (400, 413, ...) would not change on a retry. */
 	return -EPERM;
 }
 

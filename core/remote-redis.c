@@ -114,6 +114,10 @@ static redisContext *node_ctx(struct acfs_remote_conn *c, unsigned i,
 	     (*ret = simple(ctx, "AUTH", err, "AUTH %s", c->u->password)) < 0) ||
 	    (i == 0 && c->u->db &&
 	     (*ret = simple(ctx, "SELECT", err, "SELECT %d", c->u->db)) < 0)) {
+		/* A refused password fails until someone fixes it: a failure
+		 * (breaker, uploads kept), not a refusal of one object. */
+		if (*ret == -EPERM)
+			*ret = -EACCES;
 		redisFree(ctx);
 		return NULL;
 	}

@@ -316,10 +316,13 @@ size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 				uint64_t *ids);
 /* A commit queued uploads for @ids: wakes the uploaders. */
 void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n);
-/* Waits until every upload queue is empty, at most @timeout_ms. 0, or
- * -ETIMEDOUT with what is left in *ret_left. */
+/* Waits until every upload queue is empty, at most @timeout_ms, and
+ * collects the uploads dropped since the last sync. 0 when every upload
+ * reached its remote; -ETIMEDOUT (still queued) or -EIO (dropped), with
+ * counts and reasons in *res. */
+struct acfs_sync_result;
 int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
-		   uint64_t *ret_left);
+		   struct acfs_sync_result *res);
 /* The remotes' counters: lines, or a JSON value. */
 void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */

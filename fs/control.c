@@ -36,10 +36,10 @@ static void remote_report(FILE *out, bool json, void *userdata)
 	fs_remote_report(userdata, out, json);
 }
 
-static int remote_sync(unsigned timeout_ms, FILE *progress, uint64_t *left,
-		       void *userdata)
+static int remote_sync(unsigned timeout_ms, FILE *progress,
+		       struct acfs_sync_result *res, void *userdata)
 {
-	return fs_remote_sync(userdata, timeout_ms, progress, left);
+	return fs_remote_sync(userdata, timeout_ms, progress, res);
 }
 
 /* A send that waits longer than this for a client gives up on it. */

@@ -72,6 +72,10 @@ struct fs_remote {
 	int64_t open_until_ns;          /* 0: closed */
 	unsigned open_ms;
 	bool probing;                   /* half open: one request out */
+	char last_error[ACFS_ERR_MAX];  /* the latest failure or refusal */
+	int64_t last_error_ns;          /* when (CLOCK_REALTIME), 0: none */
+	uint64_t unsynced_drops;        /* refused for good since a sync */
+	char drop_why[ACFS_ERR_MAX];    /* the latest of those */
 	/* upload queue, protected by rs->up_lock */
 	uint64_t queued;                /* rows in the store */
 	uint64_t cursor;                /* highest id handed out this pass */
@@ -171,9 +175,32 @@ static bool breaker_allow(struct fs_remote *r)
 
 /* The remote answered (@failed false: even "absent" or "refused"), or
  * did not. */
+static void note_error_locked(struct fs_remote *r, const char *why)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	snprintf(r->last_error, sizeof(r->last_error), "%s", why);
+	r->last_error_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+}
+
+/* An upload the remote refused for good: counted, and reported by the
+ * next sync (which must not say every upload is done). */
+static void note_dropped(struct fs_remote *r, const char *why)
+{
+	count(r, C_UPLOAD_DROPPED, 1);
+	pthread_mutex_lock(&r->lock);
+	r->unsynced_drops++;
+	snprintf(r->drop_why, sizeof(r->drop_why), "%s", why);
+	note_error_locked(r, why);
+	pthread_mutex_unlock(&r->lock);
+}
+
 static void breaker_result(struct fs_remote *r, bool failed, const char *why)
 {
 	pthread_mutex_lock(&r->lock);
+	if (failed)
+		note_error_locked(r, why);
 	if (!failed) {
 		if (r->open_until_ns)
 			acfs_log(LOG_NOTICE, "remote %s answers again; using "
@@ -216,7 +243,7 @@ static const char *breaker_state(struct fs_remote *r)
 static bool is_failure(int r)
 {
 	return r == -ETIMEDOUT || r == -EIO || r == -ECONNREFUSED ||
-	       r == -ENOMEM;
+	       r == -ENOMEM || r == -EACCES;
 }
 
 /* ---- negative cache (lossy: a slot per hash) ----------------------------- */
@@ -578,7 +605,10 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 	}
 	if (rc < 0 || (rc = acfs_store_read_blob(fs->store, e.id, &data, &len,
 						 err)) < 0) {
-		count(r, C_UPLOAD_DROPPED, 1);
+		char why[ACFS_ERR_MAX + 64];
+		snprintf(why, sizeof(why), "%s could not be read: %s", path,
+			 err[0] ? err : strerror(-rc));
+		note_dropped(r, why);
 		acfs_log(LOG_ERR, "not uploading %s to %s: cannot read it: "
 			 "%s", path, r->url.display, err[0] ? err : strerror(-rc));
 		return 0;
@@ -586,7 +616,10 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 	acfs_digest(data, len, d);
 	if (!acfs_digest_is_none(e.digest) && memcmp(d, e.digest, sizeof(d))) {
 		free(data);
-		count(r, C_UPLOAD_DROPPED, 1);
+		char why[ACFS_KEY_PATH_MAX + 64];
+		snprintf(why, sizeof(why), "%s no longer matches its digest",
+			 path);
+		note_dropped(r, why);
 		acfs_log(LOG_ERR, "not uploading %s to %s: its bytes no longer "
 			 "match their digest (aria-cache verify)", path,
 			 r->url.display);
@@ -607,7 +640,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 		return 0;
 	}
 	if (!is_failure(rc)) {
-		count(r, C_UPLOAD_DROPPED, 1);
+		note_dropped(r, err);
 		acfs_log(LOG_ERR, "remote %s refused %s (%zu bytes): %s; "
 			 "dropped from its upload queue", r->url.display, path,
 			 len, err);
@@ -717,14 +750,15 @@ static void *uploader_main(void *arg)
 }
 
 int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
-		   uint64_t *ret_left)
+		   struct acfs_sync_result *res)
 {
 	struct fs_remotes *rs = fs->remote;
 	struct timespec until;
 	uint64_t left = 0, shown = UINT64_MAX;
 	int64_t end = acfs_now_ns() + (int64_t)timeout_ms * 1000000;
+	size_t w = 0;
 
-	*ret_left = 0;
+	memset(res, 0, sizeof(*res));
 	if (!rs || !writable(rs))
 		return 0;
 	pthread_mutex_lock(&rs->up_lock);
@@ -748,8 +782,34 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 	pthread_mutex_unlock(&rs->up_lock);
 	if (progress)
 		fputc('\n', progress);
-	*ret_left = left;
-	return left ? -ETIMEDOUT : 0;
+	/* Per remote: what it refused since the last sync (reported once),
+	 * and, while uploads wait, its last error. */
+	for (size_t i = 0; i < rs->n; i++) {
+		struct fs_remote *r = &rs->r[i];
+		uint64_t queued;
+		pthread_mutex_lock(&rs->up_lock);
+		queued = r->queued;
+		pthread_mutex_unlock(&rs->up_lock);
+		pthread_mutex_lock(&r->lock);
+		if (r->unsynced_drops && w < sizeof(res->why))
+			w += (size_t)snprintf(res->why + w, sizeof(res->why) - w,
+					      "%s: %" PRIu64 " uploads refused "
+					      "and dropped (last: %s)\n",
+					      r->url.display, r->unsynced_drops,
+					      r->drop_why);
+		else if (queued && r->last_error_ns &&
+			 w < sizeof(res->why))
+			w += (size_t)snprintf(res->why + w, sizeof(res->why) - w,
+					      "%s: %" PRIu64 " uploads waiting "
+					      "(last error: %s)\n",
+					      r->url.display, queued,
+					      r->last_error);
+		res->dropped += r->unsynced_drops;
+		r->unsynced_drops = 0;
+		pthread_mutex_unlock(&r->lock);
+	}
+	res->left = left;
+	return left ? -ETIMEDOUT : res->dropped ? -EIO : 0;
 }
 
 size_t fs_remote_count(struct acfs_fs *fs)
@@ -799,6 +859,18 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 		queued = r->queued;
 		pthread_mutex_unlock(&rs->up_lock);
 		const char *state = breaker_state(r);
+		char last[ACFS_ERR_MAX], when[64] = "";
+		int64_t last_ns;
+		pthread_mutex_lock(&r->lock);
+		snprintf(last, sizeof(last), "%s", r->last_error);
+		last_ns = r->last_error_ns;
+		pthread_mutex_unlock(&r->lock);
+		if (last_ns) {
+			time_t t = (time_t)(last_ns / 1000000000);
+			struct tm tm;
+			localtime_r(&t, &tm);
+			strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S%z", &tm);
+		}
 		if (json) {
 			fprintf(out, "%s{\"url\": ", i ? ", " : "");
 			acfs_cmd_json_string(out, r->url.display);
@@ -807,6 +879,13 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 			for (int k = 0; k < C_COUNT; k++)
 				fprintf(out, ", \"%s\": %" PRIu64,
 					counter_names[k], c[k]);
+			fprintf(out, ", \"last_error\": ");
+			if (last_ns) {
+				acfs_cmd_json_string(out, last);
+				fprintf(out, ", \"last_error_at\": \"%s\"", when);
+			} else {
+				fprintf(out, "null, \"last_error_at\": null");
+			}
 			fprintf(out, "}");
 			continue;
 		}
@@ -826,6 +905,8 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 		fprintf(out, "  upload queue     %" PRIu64 " pending, %" PRIu64
 			" commits not queued (queue full)\n", queued,
 			c[C_QUEUE_FULL]);
+		if (last_ns)
+			fprintf(out, "  last error       %s (%s)\n", last, when);
 	}
 	if (json)
 		fprintf(out, "]}");

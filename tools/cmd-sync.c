@@ -38,16 +38,27 @@ int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			"daemon with --remote runs\n", ctx->store_dir, left);
 		return 1;
 	}
+	struct acfs_sync_result res;
 	r = ctx->remote_sync((unsigned)(timeout_ns / 1000000), ctx->progress
-				     ? ctx->err : NULL, &left, ctx->userdata);
-	if (json)
-		fprintf(ctx->out, "{\"pending\": %" PRIu64 ", \"done\": %s}\n",
-			left, r == 0 ? "true" : "false");
-	else if (r == 0)
+				     ? ctx->err : NULL, &res, ctx->userdata);
+	if (json) {
+		fprintf(ctx->out, "{\"pending\": %" PRIu64 ", \"dropped\": %"
+			PRIu64 ", \"done\": %s, \"why\": ", res.left,
+			res.dropped, r == 0 ? "true" : "false");
+		acfs_cmd_json_string(ctx->out, res.why);
+		fprintf(ctx->out, "}\n");
+	} else if (r == 0) {
 		fprintf(ctx->out, "every upload is done\n");
-	else
-		fprintf(ctx->out, "%" PRIu64 " uploads still pending after the "
-			"timeout (see aria-cache stats for the remotes' "
-			"state)\n", left);
+	} else {
+		if (res.left)
+			fprintf(ctx->out, "%" PRIu64 " uploads still pending "
+				"after the timeout\n", res.left);
+		if (res.dropped)
+			fprintf(ctx->out, "%" PRIu64 " uploads were refused by "
+				"a remote and dropped: they are not there\n",
+				res.dropped);
+		fputs(res.why, ctx->out);
+	}
+	/* Not done is a failure: pending (1) or dropped (1), never 0. */
 	return r == 0 ? 0 : 1;
 }

@@ -19,6 +19,15 @@
 #include "acfs/store.h"
 #include "acfs/validator.h"
 
+/* What aria-cache sync learns from the daemon: uploads still queued;
+ * uploads a remote refused for good (dropped) since the last sync; and
+ * why, one line per remote (its refusal, else its last error). */
+struct acfs_sync_result {
+	uint64_t left;
+	uint64_t dropped;
+	char why[2048];
+};
+
 struct acfs_cmd_ctx {
 	struct acfs_store *store;
 	const char *store_dir;
@@ -38,7 +47,7 @@ struct acfs_cmd_ctx {
 	 * left). */
 	void (*remote_report)(FILE *out, bool json, void *userdata);
 	int (*remote_sync)(unsigned timeout_ms, FILE *progress,
-			   uint64_t *left, void *userdata);
+			   struct acfs_sync_result *res, void *userdata);
 	void *userdata;
 };
 

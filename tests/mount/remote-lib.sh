@@ -58,6 +58,33 @@ EOF
 }
 nginx_pid() { cat "$WORK/nginx-$1.pid"; }
 
+# start_s3 PORT: s3rver (a real S3 implementation, from npm: see
+# tests/remote/package.json; packaging/install-deps.sh installs it) with
+# the bucket "cache" in $WORK/s3-PORT (emptied first), behind a check that
+# refuses what real S3 refuses (tests/remote/s3-server.js). Each request
+# is logged to $WORK/s3-PORT.log.
+S3_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/../remote" && pwd)
+start_s3() {
+	local port=$1
+	[ -d "$S3_DIR/node_modules/s3rver" ] || {
+		echo "s3rver is not installed: run packaging/install-deps.sh (npm ci in tests/remote)" >&2
+		return 1
+	}
+	rm -rf "$WORK/s3-$port"
+	mkdir -p "$WORK/s3-$port"
+	node "$S3_DIR/s3-server.js" "$port" "$WORK/s3-$port" cache \
+		</dev/null >"$WORK/s3-$port.ready" 2>>"$WORK/s3-$port.log" &
+	echo $! >"$WORK/s3-$port.pid"
+	wait_until "s3rver on $port is ready" 60 "grep -q ready '$WORK/s3-$port.ready'"
+}
+s3_pid() { cat "$WORK/s3-$1.pid"; }
+# s3_put PORT OBJECT FILE: a signed PUT, as an S3 client makes it.
+s3_put() {
+	curl -sf --aws-sigv4 "aws:amz:us-east-1:s3" --user S3RVER:S3RVER \
+		-H "x-amz-content-sha256: $(sha256sum <"$3" | cut -c1-64)" \
+		-T "$3" "http://127.0.0.1:$1/cache/$2" >/dev/null
+}
+
 # Daemons of their own: daemon NAME [OPTIONS]: mounts $WORK/NAME (store
 # $WORK/NAME.store) in the background.
 declare -A DAEMON_PIDS=()
@@ -79,7 +106,7 @@ remote_cleanup() {
 		fusermount3 -u -z "$WORK/$n" 2>/dev/null || true
 		kill -9 "${DAEMON_PIDS[$n]}" 2>/dev/null || true
 	done
-	for pid in "$WORK"/redis-*.pid "$WORK"/nginx-*.pid; do
+	for pid in "$WORK"/redis-*.pid "$WORK"/nginx-*.pid "$WORK"/s3-*.pid; do
 		[ -f "$pid" ] || continue
 		# nginx's workers first: they outlive a killed master.
 		pkill -9 -P "$(cat "$pid")" 2>/dev/null || true

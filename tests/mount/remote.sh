@@ -1,6 +1,7 @@
 #!/bin/bash
 # Remote tiers against a real server on 127.0.0.1: remote.sh redis (a
-# redis-server) or remote.sh http (nginx with WebDAV PUT). Two daemons with
+# redis-server), remote.sh http (nginx with WebDAV PUT) or remote.sh s3
+# (s3rver, checking SigV4 as S3 does; every daemon signs). Two daemons with
 # separate stores share entries through it; misses are remembered; a
 # poisoned object is refused; a slow then dead remote leaves every mount
 # answering from local data with no hung call; the upload queue survives
@@ -23,8 +24,14 @@ http)
 	remote_pids() { local m; m=$(nginx_pid "$PORT"); echo "$m"; pgrep -P "$m"; }
 	remote_put() { curl -sf -T "$2" "$URL/$1"; }
 	;;
+s3)
+	URL=http://127.0.0.1:$PORT/cache
+	start_remote() { start_s3 "$PORT"; }
+	remote_pids() { s3_pid "$PORT"; }
+	remote_put() { s3_put "$PORT" "$1" "$2"; }
+	;;
 *)
-	echo "usage: remote.sh redis|http" >&2
+	echo "usage: remote.sh redis|http|s3" >&2
 	exit 2
 	;;
 esac
@@ -39,9 +46,14 @@ ok "start $BACKEND on 127.0.0.1:$PORT" start_remote
 # A: a CI machine (read-write; for HTTP, with AWS credentials: SigV4).
 # B: a developer (read-only; a generous wait, so the first probe of each
 # key is served by the remote even while the LLVM helpers start).
-export AWS_ACCESS_KEY_ID=AKIDACFSTEST AWS_SECRET_ACCESS_KEY=acfs-test-secret
+# For S3 every daemon signs (the bucket is private); s3rver's account.
+if [ "$BACKEND" = s3 ]; then
+	export AWS_ACCESS_KEY_ID=S3RVER AWS_SECRET_ACCESS_KEY=S3RVER
+else
+	export AWS_ACCESS_KEY_ID=AKIDACFSTEST AWS_SECRET_ACCESS_KEY=acfs-test-secret
+fi
 ok "mount A (read-write)" daemon_up a --remote "$URL"
-unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
+[ "$BACKEND" = s3 ] || unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY
 ok "mount B (read-only)" daemon_up b --remote="$URL" --remote-mode read-only \
 	--remote-wait 5s
 ok "A stores 40 entries as the compiler does" store_all "$WORK/a" "$WORK/c1"
@@ -60,6 +72,12 @@ ok "answered from remembered misses, not the remote" test "$(rstat b misses 0) $
 if [ "$BACKEND" = http ]; then
 	ok "A's requests were signed with AWS SigV4" grep -q 'PUT /cache/cas/.* "AWS4-HMAC-SHA256 Credential=AKIDACFSTEST/' "$WORK/nginx-$PORT/access.log"
 	ok "the layout is the Bazel HTTP cache's (ac/ and cas/)" sh -c "ls '$WORK/nginx-$PORT/data/cache/ac' | wc -l | grep -qx 40 && ls '$WORK/nginx-$PORT/data/cache/cas' | wc -l | grep -qx 40"
+fi
+if [ "$BACKEND" = s3 ]; then
+	ok "S3 accepted every request: signature and payload hash checked" sh -c \
+		"grep -q '^PUT /cache/cas/.* 200 signed' '$WORK/s3-$PORT.log' && ! grep -v ' signed' '$WORK/s3-$PORT.log'"
+	ok "the bucket holds the Bazel layout: 40 action results, 40 blobs" sh -c \
+		"ls '$WORK/s3-$PORT/cache/ac' | grep -c '_S3rver_object\$' | grep -qx 40 && ls '$WORK/s3-$PORT/cache/cas' | grep -c '_S3rver_object\$' | grep -qx 40"
 fi
 
 ok "mount W (write-only, fresh store; -o options)" daemon_up w -o "remote=$URL,remote_mode=write-only"
@@ -142,4 +160,48 @@ for n in a b e; do
 done
 ok "A's store invariants hold" "$ACFS_CHECK" "$WORK/a.store/db"
 ok "B's store invariants hold" "$ACFS_CHECK" "$WORK/b.store/db"
+
+# S3 refusing: aria-cache sync never says every upload is done unless
+# every upload reached the bucket.
+if [ "$BACKEND" = s3 ]; then
+	ok "make 3 more entries" make_corpus "$WORK/c5" 3 r5
+	# A wrong secret: every request is refused (403). A failure, not a
+	# verdict on the entries: the breaker opens, the uploads stay queued.
+	wrong_secret() { AWS_SECRET_ACCESS_KEY=not-the-secret daemon_up f --remote "$URL"; }
+	ok "mount F with a wrong secret" wrong_secret
+	ok "F stores 3 entries" store_all "$WORK/f" "$WORK/c5"
+	sync_pending() {
+		local rc=0
+		tool f sync --timeout 3s >"$WORK/sync-f.out" 2>&1 || rc=$?
+		cat "$WORK/sync-f.out"
+		[ "$rc" -eq 1 ] && grep -q "^3 uploads still pending" "$WORK/sync-f.out" &&
+			grep -q "last error: .*HTTP 403" "$WORK/sync-f.out"
+	}
+	ok "F: sync exits 1: 3 pending, naming S3's refusal" sync_pending
+	ok "F: the 3 uploads stay queued" test "$(rstat f queue_depth 0)" = 3
+	ok "F: the breaker opens" wait_until "F's breaker opens" 60 "[ \$(rstat f breaker_trips 0) -ge 1 ]"
+	ok "F: stats show the last error and when" sh -c \
+		"tool() { '$ACFS_TOOL' --store '$WORK/f.store' \"\$@\"; }; tool stats | grep -q 'last error .*HTTP 403.* (20'"
+	ok "unmount F" daemon_down f
+	# A bucket that does not exist: each PUT is refused for good (404
+	# NoSuchBucket) and dropped; sync says so and exits 1.
+	ok "mount G on a bucket that does not exist" daemon_up g --remote "http://127.0.0.1:$PORT/nosuchbucket"
+	ok "G stores 3 entries" store_all "$WORK/g" "$WORK/c5"
+	sync_dropped() {
+		local rc=0
+		tool g sync --timeout 60s >"$WORK/sync-g.out" 2>&1 || rc=$?
+		cat "$WORK/sync-g.out"
+		[ "$rc" -eq 1 ] && grep -q "^3 uploads were refused by a remote and dropped" "$WORK/sync-g.out" &&
+			grep -q "HTTP 404 NoSuchBucket" "$WORK/sync-g.out" &&
+			! grep -q "every upload is done" "$WORK/sync-g.out"
+	}
+	ok "G: sync exits 1: 3 dropped, naming S3's refusal" sync_dropped
+	sync_json() {
+		tool g sync --json --timeout 10s >"$WORK/sync-g.json"
+		cat "$WORK/sync-g.json"
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["done"] and d["dropped"] == 0 and d["pending"] == 0, d' "$WORK/sync-g.json"
+	}
+	ok "G: a second sync has nothing new to report (exit 0, --json)" sync_json
+	ok "unmount G" daemon_down g
+fi
 finish
