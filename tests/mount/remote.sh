@@ -204,4 +204,29 @@ if [ "$BACKEND" = s3 ]; then
 	ok "G: a second sync has nothing new to report (exit 0, --json)" sync_json
 	ok "unmount G" daemon_down g
 fi
+
+# Redis with a password, given a wrong one: a failure (the breaker opens,
+# uploads stay queued), shown in stats and by sync; never a refusal of
+# the entries.
+if [ "$BACKEND" = redis ]; then
+	P2=$(free_port)
+	ok "make 3 more entries" make_corpus "$WORK/c6" 3 r6
+	ok "start a second redis-server, with a password" sh -c \
+		"$(declare -f start_redis wait_until); WORK='$WORK'; start_redis $P2 && redis-cli -p $P2 CONFIG SET requirepass right-password | grep -q OK"
+	ok "mount H with a wrong password" daemon_up h --remote "redis://:wrong-password@127.0.0.1:$P2/0"
+	ok "H stores 3 entries" store_all "$WORK/h" "$WORK/c6"
+	ok "H: the breaker opens" wait_until "H's breaker opens" 60 "[ \$(rstat h breaker_trips 0) -ge 1 ]"
+	auth_pending() {
+		local rc=0
+		tool h sync --timeout 2s >"$WORK/sync-h.out" 2>&1 || rc=$?
+		cat "$WORK/sync-h.out"
+		[ "$rc" -eq 1 ] && grep -q "^3 uploads still pending" "$WORK/sync-h.out" &&
+			grep -q "last error: AUTH: .*pass" "$WORK/sync-h.out"
+	}
+	ok "H: sync exits 1: 3 pending, naming the refused AUTH" auth_pending
+	ok "H: nothing dropped, the 3 uploads stay queued" test "$(rstat h upload_dropped 0) $(rstat h queue_depth 0)" = "0 3"
+	ok "H: the password is in no output" sh -c "! grep -q wrong-password '$WORK/sync-h.out' && ! '$ACFS_TOOL' --store '$WORK/h.store' stats | grep -q wrong-password"
+	ok "unmount H" daemon_down h
+	kill -9 "$(redis_pid "$P2")" 2>/dev/null
+fi
 finish
