@@ -7,9 +7,12 @@
 #include "acfs/remote.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <curl/curl.h>
 
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
@@ -24,109 +27,223 @@ static uint64_t fnv1a(const char *s)
 	return h;
 }
 
+void acfs_remote_redact(const char *text, char *out, size_t len)
+{
+	size_t w = 0;
+
+	/* Every "SCHEME://USER:PASSWORD@" becomes "SCHEME://USER:***@". */
+	while (*text && w + 1 < len) {
+		const char *sep = strstr(text, "://");
+		if (!sep) {
+			w += (size_t)snprintf(out + w, len - w, "%s", text);
+			break;
+		}
+		const char *auth = sep + 3;
+		size_t span = strcspn(auth, "/?# \t,");
+		const char *at = memchr(auth, '@', span);
+		const char *colon = at ? memchr(auth, ':', (size_t)(at - auth))
+				       : NULL;
+		if (colon) {
+			w += (size_t)snprintf(out + w, len - w, "%.*s:***",
+					      (int)(colon - text), text);
+			text = at;
+		} else {
+			w += (size_t)snprintf(out + w, len - w, "%.*s",
+					      (int)(auth + span - text), text);
+			text = auth + span;
+		}
+		if (w >= len)
+			w = len - 1;
+	}
+	out[w < len ? w : len - 1] = '\0';
+}
+
 static int bad_url(const char *text, const char *why, char *err)
 {
-	snprintf(err, ACFS_ERR_MAX, "remote %s: %s (use redis://HOST[:PORT]"
-		 "[/DB] or http(s)://HOST[:PORT][/PREFIX])", text, why);
+	char shown[256];
+
+	acfs_remote_redact(text, shown, sizeof(shown));
+	snprintf(err, ACFS_ERR_MAX, "remote %.200s: %s (use redis://[USER:PASSWORD@]"
+		 "HOST[:PORT][/DB] or http(s)://[USER:PASSWORD@]HOST[:PORT]"
+		 "[/PREFIX])", shown, why);
 	return -EINVAL;
 }
 
-/* "[USER][:PASSWORD]@" at the start of @auth (up to @end): the password. */
-static char *userinfo_password(const char *auth, const char *at)
+/* A part of @h, percent-decoded, or NULL when absent. */
+static char *part(CURLU *h, CURLUPart what, bool decode)
 {
-	const char *colon = memchr(auth, ':', (size_t)(at - auth));
+	char *v = NULL, *copy;
 
-	return colon ? strndup(colon + 1, (size_t)(at - colon - 1)) : NULL;
+	if (curl_url_get(h, what, &v, decode ? CURLU_URLDECODE : 0) != CURLUE_OK)
+		return NULL;
+	copy = strdup(v);
+	curl_free(v);
+	return copy;
 }
 
-static int parse_redis(const char *text, struct acfs_remote_url *u, char *err)
+/*
+ * URLs are parsed by libcurl's URL API: IPv6 literals ("[::1]"),
+ * percent-encoded user names and passwords ("p%40ss" is "p@ss"), ports
+ * and paths as libcurl reads them for its own requests.
+ */
+static int parse(const char *text, CURLU *h, struct acfs_remote_url *u,
+		 char *err)
 {
-	const char *auth = text + strlen("redis://");
-	const char *slash = strchr(auth, '/');
-	const char *end = slash ? slash : auth + strlen(auth);
-	const char *at = memchr(auth, '@', (size_t)(end - auth));
-	const char *host = at ? at + 1 : auth;
-	const char *colon = memchr(host, ':', (size_t)(end - host));
-	char *e;
+	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
+	char *query = NULL, *frag = NULL;
+	int r = 0;
 
-	u->kind = ACFS_REMOTE_REDIS;
-	u->port = 6379;
-	if (at)
-		u->password = userinfo_password(auth, at);
-	if (colon) {
-		long p = strtol(colon + 1, &e, 10);
-		if (e != end || p <= 0 || p > 65535)
-			return bad_url(text, "bad port", err);
-		u->port = (int)p;
-	}
-	u->host = strndup(host, (size_t)((colon ? colon : end) - host));
-	if (!u->host || !*u->host)
+	const char *sep = strstr(text, "://");
+
+	/* libcurl reads "http:///p" as host "p": an empty authority is no
+	 * host here. */
+	if (sep && (sep[3] == '/' || sep[3] == '\0'))
 		return bad_url(text, "no host", err);
-	if (slash && slash[1]) {
-		long db = strtol(slash + 1, &e, 10);
-		if (*e || db < 0 || db > 1000000)
-			return bad_url(text, "the path must be a database "
-				       "number", err);
-		u->db = (int)db;
+	if (curl_url_set(h, CURLUPART_URL, text, CURLU_NON_SUPPORT_SCHEME) !=
+	    CURLUE_OK)
+		return bad_url(text, strncmp(text, "redis://", 8) &&
+				     strncmp(text, "http://", 7) &&
+				     strncmp(text, "https://", 8)
+				     ? "unknown scheme" : "not a URL (no host?)",
+			       err);
+	scheme = part(h, CURLUPART_SCHEME, false);
+	host = part(h, CURLUPART_HOST, false);
+	port = part(h, CURLUPART_PORT, false);
+	path = part(h, CURLUPART_PATH, true);
+	query = part(h, CURLUPART_QUERY, false);
+	frag = part(h, CURLUPART_FRAGMENT, false);
+	u->user = part(h, CURLUPART_USER, true);
+	u->password = part(h, CURLUPART_PASSWORD, true);
+	if (u->user && !*u->user) {
+		free(u->user);
+		u->user = NULL;
 	}
-	if (asprintf(&u->display, "redis://%s:%d/%d", u->host, u->port,
-		     u->db) < 0) {
-		u->display = NULL;
-		return -ENOMEM;
+	if (!scheme || !host || !*host) {
+		r = bad_url(text, "no host", err);
+		goto out;
 	}
-	return 0;
-}
-
-static int parse_http(const char *text, struct acfs_remote_url *u, char *err)
-{
-	const char *auth = strstr(text, "://") + 3;
-	const char *slash = strchr(auth, '/');
-	const char *end = slash ? slash : auth + strlen(auth);
-	const char *at = memchr(auth, '@', (size_t)(end - auth));
-	size_t n = strlen(text);
-
-	u->kind = ACFS_REMOTE_HTTP;
-	if ((at ? at + 1 : auth) == end)
-		return bad_url(text, "no host", err);
-	if (strpbrk(text, "?#"))
-		return bad_url(text, "no query or fragment, please", err);
-	while (n > 0 && text[n - 1] == '/')
-		n--;
-	u->base = strndup(text, n);
-	if (!u->base)
-		return -ENOMEM;
-	if (at) {
-		/* Show the user, never the password. */
-		const char *colon = memchr(auth, ':', (size_t)(at - auth));
-		if (asprintf(&u->display, "%.*s%.*s%s", (int)(auth - text),
-			     text, (int)((colon ? colon : at) - auth), auth,
-			     u->base + (at - text)) < 0)
+	if (query || frag) {
+		r = bad_url(text, "no query or fragment, please", err);
+		goto out;
+	}
+	if (!strcmp(scheme, "redis")) {
+		char *e;
+		size_t hl = strlen(host);
+		u->kind = ACFS_REMOTE_REDIS;
+		u->port = 6379;
+		if (port) {
+			long p = strtol(port, &e, 10);
+			if (*e || p <= 0 || p > 65535) {
+				r = bad_url(text, "bad port", err);
+				goto out;
+			}
+			u->port = (int)p;
+		}
+		/* hiredis takes an IPv6 address without its brackets. */
+		u->host = host[0] == '[' && hl > 2 ? strndup(host + 1, hl - 2)
+						   : strdup(host);
+		if (path && path[0] == '/' && path[1]) {
+			long db = strtol(path + 1, &e, 10);
+			if (*e || db < 0 || db > 1000000) {
+				r = bad_url(text, "the path must be a database "
+					    "number", err);
+				goto out;
+			}
+			u->db = (int)db;
+		}
+		if (!u->host || asprintf(&u->display, "redis://%s%s%s:%d/%d",
+					 u->user ? u->user : "",
+					 u->user ? "@" : "", host, u->port,
+					 u->db) < 0) {
 			u->display = NULL;
+			r = -ENOMEM;
+		}
+	} else if (!strcmp(scheme, "http") || !strcmp(scheme, "https")) {
+		size_t n = path ? strlen(path) : 0;
+		u->kind = ACFS_REMOTE_HTTP;
+		while (n > 0 && path[n - 1] == '/')
+			n--;
+		/* Requests go to the URL without its credentials; they are
+		 * passed to libcurl apart (the password never in a URL). */
+		char *enc_path = part(h, CURLUPART_PATH, false);
+		size_t en = enc_path ? strlen(enc_path) : 0;
+		while (en > 0 && enc_path[en - 1] == '/')
+			en--;
+		if (asprintf(&u->base, "%s://%s%s%s%.*s", scheme, host,
+			     port ? ":" : "", port ? port : "", (int)en,
+			     enc_path ? enc_path : "") < 0)
+			u->base = NULL;
+		if (u->base && asprintf(&u->display, "%s://%s%s%s%s%s%.*s",
+					scheme, u->user ? u->user : "",
+					u->user ? "@" : "", host,
+					port ? ":" : "", port ? port : "",
+					(int)en, enc_path ? enc_path : "") < 0)
+			u->display = NULL;
+		free(enc_path);
+		if (!u->base || !u->display)
+			r = -ENOMEM;
 	} else {
-		u->display = strdup(u->base);
+		r = bad_url(text, "unknown scheme", err);
 	}
-	return u->display ? 0 : -ENOMEM;
+out:
+	free(scheme);
+	free(host);
+	free(port);
+	free(path);
+	curl_free(query);
+	curl_free(frag);
+	return r;
+}
+
+/* The password of a remote given without one: ARIA_CACHE_REMOTE_PASSWORD_FILE
+ * (its first line), else ARIA_CACHE_REMOTE_PASSWORD. Keeps secrets off
+ * command lines (ps) and out of world-readable configs. */
+static int password_from_env(struct acfs_remote_url *u, char *err)
+{
+	const char *file = getenv("ARIA_CACHE_REMOTE_PASSWORD_FILE");
+	const char *value = getenv("ARIA_CACHE_REMOTE_PASSWORD");
+
+	if (u->password)
+		return 0;
+	if (file && *file) {
+		char line[4096];
+		FILE *f = fopen(file, "re");
+		if (!f) {
+			snprintf(err, ACFS_ERR_MAX, "ARIA_CACHE_REMOTE_PASSWORD_FILE "
+				 "%s: %s", file, strerror(errno));
+			return -EINVAL;
+		}
+		if (!fgets(line, sizeof(line), f))
+			line[0] = '\0';
+		fclose(f);
+		line[strcspn(line, "\r\n")] = '\0';
+		u->password = strdup(line);
+		explicit_bzero(line, sizeof(line));
+		return u->password ? 0 : -ENOMEM;
+	}
+	if (value && *value)
+		u->password = strdup(value);
+	return 0;
 }
 
 int acfs_remote_url_parse(const char *text, struct acfs_remote_url *u,
 			  char *err)
 {
+	CURLU *h = curl_url();
 	int r;
 
 	memset(u, 0, sizeof(*u));
-	if (strncmp(text, "redis://", 8) == 0)
-		r = parse_redis(text, u, err);
-	else if (strncmp(text, "http://", 7) == 0 ||
-		 strncmp(text, "https://", 8) == 0)
-		r = parse_http(text, u, err);
-	else
-		r = bad_url(text, "unknown scheme", err);
+	r = h ? parse(text, h, u, err) : -ENOMEM;
+	if (h)
+		curl_url_cleanup(h);
+	if (r == 0)
+		r = password_from_env(u, err);
 	if (r == 0)
 		u->id = fnv1a(u->display);
 	else
 		acfs_remote_url_release(u);
 	if (r == -ENOMEM)
-		snprintf(err, ACFS_ERR_MAX, "remote %s: out of memory", text);
+		snprintf(err, ACFS_ERR_MAX, "remote: out of memory");
 	return r;
 }
 
@@ -134,6 +251,9 @@ void acfs_remote_url_release(struct acfs_remote_url *u)
 {
 	free(u->display);
 	free(u->host);
+	free(u->user);
+	if (u->password)
+		explicit_bzero(u->password, strlen(u->password));
 	free(u->password);
 	free(u->base);
 	memset(u, 0, sizeof(*u));

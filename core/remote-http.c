@@ -236,6 +236,13 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 		curl_easy_setopt(h->h, CURLOPT_EXPECT_100_TIMEOUT_MS, 0L);
 		curl_easy_setopt(h->h, CURLOPT_AWS_SIGV4, h->sigv4);
 		curl_easy_setopt(h->h, CURLOPT_USERPWD, h->userpwd);
+	} else {
+		/* Basic auth from the URL's user and password (the password
+		 * may come from the environment, or ~/.netrc for the user). */
+		if (c->u->user)
+			curl_easy_setopt(h->h, CURLOPT_USERNAME, c->u->user);
+		if (c->u->password)
+			curl_easy_setopt(h->h, CURLOPT_PASSWORD, c->u->password);
 	}
 	curl_easy_setopt(h->h, CURLOPT_WRITEFUNCTION, on_write);
 	curl_easy_setopt(h->h, CURLOPT_WRITEDATA, b);

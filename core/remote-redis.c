@@ -110,7 +110,12 @@ static redisContext *node_ctx(struct acfs_remote_conn *c, unsigned i,
 		return NULL;
 	}
 	redisSetTimeout(ctx, tv_of(c->timeout_ms));
-	if ((c->u->password &&
+	/* AUTH USER PASSWORD for a Redis ACL user (6.0+), else AUTH
+	 * PASSWORD (the default user). */
+	if ((c->u->password && c->u->user &&
+	     (*ret = simple(ctx, "AUTH", err, "AUTH %s %s", c->u->user,
+			    c->u->password)) < 0) ||
+	    (c->u->password && !c->u->user &&
 	     (*ret = simple(ctx, "AUTH", err, "AUTH %s", c->u->password)) < 0) ||
 	    (i == 0 && c->u->db &&
 	     (*ret = simple(ctx, "SELECT", err, "SELECT %d", c->u->db)) < 0)) {

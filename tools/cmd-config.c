@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "acfs/config.h"
+#include "acfs/remote.h"
 #include "cmd.h"
 
 int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
@@ -29,6 +30,12 @@ int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	for (int s = 0; s < ACFS_SET_COUNT; s++) {
 		const char *v = c.value[s] ? c.value[s] : "";
 		const char *src = c.source[s] ? c.source[s] : "unset";
+		char shown[4096];
+		/* Passwords in remote URLs are never printed. */
+		if (s == ACFS_SET_REMOTE) {
+			acfs_remote_redact(v, shown, sizeof(shown));
+			v = shown;
+		}
 		if (json) {
 			fprintf(ctx->out, "%s\"%s\": {\"value\": ", s ? ", " : "",
 				acfs_config_key((enum acfs_setting)s));

@@ -227,6 +227,27 @@ if [ "$BACKEND" = redis ]; then
 	ok "H: nothing dropped, the 3 uploads stay queued" test "$(rstat h upload_dropped 0) $(rstat h queue_depth 0)" = "0 3"
 	ok "H: the password is in no output" sh -c "! grep -q wrong-password '$WORK/sync-h.out' && ! '$ACFS_TOOL' --store '$WORK/h.store' stats | grep -q wrong-password"
 	ok "unmount H" daemon_down h
+	# A Redis ACL user over IPv6, its password from a file: AUTH user
+	# password; the secret on no command line and in no output.
+	acl_user() {
+		redis-cli -p "$P2" --no-auth-warning -a right-password CONFIG SET bind "127.0.0.1 ::1" | grep -q OK &&
+			redis-cli -p "$P2" --no-auth-warning -a right-password ACL SETUSER ci on '>ci-s3cret' '~*' '+@all' | grep -q OK &&
+			printf 'ci-s3cret\n' >"$WORK/ci-password" && chmod 600 "$WORK/ci-password"
+	}
+	ok "an ACL user ci on the second redis, which listens on ::1 too" acl_user
+	ok "mount I: redis://ci@[::1]:PORT/0, password from ARIA_CACHE_REMOTE_PASSWORD_FILE" \
+		env ARIA_CACHE_REMOTE_PASSWORD_FILE="$WORK/ci-password" bash -c "$(declare -f daemon_up); declare -A DAEMON_PIDS; WORK='$WORK' ACFS_DAEMON='$ACFS_DAEMON'; daemon_up i --remote 'redis://ci@[::1]:$P2/0'"
+	ok "I stores 3 entries" store_all "$WORK/i" "$WORK/c6"
+	ok "I: sync: every upload done" tool i sync --timeout 60s
+	ok "I: uploaded 3 as user ci" test "$(rstat i uploads 0) $(redis-cli -p "$P2" --no-auth-warning --user ci --pass ci-s3cret --scan --pattern 'aria-cachefs/ac/*' | wc -l)" = "3 3"
+	ok "I: stats name the remote without its password" sh -c "'$ACFS_TOOL' --store '$WORK/i.store' stats | grep -q 'redis://ci@\[::1\]:$P2/0'"
+	ok "I: the password is not on the daemon's command line" sh -c \
+		"pid=\$(awk '{print \$2}' '$WORK/i.store/daemon.lock'); ! tr '\\0' ' ' </proc/\$pid/cmdline | grep -q ci-s3cret && ! grep -q ci-s3cret '$WORK/daemon.err'"
+	ok "aria-cache config shows a password given in a URL as ***" sh -c \
+		"ARIA_CACHE_REMOTE='redis://ci:ci-s3cret@[::1]:$P2/0' '$ACFS_TOOL' config | grep -q 'remote *= redis://ci:\*\*\*@\[::1\]:$P2/0' && ! ARIA_CACHE_REMOTE='redis://ci:ci-s3cret@[::1]:$P2/0' '$ACFS_TOOL' config --json | grep -q ci-s3cret"
+	ok "a bad URL's error does not echo its password" sh -c \
+		"! '$ACFS_DAEMON' --store '$WORK/x.store' --remote 'redis://ci:ci-s3cret@h:0' '$WORK/x' 2>'$WORK/bad-url.err'; cat '$WORK/bad-url.err'; grep -q 'redis://ci:\*\*\*@h:0' '$WORK/bad-url.err' && ! grep -q ci-s3cret '$WORK/bad-url.err'"
+	ok "unmount I" sh -c "fusermount3 -u '$WORK/i' && pid=\$(awk '{print \$2}' '$WORK/i.store/daemon.lock') && { $(declare -f wait_until); wait_until 'I exits' 60 \"! kill -0 \$pid 2>/dev/null\"; }"
 	kill -9 "$(redis_pid "$P2")" 2>/dev/null
 fi
 finish

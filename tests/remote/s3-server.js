@@ -126,6 +126,14 @@ async function main() {
 			console.error(`${ctx.method} ${ctx.url} ${refused[0]} ${refused[1]}: ${refused[2]}`);
 			return s3Error(ctx, ...refused);
 		}
+		// The body's SHA-256 as it arrives (s3rver answers before its file
+		// is flushed, so the file cannot be read back here). Paused at
+		// once: s3rver's pipe resumes it and both see every chunk.
+		const hash = crypto.createHash('sha256');
+		if (ctx.method === 'PUT') {
+			ctx.req.on('data', (chunk) => hash.update(chunk));
+			ctx.req.pause();
+		}
 		try {
 			await next();
 		} catch (e) {
@@ -137,8 +145,17 @@ async function main() {
 		if (ctx.method === 'PUT' && ctx.status === 200 && payload !== 'UNSIGNED-PAYLOAD' &&
 		    parts.length > 2) {
 			const key = decodeURIComponent(parts.slice(2).join('/'));
+			// S3 answers 200 once the object is stored; s3rver before
+			// its file is written out: hold the answer until it is.
 			const file = ctx.store.getResourcePath(parts[1], key, 'object');
-			if (sha256(fs.readFileSync(file)) !== payload) {
+			const want = Number(ctx.req.headers['content-length']);
+			for (let i = 0; i < 400; i++) {
+				const st = await fs.promises.stat(file).catch(() => null);
+				if (st && st.size === want)
+					break;
+				await new Promise((r) => setTimeout(r, 5));
+			}
+			if (hash.digest('hex') !== payload) {
 				await ctx.store.deleteObject(parts[1], key);
 				s3Error(ctx, 400, 'XAmzContentSHA256Mismatch',
 					'The provided x-amz-content-sha256 header does not match what was computed');

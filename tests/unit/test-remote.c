@@ -44,13 +44,48 @@ static void test_urls(void **state)
 	assert_int_equal(acfs_remote_url_parse(
 				 "https://ci:pw@cache.example:9090/aria/", &u, err), 0);
 	assert_int_equal(u.kind, ACFS_REMOTE_HTTP);
-	assert_string_equal(u.base, "https://ci:pw@cache.example:9090/aria");
+	/* Requests go to the URL without credentials (given to libcurl
+	 * apart). */
+	assert_string_equal(u.base, "https://cache.example:9090/aria");
+	assert_string_equal(u.user, "ci");
+	assert_string_equal(u.password, "pw");
 	assert_string_equal(u.display, "https://ci@cache.example:9090/aria");
 	assert_int_equal(acfs_remote_url_parse("https://cache.example:9090/aria",
 					       &v, err), 0);
 	assert_true(u.id != v.id || strcmp(u.display, v.display) == 0);
 	acfs_remote_url_release(&u);
 	acfs_remote_url_release(&v);
+
+	/* libcurl's URL API: IPv6 literals, Redis ACL users, percent-
+	 * decoding; the password in no display or error. */
+	assert_int_equal(acfs_remote_url_parse("redis://[::1]:7001/2", &u, err), 0);
+	assert_string_equal(u.host, "::1");
+	assert_int_equal(u.port, 7001);
+	assert_int_equal(u.db, 2);
+	assert_string_equal(u.display, "redis://[::1]:7001/2");
+	acfs_remote_url_release(&u);
+	assert_int_equal(acfs_remote_url_parse("redis://ci:p%40ss%3Aw@cache.lan", &u, err), 0);
+	assert_string_equal(u.user, "ci");
+	assert_string_equal(u.password, "p@ss:w");
+	assert_string_equal(u.display, "redis://ci@cache.lan:6379/0");
+	acfs_remote_url_release(&u);
+	assert_int_equal(acfs_remote_url_parse("http://u:pw@[::1]:8080/a%20b/", &u, err), 0);
+	assert_string_equal(u.base, "http://[::1]:8080/a%20b");
+	assert_string_equal(u.display, "http://u@[::1]:8080/a%20b");
+	assert_string_equal(u.password, "pw");
+	acfs_remote_url_release(&u);
+	assert_int_equal(acfs_remote_url_parse("redis://:s3cret@h:0", &u, err), -EINVAL);
+	assert_null(strstr(err, "s3cret"));
+	assert_non_null(strstr(err, "redis://:***@h:0"));
+	char shown[256];
+	acfs_remote_redact("redis://:a@h/1, http://u:b@x/p http://y", shown, sizeof(shown));
+	assert_string_equal(shown, "redis://:***@h/1, http://u:***@x/p http://y");
+	/* A password from the environment, never on a command line. */
+	setenv("ARIA_CACHE_REMOTE_PASSWORD", "from-env", 1);
+	assert_int_equal(acfs_remote_url_parse("redis://ci@cache.lan", &u, err), 0);
+	assert_string_equal(u.password, "from-env");
+	acfs_remote_url_release(&u);
+	unsetenv("ARIA_CACHE_REMOTE_PASSWORD");
 
 	const char *bad[] = { "ftp://x", "redis://", "redis://h:0",
 			      "redis://h:99999", "redis://h/x", "http://",

@@ -39,13 +39,18 @@ struct acfs_remote_url {
 	enum acfs_remote_kind kind;
 	char *display;     /* the URL without its password: for logs, stats */
 	uint64_t id;       /* hash of display: names its upload queue */
-	/* redis://[:PASSWORD@]HOST[:PORT][/DB] */
+	/* redis://[[USER]:PASSWORD@]HOST[:PORT][/DB]; HOST may be an IPv6
+	 * literal in brackets (kept here without them) */
 	char *host;
 	int port;
 	int db;
-	char *password;    /* may be NULL */
-	/* http(s)://[USER:PASSWORD@]HOST[:PORT][/PREFIX], as given, without
-	 * a trailing slash */
+	/* Both kinds: percent-decoded; NULL when absent. A password given
+	 * nowhere in the URL comes from ARIA_CACHE_REMOTE_PASSWORD_FILE or
+	 * ARIA_CACHE_REMOTE_PASSWORD. */
+	char *user;
+	char *password;
+	/* http(s)://[USER:PASSWORD@]HOST[:PORT][/PREFIX] without its
+	 * credentials and trailing slash: where requests go */
 	char *base;
 };
 
@@ -56,6 +61,9 @@ void acfs_remote_global_init(void);
 int acfs_remote_url_parse(const char *text, struct acfs_remote_url *ret,
 			  char *err);
 void acfs_remote_url_release(struct acfs_remote_url *u);
+/* @text (a URL or a list of them) with every password shown as "***":
+ * for messages and `aria-cache config`. */
+void acfs_remote_redact(const char *text, char *out, size_t len);
 
 /*
  * Parses the remote setting: URLs separated by spaces, tabs or commas.
