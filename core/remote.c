@@ -63,6 +63,14 @@ int acfs_remote_put(struct acfs_remote_conn *c, const char *path,
 		       : http_put(c, path, data, len, err);
 }
 
+int acfs_remote_probe(struct acfs_remote_conn *c, char *err)
+{
+	static const char path[] = "ac/0000000000000000000000000000000000000000000000000000000000000000";
+	int r = acfs_remote_has(c, path, err);
+
+	return r == -ENOENT ? 0 : r;
+}
+
 int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 		      size_t max, void (*admit)(uint64_t size, void *userdata),
 		      void *userdata, uint64_t *ret_admitted, void **ret_data,

@@ -359,6 +359,10 @@ void acfs_log_init(bool use_syslog, bool debug);
 void acfs_log(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 bool acfs_log_debug_enabled(void);
+/* acfs_log, and on stderr too when the log goes elsewhere: for what the
+ * user starting the daemon must see (a remote that does not answer). */
+void acfs_log_say(int priority, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 
 /* One trace line (hit, miss, store, evict) with the time since @t0. */
 void acfs_trace(struct acfs_fs *fs, const char *event,

@@ -70,3 +70,18 @@ void acfs_log(int priority, const char *fmt, ...)
 	}
 	va_end(ap);
 }
+
+void acfs_log_say(int priority, const char *fmt, ...)
+{
+	char line[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	acfs_log(priority, "%s", line);
+	/* Logged elsewhere (the journal, a file): the one starting the
+	 * daemon sees it too, while its stderr is still ours. */
+	if (log_syslog || log_file)
+		fprintf(stderr, "aria-cachefs: %s\n", line);
+}

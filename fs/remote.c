@@ -367,9 +367,16 @@ static void *fetcher_main(void *arg)
 	struct fs_remotes *rs = fs->remote;
 	struct acfs_remote_conn *conns[rs->n ? rs->n : 1];
 
-	for (size_t i = 0; i < rs->n; i++)
+	char err[ACFS_ERR_MAX];
+
+	for (size_t i = 0; i < rs->n; i++) {
 		conns[i] = acfs_remote_conn_new(&rs->r[i].url, rs->timeout_ms,
 						&rs->stopping);
+		/* Connected (and authenticated) before the first lookup
+		 * waits on this thread; fs_remote_start reports failures. */
+		if (conns[i])
+			acfs_remote_probe(conns[i], err);
+	}
 	pthread_mutex_lock(&rs->lock);
 	for (;;) {
 		while (!rs->stopping && !rs->queue_head)
@@ -995,10 +1002,37 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 				 "store for the next start", x->url.display,
 				 x->queued);
 	}
-	for (size_t i = 0; i < n; i++)
-		acfs_log(LOG_INFO, "remote %s (%s; %" PRIu64 " uploads "
-			 "queued)", rs->r[i].url.display, mode_name(rs->mode),
-			 rs->r[i].queued);
+	/* Start-up work stays out of the first lookups' bounded waits: the
+	 * LLVM helpers that validate fetched entries are started now, and
+	 * each remote is asked once, its answer logged and printed. */
+	if (readable(rs))
+		acfs_validator_warm(fs->validator);
+	for (size_t i = 0; i < n; i++) {
+		struct fs_remote *x = &rs->r[i];
+		struct acfs_remote_conn *c =
+			acfs_remote_conn_new(&x->url, rs->timeout_ms, &rs->stopping);
+		int64_t t0 = acfs_now_ns();
+		r = c ? acfs_remote_probe(c, err) : -ENOMEM;
+		acfs_remote_conn_free(c);
+		if (r == 0) {
+			acfs_log(LOG_INFO, "remote %s answers (%.1f ms; %s; %"
+				 PRIu64 " uploads queued)", x->url.display,
+				 (double)(acfs_now_ns() - t0) / 1e6,
+				 mode_name(rs->mode), x->queued);
+		} else {
+			if (r != -ENOMEM) {
+				pthread_mutex_lock(&x->lock);
+				note_error_locked(x, err);
+				pthread_mutex_unlock(&x->lock);
+			}
+			acfs_log_say(LOG_WARNING, "remote %s does not answer as "
+				     "it should: %s (%s; %" PRIu64 " uploads "
+				     "queued); the mount serves local data and "
+				     "keeps trying", x->url.display,
+				     r == -ENOMEM ? "out of memory" : err,
+				     mode_name(rs->mode), x->queued);
+		}
+	}
 	return 0;
 }
 

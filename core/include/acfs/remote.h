@@ -76,6 +76,12 @@ void acfs_remote_list_free(struct acfs_remote_url *u, size_t n);
 
 struct acfs_remote_conn;
 
+/* One cheap request (is an action result of no key there?): 0 when the
+ * remote answers as it should, else -errno with the reason in @err (a
+ * refused password or signature, an unreachable host). Also opens the
+ * connection, so a first lookup does not pay for it. */
+int acfs_remote_probe(struct acfs_remote_conn *c, char *err);
+
 /*
  * A connection to @u (made lazily, and again after a failure); every
  * network step of a request gives up after @timeout_ms. @stop, if not

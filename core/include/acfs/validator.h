@@ -45,6 +45,10 @@ int acfs_validator_check(struct acfs_validator *v, const void *data,
 			 const char *target, void **ret_info,
 			 size_t *ret_info_len, char *err);
 
+/* Starts every helper now and has it load LLVM, so that the first
+ * commit (or remote fetch, which a lookup waits for) does not pay for it. */
+void acfs_validator_warm(struct acfs_validator *v);
+
 /* The helper's main loop, on fd 3; returns the process exit code. */
 int acfs_validator_main(void);
 
