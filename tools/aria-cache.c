@@ -58,6 +58,51 @@ static char *store_of_mount(const char *mnt)
 	return strdup(buf);
 }
 
+/* gc through a daemon: 0 to go on (*args may gain --yes), else the exit
+ * code. Asks only when the gc would remove more than half the entries. */
+static int ask_gc(int fd, const char *store, int *nargs, char ***args,
+		  char **with_yes)
+{
+	char *out = NULL, q[PATH_MAX + 160], hb[32];
+	size_t outlen = 0;
+	unsigned long long n = 0, total = 0, bytes = 0;
+	char *probe[ACFS_CONTROL_MAX_ARGS + 1];
+	FILE *f;
+	int code;
+
+	for (int k = 1; k < *nargs; k++)
+		if (!strcmp((*args)[k], "--yes") || !strcmp((*args)[k], "-y") ||
+		    !strcmp((*args)[k], "--dry-run") ||
+		    !strcmp((*args)[k], "--help"))
+			return 0;
+	if (*nargs >= ACFS_CONTROL_MAX_ARGS)
+		return 0; /* the call fails on its own */
+	for (int k = 0; k < *nargs; k++)
+		probe[k] = (*args)[k];
+	probe[*nargs] = "--would-remove";
+	if (!(f = open_memstream(&out, &outlen)))
+		return 1;
+	code = acfs_control_call(fd, *nargs + 1, probe, false, f, stderr);
+	fclose(f);
+	if (code == 0 && sscanf(out, "%llu %llu %llu", &n, &total, &bytes) != 3)
+		code = 1;
+	free(out);
+	if (code)
+		return code;
+	if (n == 0 || 2 * n <= total)
+		return 0;
+	acfs_size_format(bytes, hb, sizeof(hb));
+	snprintf(q, sizeof(q), "gc would remove %llu of %llu entries (%s) of "
+		 "the cache in %s. Go on?", n, total, hb, store);
+	if (!acfs_cmd_confirm("gc", q))
+		return 2;
+	for (int k = 0; k < *nargs; k++)
+		with_yes[k] = (*args)[k];
+	with_yes[(*nargs)++] = "--yes";
+	*args = with_yes;
+	return 0;
+}
+
 static bool ask_clear(const char *store)
 {
 	char q[PATH_MAX + 80];
@@ -266,6 +311,16 @@ int main(int argc, char **argv)
 		code = repair_local(store_dir, nargs, args);
 		free(store_dir);
 		return code;
+	}
+	if (strcmp(cmd->name, "gc") == 0 && acfs_control_connect(store_dir, &fd) == 0) {
+		/* The daemon has no terminal: a gc that would remove most of
+		 * the cache is asked here, then sent with --yes. */
+		code = ask_gc(fd, store_dir, &nargs, &args, with_yes);
+		close(fd);
+		if (code) {
+			free(store_dir);
+			return code;
+		}
 	}
 	if (acfs_control_connect(store_dir, &fd) == 0) {
 		code = acfs_control_call(fd, nargs, args, isatty(2), stdout,

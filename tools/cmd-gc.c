@@ -1,5 +1,13 @@
 /* SPDX-License-Identifier: MIT */
-/* aria-cache gc [--max-size SIZE] [--older-than DURATION] [--dry-run] */
+/*
+ * aria-cache gc [--max-size SIZE] [--older-than DURATION] [--dry-run]
+ *               [--yes]
+ * --max-size 0 means what it means everywhere else (the daemon's budget,
+ * ccache's -M 0): no size limit, so nothing is removed by size. A gc
+ * that would remove more than half of the entries asks first (refuses
+ * without --yes when standard input is not a terminal): `aria-cache
+ * clear` is the way to empty the cache.
+ */
 #include <errno.h>
 #include <string.h>
 
@@ -11,6 +19,15 @@ struct gc_run {
 	uint64_t n, bytes;
 	bool dry;
 };
+
+static void count_only(const struct acfs_key *key, const struct acfs_entry *e,
+		       bool kept, void *u)
+{
+	(void)key;
+	(void)e;
+	(void)kept;
+	(void)u;
+}
 
 static void report(const struct acfs_key *key, const struct acfs_entry *e,
 		   bool kept, void *u)
@@ -41,6 +58,7 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	struct gc_run g = { .ctx = ctx };
 	const char *v;
 	int64_t age;
+	bool yes = false, zero = false, would = false;
 	int r;
 
 	for (int i = 1; i < argc; i++) {
@@ -49,7 +67,8 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 				return acfs_cmd_usage_error(
 					ctx, "gc", "--max-size needs a size "
 					"such as 500M or 10G");
-			o.use_target = true;
+			o.use_target = o.target_stored > 0;
+			zero = o.target_stored == 0;
 		} else if ((r = acfs_cmd_opt(argc, argv, &i, "--older-than",
 					      &v))) {
 			if (r < 0 || acfs_duration_parse(v, &age) < 0)
@@ -59,13 +78,30 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			o.older_than_ns = acfs_cmd_now_ns() - age;
 		} else if (strcmp(argv[i], "--dry-run") == 0) {
 			o.dry_run = true;
+		} else if (strcmp(argv[i], "--yes") == 0 ||
+			   strcmp(argv[i], "-y") == 0) {
+			yes = true;
+		} else if (strcmp(argv[i], "--would-remove") == 0) {
+			/* Internal: aria-cache asks its terminal before it
+			 * sends a gc to the daemon, whose stdin is none. */
+			would = true;
 		} else {
 			return acfs_cmd_usage_error(ctx, "gc",
 						    "unknown option %s",
 						    argv[i]);
 		}
 	}
-	if (!o.use_target && !o.older_than_ns) {
+	if (zero && !o.older_than_ns) {
+		if (would) {
+			fprintf(ctx->out, "0 0 0\n");
+			return 0;
+		}
+		fprintf(ctx->err, "aria-cache gc: --max-size 0 means no size "
+			"limit (as for the daemon): nothing to remove by size; "
+			"`aria-cache clear` empties the cache\n");
+		return 0;
+	}
+	if (!o.use_target && !o.older_than_ns && !zero) {
 		o.target_stored = acfs_store_budget(ctx->store);
 		o.use_target = o.target_stored > 0;
 	}
@@ -80,6 +116,31 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	o.batch_lock = ctx->batch_lock;
 	o.in_use = ctx->in_use;
 	o.userdata = ctx->userdata;
+	if ((!o.dry_run && !yes) || would) {
+		/* Most of the cache: ask first. */
+		struct acfs_evict_opts d = o;
+		struct acfs_store_counters c = { 0 };
+		d.dry_run = true;
+		acfs_store_get_counters(ctx->store, &c);
+		r = acfs_store_evict(ctx->store, &d, count_only, NULL, &res);
+		if (would) {
+			fprintf(ctx->out, "%llu %llu %llu\n",
+				(unsigned long long)res.entries,
+				(unsigned long long)c.entries,
+				(unsigned long long)res.bytes);
+			return r < 0 ? 1 : 0;
+		}
+		if (r == 0 && res.entries > 0 && 2 * res.entries > c.entries) {
+			char q[256], hb[32];
+			acfs_size_format(res.bytes, hb, sizeof(hb));
+			snprintf(q, sizeof(q), "gc would remove %llu of %llu "
+				 "entries (%s). Go on?",
+				 (unsigned long long)res.entries,
+				 (unsigned long long)c.entries, hb);
+			if (!acfs_cmd_confirm("gc", q))
+				return 2;
+		}
+	}
 	r = acfs_store_evict(ctx->store, &o, report, &g, &res);
 	/* Disk space back now, not at some later compaction. */
 	if (r == 0 && !o.dry_run && res.entries > 0)

@@ -180,7 +180,7 @@ trace() {
 	"$ACFS_GEN" "$WORK/t.bc" traced 3
 	stat "$k" 2>/dev/null
 	cp "$WORK/t.bc" "$MNT/tmp/t" && mv "$MNT/tmp/t" "$k" && cat "$k" >/dev/null &&
-		"$ACFS_TOOL" -C "$MNT" gc --max-size 0 >/dev/null 2>&1
+		"$ACFS_TOOL" -C "$MNT" gc --max-size 1 --yes >/dev/null 2>&1
 	fusermount3 -u "$MNT"
 	wait_until "exit" 30 "! kill -0 $(cat "$WORK/tr.pid") 2>/dev/null"
 	cat "$log"

@@ -76,7 +76,7 @@ for cycle in 1 2 3; do
 	ok "cycle $cycle: no temp file left" sh -c "[ -z \"\$(ls -A '$MNT/tmp')\" ]"
 	f0=$(free_kib)
 	stored=$(field stored_bytes)
-	ok "cycle $cycle: aria-cache gc --max-size $((stored / 2))" CACHE gc --max-size $((stored / 2))
+	ok "cycle $cycle: aria-cache gc --max-size $((stored / 2))" CACHE gc --max-size $((stored / 2)) --yes
 	f1=$(free_kib)
 	ok "cycle $cycle: gc gave disk space back (${f0} KiB -> ${f1} KiB free)" \
 		test "$f1" -gt $((f0 + 4096))
@@ -113,7 +113,7 @@ done
 CACHE stats >/dev/null 2>&1
 # gc on the full disk: its flush and compaction meet the full disk inside
 # RocksDB (a background error that stops every later write until resumed).
-CACHE gc --max-size $(( $(field stored_bytes) - 1 )) >/dev/null 2>&1
+CACHE gc --max-size $(( $(field stored_bytes) - 1 )) --yes >/dev/null 2>&1
 truncate -s $(( $(stat -c %s "$SMALL/filler") - 14 * 1024 * 1024 )) "$SMALL/filler"
 ok "a third of the disk free again ($(free_kib) KiB)" test "$(free_kib)" -ge $((13 * 1024))
 next=$((next + 1))

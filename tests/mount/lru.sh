@@ -96,22 +96,40 @@ import subprocess, sys
 path, want, tool, mnt = sys.argv[1:]
 with open(path, 'rb') as f:
     head = f.read(4096)
-    subprocess.run([tool, '-C', mnt, 'gc', '--max-size', '0'], check=True,
+    subprocess.run([tool, '-C', mnt, 'gc', '--max-size', '1', '--yes'], check=True,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     import os
-    assert not os.path.exists(path), "still present after gc --max-size 0"
+    assert not os.path.exists(path), "still present after gc --max-size 1 --yes"
     rest = f.read()
 assert head + rest == open(want, 'rb').read(), "reader saw other bytes"
 PY
 }
 ok "a reader holding an evicted entry reads it whole" reader
-ok "after gc --max-size 0 only the pins remain" sh -c \
+ok "after gc --max-size 1 --yes only the pins remain" sh -c \
 	"[ \$(find '$MNT/monomorph' -name '*.bc' | wc -l) -eq 5 ]"
 refill() { for i in $(seq 600 700); do store "$(key c3 $i)" || return 1; done; }
 ok "store 100 more" refill
+# --max-size 0 means no size limit, as for the daemon (it emptied the
+# cache); a gc that would remove most of the cache asks first.
+zero_keeps() {
+	local n
+	n=$(field entries)
+	CACHE gc --max-size 0 </dev/null >"$WORK/gc0.out" 2>&1
+	cat "$WORK/gc0.out"
+	grep -q "means no size limit" "$WORK/gc0.out" && [ "$(field entries)" -eq "$n" ] && [ "$n" -ge 100 ]
+}
+ok "gc --max-size 0 removes nothing: no size limit" zero_keeps
+most_refused() {
+	local n rc=0
+	n=$(field entries)
+	CACHE gc --max-size 1 </dev/null >"$WORK/gc1.out" 2>&1 || rc=$?
+	cat "$WORK/gc1.out"
+	[ "$rc" -eq 2 ] && grep -q "refusing without --yes" "$WORK/gc1.out" && [ "$(field entries)" -eq "$n" ]
+}
+ok "gc removing most of the cache refuses without --yes off a terminal (exit 2)" most_refused
 dry() {
 	CACHE gc --max-size 16M --dry-run >"$WORK/dry" 2>/dev/null &&
-		CACHE gc --max-size 16M >"$WORK/real" 2>/dev/null &&
+		CACHE gc --max-size 16M --yes >"$WORK/real" 2>/dev/null &&
 		[ -s "$WORK/dry" ] && diff "$WORK/dry" "$WORK/real"
 }
 ok "gc --dry-run lists exactly what gc then removes" dry
@@ -126,6 +144,8 @@ local_stats() {
 }
 ok "without a daemon, aria-cache opens the store itself" local_stats
 ok "gc --dry-run works on the store itself" sh -c "'$ACFS_TOOL' --store '$STORE' gc --max-size 1M --dry-run >/dev/null 2>&1"
+ok "gc on the store itself also refuses to remove most of it without --yes" sh -c \
+	"'$ACFS_TOOL' --store '$STORE' gc --max-size 1 </dev/null; [ \$? -eq 2 ] && [ \$('$ACFS_TOOL' --store '$STORE' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"entries\"])') -eq $entries_before ]"
 ok "clear refuses without --yes when not on a terminal (exit 2)" sh -c \
 	"'$ACFS_TOOL' --store '$STORE' clear </dev/null; [ \$? -eq 2 ]"
 ok "clear --yes empties the store" sh -c \
