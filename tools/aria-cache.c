@@ -31,9 +31,11 @@ static void usage(FILE *f)
 		"Manages an aria-cachefs monomorphization cache, through its\n"
 		"daemon when one runs, or on the store directly when none does.\n\n"
 		"    -C MOUNTPOINT   the cache mounted there (e.g. .aria/cache)\n"
-		"    --store DIR     the store directory (default: $ARIA_CACHE_STORE,\n"
-		"                    else $XDG_CACHE_HOME/aria-cachefs, else\n"
-		"                    ~/.cache/aria-cachefs)\n"
+		"    --store DIR     the store directory\n"
+		"With neither: the mount of the current project (the first\n"
+		"directory from here up that is a mount, or holds one at\n"
+		".aria/cache), else the default store ($ARIA_CACHE_STORE, else\n"
+		"$XDG_CACHE_HOME/aria-cachefs, else ~/.cache/aria-cachefs).\n\n"
 		"    -h, --help      this help; COMMAND --help for a command's\n"
 		"    -V, --version   the version\n\n"
 		"commands:\n");
@@ -56,6 +58,48 @@ static char *store_of_mount(const char *mnt)
 	}
 	buf[n] = '\0';
 	return strdup(buf);
+}
+
+/*
+ * The mount serving the current directory's project: walking up from the
+ * current directory, a directory that is an aria-cachefs mount root (we
+ * are inside the cache) or holds one at .aria/cache. Returns its store
+ * (malloc'd) and the mount in @found, or NULL.
+ */
+static char *discover_mount(char *found, size_t len)
+{
+	char buf[PATH_MAX], *dir = getcwd(NULL, 0);
+
+	if (!dir)
+		return NULL;
+	for (;;) {
+		static const char *const tails[] = { "", "/.aria/cache" };
+		for (size_t t = 0; t < 2; t++) {
+			char path[PATH_MAX + 16];
+			ssize_t n;
+			snprintf(path, sizeof(path), "%s%s",
+				 strcmp(dir, "/") || !*tails[t] ? dir : "",
+				 tails[t]);
+			n = getxattr(path, "user.aria.store", buf,
+				     sizeof(buf) - 1);
+			if (n > 0) {
+				buf[n] = '\0';
+				snprintf(found, len, "%s", path);
+				free(dir);
+				return strdup(buf);
+			}
+		}
+		char *slash = strrchr(dir, '/');
+		if (!slash || slash == dir) {
+			if (strcmp(dir, "/") == 0)
+				break;
+			dir[1] = '\0'; /* "/" last */
+			continue;
+		}
+		*slash = '\0';
+	}
+	free(dir);
+	return NULL;
 }
 
 /* gc through a daemon: 0 to go on (*args may gain --yes), else the exit
@@ -261,11 +305,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "aria-cache: pass -C or --store, not both\n");
 		return 2;
 	}
+	char found[PATH_MAX + 16];
 	if (mnt)
 		store_dir = store_of_mount(mnt);
 	else if (store_arg)
 		store_dir = realpath(store_arg, NULL);
-	else
+	else if (!(store_dir = discover_mount(found, sizeof(found))))
+		/* No mount from here up: the default store. */
 		store_dir = acfs_default_store();
 	if (!store_dir) {
 		if (store_arg)

@@ -189,4 +189,27 @@ trace() {
 	done
 }
 ok "ARIA_CACHE_TRACE=1 logs miss, store, hit, evict with key and time" trace
+
+# Discovery: inside a project whose .aria/cache is mounted, aria-cache
+# without -C or --store addresses that mount (it fell back to the default
+# store and failed "no store at ~/.cache/aria-cachefs").
+discover() {
+	local proj=$WORK/proj pid a b c
+	mkdir -p "$proj/src/deep"
+	"$ACFS_DAEMON" --store "$WORK/pstore" "$proj/.aria/cache" || return 1
+	pid=$(awk '{print $2}' "$WORK/pstore/daemon.lock")
+	where() { # where DIR: store and daemon_running of aria-cache stats run in DIR
+		(cd "$1" && env -u ARIA_CACHE_STORE HOME="$WORK/nohome" XDG_CACHE_HOME= \
+			"$ACFS_TOOL" stats --json) | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["store"], d["daemon_running"])'
+	}
+	a=$(where "$proj/src/deep")
+	b=$(where "$proj/.aria/cache/monomorph")
+	c=$(where "$proj")
+	echo "from src/deep: $a; from the cache: $b; from the project: $c"
+	fusermount3 -u "$proj/.aria/cache" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null" || return 1
+	[ "$a" = "$WORK/pstore True" ] && [ "$b" = "$a" ] && [ "$c" = "$a" ]
+}
+ok "aria-cache finds the project's mount from the current directory" discover
+ok "outside any project it falls back to the default store" sh -c \
+	"cd / && ! env -u ARIA_CACHE_STORE HOME='$WORK/nohome' XDG_CACHE_HOME= '$ACFS_TOOL' stats 2>&1 | grep -q '$WORK/pstore'"
 finish
