@@ -96,6 +96,9 @@ struct inode {
 };
 
 struct acfs_fs {
+	/* The settings the daemon runs with and where each came from
+	 * (aria-cache config through a mount shows them). Read-only. */
+	const struct acfs_config *config;
 	struct acfs_store *store;
 	int staging_dfd;            /* directory of staging files */
 	struct fuse_session *se;

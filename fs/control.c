@@ -72,6 +72,7 @@ static void serve(struct acfs_fs *fs, int fd)
 	ctx.err = acfs_control_stream(fd, 'R');
 	ctx.progress = progress;
 	ctx.daemon_start_ns = fs->start_ns;
+	ctx.config = fs->config;
 	ctx.flush_uses = flush_uses;
 	ctx.batch_lock = fs_evict_batch_lock;
 	ctx.in_use = inode_in_use;

@@ -796,6 +796,7 @@ int main(int argc, char *argv[])
 	}
 	fs.store_dir = store_dir;
 	fs.mountpoint = mp;
+	fs.config = &cfg;
 	fs.low_water_pct = 90;
 	fs.flush_secs = 5;
 	fs.control_fd = -1;

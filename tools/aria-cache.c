@@ -297,15 +297,32 @@ int main(int argc, char **argv)
 			       cmd->usage, cmd->help);
 			return 0;
 		}
-	if (cmd->no_store) {
-		struct acfs_cmd_ctx ctx = { .out = stdout, .err = stderr };
-		return acfs_cmd_run(&ctx, argc - i, argv + i);
-	}
 	if (mnt && store_arg) {
 		fprintf(stderr, "aria-cache: pass -C or --store, not both\n");
 		return 2;
 	}
 	char found[PATH_MAX + 16];
+	if (cmd->no_store) {
+		/* config through a mount (-C, --store, or the project's):
+		 * the settings its daemon runs with. */
+		char *s = NULL;
+		if (strcmp(cmd->name, "config") == 0)
+			s = mnt ? store_of_mount(mnt)
+			    : store_arg ? realpath(store_arg, NULL)
+					: discover_mount(found, sizeof(found));
+		if (s && acfs_control_connect(s, &fd) == 0) {
+			code = acfs_control_call(fd, argc - i, argv + i, false,
+						 stdout, stderr);
+			close(fd);
+			free(s);
+			return code;
+		}
+		free(s);
+		if (mnt)
+			return 1; /* store_of_mount said why */
+		struct acfs_cmd_ctx ctx = { .out = stdout, .err = stderr };
+		return acfs_cmd_run(&ctx, argc - i, argv + i);
+	}
 	if (mnt)
 		store_dir = store_of_mount(mnt);
 	else if (store_arg)

@@ -8,7 +8,8 @@
 
 int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
-	struct acfs_config c;
+	struct acfs_config own;
+	const struct acfs_config *cp = &own;
 	char err[ACFS_ERR_MAX];
 	bool json = false;
 
@@ -20,16 +21,27 @@ int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 						    "unknown option %s",
 						    argv[i]);
 	}
-	if (acfs_config_load(&c, err) < 0) {
+	/* Through a mount: what its daemon runs with; else what a daemon
+	 * started now would. */
+	if (ctx->config) {
+		cp = ctx->config;
+	} else if (acfs_config_load(&own, err) < 0) {
 		fprintf(ctx->err, "aria-cache config: %s\n", err);
-		acfs_config_release(&c);
+		acfs_config_release(&own);
 		return 1;
 	}
+	const struct acfs_config *c = cp;
 	if (json)
 		fprintf(ctx->out, "{");
+	else if (ctx->config)
+		fprintf(ctx->out, "# the settings of the daemon serving %s\n",
+			ctx->store_dir);
+	else
+		fprintf(ctx->out, "# no daemon: the settings a daemon started "
+			"here would use\n");
 	for (int s = 0; s < ACFS_SET_COUNT; s++) {
-		const char *v = c.value[s] ? c.value[s] : "";
-		const char *src = c.source[s] ? c.source[s] : "unset";
+		const char *v = c->value[s] ? c->value[s] : "";
+		const char *src = c->source[s] ? c->source[s] : "unset";
 		char shown[4096];
 		/* Passwords in remote URLs are never printed. */
 		if (s == ACFS_SET_REMOTE) {
@@ -50,6 +62,7 @@ int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	}
 	if (json)
 		fprintf(ctx->out, "}\n");
-	acfs_config_release(&c);
+	if (!ctx->config)
+		acfs_config_release(&own);
 	return 0;
 }

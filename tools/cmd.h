@@ -22,6 +22,8 @@
 /* What aria-cache sync learns from the daemon: uploads still queued;
  * uploads a remote refused for good (dropped) since the last sync; and
  * why, one line per remote (its refusal, else its last error). */
+struct acfs_config;
+
 struct acfs_sync_result {
 	uint64_t left;
 	uint64_t dropped;
@@ -37,6 +39,8 @@ struct acfs_cmd_ctx {
 	struct acfs_validator *validator; /* LLVM in helper processes */
 	int64_t daemon_start_ns;   /* 0 when no daemon runs */
 
+	/* The daemon's effective settings; NULL in aria-cache. */
+	const struct acfs_config *config;
 	/* Set by the daemon; NULL when aria-cache opened the store. */
 	void (*flush_uses)(void *userdata);
 	void (*batch_lock)(bool lock, void *userdata);

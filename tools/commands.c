@@ -75,10 +75,12 @@ static const struct acfs_cmd commands[] = {
 	  "store. Asks first unless --yes.\n"
 	  "  --json   machine-readable summary", false },
 	{ "config", acfs_cmd_config, "[--json]",
-	  "Prints the settings a daemon started now would use, and where each\n"
-	  "comes from: command line > environment (ARIA_CACHE_*) > user\n"
-	  "config ($XDG_CONFIG_HOME/aria-cachefs/config) > system config\n"
-	  "(/etc/aria-cachefs/config) > defaults.", true },
+	  "Prints the settings and where each comes from: command line >\n"
+	  "environment (ARIA_CACHE_*) > user config\n"
+	  "($XDG_CONFIG_HOME/aria-cachefs/config) > system config\n"
+	  "(/etc/aria-cachefs/config) > defaults. Through a mount (-C, or the\n"
+	  "current project's): those its daemon runs with; otherwise those a\n"
+	  "daemon started now would use.", true },
 };
 
 const struct acfs_cmd *acfs_cmd_find(const char *name)

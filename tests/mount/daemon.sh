@@ -141,7 +141,13 @@ cmdline_wins() {
 	ARIA_CACHE_MAX_SIZE=7M XDG_CONFIG_HOME="$WORK/xdgc" "$ACFS_DAEMON" --store "$STORE" --max-size 8M "$MNT" || return 1
 	local pid
 	pid=$(daemon_pid)
-	"$ACFS_TOOL" -C "$MNT" stats | grep -q "budget  *8.0M"
+	"$ACFS_TOOL" -C "$MNT" stats | grep -q "budget  *8.0M" &&
+		# config through the mount: the daemon's settings and sources
+		# (it printed the defaults a new daemon would use).
+		"$ACFS_TOOL" -C "$MNT" config | tee "$WORK/dconfig" | grep -q "^max_size *= 8M *# command line" &&
+		grep -q "^store *= $STORE *# command line" "$WORK/dconfig" &&
+		grep -q "^# the settings of the daemon serving $STORE" "$WORK/dconfig" &&
+		"$ACFS_TOOL" -C "$MNT" config --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["max_size"]==dict(value="8M", source="command line"), d'
 	local rc=$?
 	fusermount3 -u "$MNT" && wait_until "exit" 30 "! kill -0 $pid 2>/dev/null"
 	return $rc
