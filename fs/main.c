@@ -718,6 +718,27 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
+	/* An option neither ours nor FUSE's is a usage error (exit 2), said
+	 * now, not after the store opened: libfuse checks the rest when a
+	 * session is made, so make one from a copy and throw it away. */
+	{
+		struct fuse_args probe = FUSE_ARGS_INIT(0, NULL);
+		struct fuse_session *se = NULL;
+		bool ok = true;
+		for (int k = 0; k < args.argc && ok; k++)
+			ok = fuse_opt_add_arg(&probe, args.argv[k]) == 0;
+		if (ok)
+			se = fuse_session_new(&probe, &acfs_ops, sizeof(acfs_ops),
+					      NULL);
+		fuse_opt_free_args(&probe);
+		if (!se) {
+			fprintf(stderr, "aria-cachefs: %s (try --help)\n",
+				ok ? "bad options" : "out of memory");
+			ret = 2;
+			goto out_args;
+		}
+		fuse_session_destroy(se);
+	}
 	/* Settings: command line > environment > user > system > defaults. */
 	if (acfs_config_load(&cfg, err) < 0 || apply_cmdline(&opts, &cfg, err) < 0) {
 		fprintf(stderr, "aria-cachefs: %s\n", err);
@@ -880,10 +901,12 @@ mounted:
 	/* libfuse 3.14 warns about its own "unset" value if passed on. */
 	if (cmd.max_idle_threads != UINT_MAX)
 		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-	if (cmd.singlethread)
-		ret = fuse_session_loop(fs.se) ? 1 : 0;
-	else
-		ret = fuse_session_loop_mt(fs.se, loop) ? 1 : 0;
+	/* The loop returns the signal that ended it (libfuse 3.14 keeps it
+	 * as the session's error): SIGTERM, SIGINT and SIGHUP are a clean
+	 * stop, exit 0. */
+	int lr = cmd.singlethread ? fuse_session_loop(fs.se)
+				  : fuse_session_loop_mt(fs.se, loop);
+	ret = lr == 0 || lr == SIGTERM || lr == SIGINT || lr == SIGHUP ? 0 : 1;
 	fuse_loop_cfg_destroy(loop);
 	acfs_log(LOG_INFO, "unmounting %s", mp);
 out_unmount:

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,36 +260,54 @@ int main(int argc, char **argv)
 	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
 		return acfs_validator_main();
 
-	for (i = 1; i < argc && argv[i][0] == '-'; i++) {
-		if (strcmp(argv[i], "-C") == 0 && i + 1 < argc) {
-			mnt = argv[++i];
-		} else if (strcmp(argv[i], "--store") == 0 && i + 1 < argc) {
-			store_arg = argv[++i];
-		} else if (strncmp(argv[i], "--store=", 8) == 0) {
-			store_arg = argv[i] + 8;
-		} else if (strcmp(argv[i], "-h") == 0 ||
-			   strcmp(argv[i], "--help") == 0) {
+	static const struct option longopts[] = {
+		{ "store", required_argument, NULL, 's' },
+		{ "directory", required_argument, NULL, 'C' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+	/* "+": options end at the command (its own options follow it). */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+:C:hV", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'C':
+			mnt = optarg;
+			break;
+		case 's':
+			store_arg = optarg;
+			break;
+		case 'h':
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "-V") == 0 ||
-			   strcmp(argv[i], "--version") == 0) {
+		case 'V':
 			printf("aria-cache %s\n", ACFS_VERSION);
 			return 0;
-		} else {
-			fprintf(stderr, "aria-cache: unknown option %s\n",
-				argv[i]);
-			usage(stderr);
+		case ':':
+			fprintf(stderr, "aria-cache: %s needs an argument (try "
+				"aria-cache --help)\n", argv[optind - 1]);
+			return 2;
+		default:
+			fprintf(stderr, "aria-cache: unknown option %s (try "
+				"aria-cache --help)\n", argv[optind - 1]);
 			return 2;
 		}
 	}
+	i = optind;
 	if (i == argc) {
 		usage(stderr);
 		return 2;
 	}
 	const struct acfs_cmd *cmd = acfs_cmd_find(argv[i]);
 	if (!cmd) {
-		fprintf(stderr, "aria-cache: unknown command %s\n", argv[i]);
-		usage(stderr);
+		const char *near = acfs_cmd_suggest(argv[i]);
+		if (near)
+			fprintf(stderr, "aria-cache: unknown command %s; did "
+				"you mean %s?\n", argv[i], near);
+		else
+			fprintf(stderr, "aria-cache: unknown command %s (try "
+				"aria-cache --help)\n", argv[i]);
 		return 2;
 	}
 	for (int k = i + 1; k < argc; k++)

@@ -65,6 +65,8 @@ struct acfs_cmd {
 
 /* Looks up @name; NULL if unknown. */
 const struct acfs_cmd *acfs_cmd_find(const char *name);
+/* The command @name is probably a typo of (two edits at most), or NULL. */
+const char *acfs_cmd_suggest(const char *name);
 /* Prints the table of commands. */
 void acfs_cmd_list(FILE *f);
 /* Runs argv[0] with its arguments; returns its exit code. */

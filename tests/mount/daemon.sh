@@ -7,6 +7,16 @@ ok "--help" sh -c "'$ACFS_DAEMON' --help | grep -q -- '--store'"
 ok "--version" sh -c "'$ACFS_DAEMON' --version | grep -q 'aria-cachefs'"
 ok "no mountpoint: usage error (exit 2)" \
 	sh -c "'$ACFS_DAEMON' --store '$STORE'; [ \$? -eq 2 ]"
+ok "an unknown option is a usage error (exit 2), said before anything starts" sh -c \
+	"'$ACFS_DAEMON' --store '$STORE' --max-szie 5G '$MNT' 2>'$WORK/opt.err'; [ \$? -eq 2 ] && grep -q 'unknown option' '$WORK/opt.err' && [ ! -e '$STORE/db' ]"
+ok "an unknown -o option too (exit 2)" sh -c \
+	"'$ACFS_DAEMON' --store '$STORE' -o max_szie=5G '$MNT' 2>/dev/null; [ \$? -eq 2 ]"
+ok "aria-cache: a mistyped command names the closest one (exit 2)" sh -c \
+	"'$ACFS_TOOL' stat 2>'$WORK/typo.err'; [ \$? -eq 2 ] && grep -q 'did you mean stats?' '$WORK/typo.err'"
+ok "aria-cache: -C without its argument is a usage error (exit 2)" sh -c \
+	"'$ACFS_TOOL' -C 2>'$WORK/noarg.err'; [ \$? -eq 2 ] && grep -q -- '-C needs an argument' '$WORK/noarg.err'"
+ok "aria-cache: an unknown option is a usage error (exit 2)" sh -c \
+	"'$ACFS_TOOL' --frobnicate stats 2>/dev/null; [ \$? -eq 2 ]"
 ok "bad --max-entry-size refused (exit 2)" \
 	sh -c "'$ACFS_DAEMON' --store '$STORE' --max-entry-size lots '$MNT' 2>&1 | grep -q 'not a size'"
 inside() {
@@ -93,6 +103,20 @@ sigint() {
 		! mountpoint -q "$MNT"
 }
 ok "SIGINT unmounts cleanly" sigint
+# In the foreground, a clean stop by SIGTERM exits 0 (it exited 1).
+fg_exit() {
+	local pid rc=0
+	"$ACFS_DAEMON" -f --store "$STORE" "$MNT" 2>>"$WORK/daemon.err" &
+	pid=$!
+	wait_until "mounted" 30 "[ \"\$(daemon_pid)\" = $pid ] && mountpoint -q '$MNT' && stat -f '$MNT' >/dev/null 2>&1" || return 1
+	"$ACFS_TOOL" -C"$MNT" stats >/dev/null # -CDIR, as getopt reads it
+	local cdir=$?
+	kill -TERM "$pid"
+	wait "$pid" || rc=$?
+	echo "exit status $rc"
+	[ "$rc" -eq 0 ] && ! mountpoint -q "$MNT" && [ "$cdir" -eq 0 ]
+}
+ok "foreground: SIGTERM exits 0 after unmounting" fg_exit
 
 default_store() {
 	ARIA_CACHE_STORE="$WORK/envstore" "$ACFS_DAEMON" "$MNT" &&
