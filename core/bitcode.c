@@ -15,6 +15,7 @@
 #include <llvm-c/Analysis.h>
 #include <llvm-c/BitReader.h>
 #include <llvm-c/Core.h>
+#include <llvm/Config/llvm-config.h>
 
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
@@ -304,4 +305,9 @@ int acfs_json_check(const void *data, size_t len, char *err)
 	}
 	json_decref(j);
 	return 0;
+}
+
+const char *acfs_llvm_version(void)
+{
+	return LLVM_VERSION_STRING;
 }

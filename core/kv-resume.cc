@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// DB::Resume() and allow_fallocate for kv.c. RocksDB 7.8's C API has no rocksdb_resume, and
+// DB::Resume(), allow_fallocate and the version for kv.c. RocksDB 7.8's C API has no rocksdb_resume, and
 // without an SstFileManager (also absent from the C API) a flush or write
 // that met a full disk leaves the database stopped: every later write
 // fails with the saved "No space left" error, whatever space returns,
@@ -10,6 +10,7 @@
 
 #include <rocksdb/c.h>
 #include <rocksdb/db.h>
+#include <rocksdb/version.h>
 
 // The C API's handle: one pointer to the DB (rocksdb/db/c.cc, unchanged
 // since the C API began).
@@ -40,4 +41,13 @@ struct rocksdb_options_t {
 extern "C" void acfs_kv_rocksdb_no_fallocate(rocksdb_options_t *opts)
 {
 	opts->rep.allow_fallocate = false;
+}
+
+// --version (core/version.c): the RocksDB this build was compiled with.
+#define ACFS_STR2(x) #x
+#define ACFS_STR(x) ACFS_STR2(x)
+extern "C" const char *acfs_kv_version(void)
+{
+	return ACFS_STR(ROCKSDB_MAJOR) "." ACFS_STR(ROCKSDB_MINOR) "."
+		ACFS_STR(ROCKSDB_PATCH);
 }

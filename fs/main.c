@@ -29,6 +29,7 @@
 #include "acfs/config.h"
 #include "acfs/paths.h"
 #include "acfs/size.h"
+#include "acfs/version.h"
 #include "cachefs.h"
 #include "config.h"
 
@@ -689,8 +690,11 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (opts.show_version) {
-		printf("aria-cachefs %s (libfuse %s)\n", ACFS_VERSION,
-		       fuse_pkgversion());
+		char libs[256];
+		acfs_library_versions(libs, sizeof(libs));
+		printf("aria-cachefs %s (commit %s)\nlibfuse %s, %s\n",
+		       ACFS_VERSION, acfs_build_commit(), fuse_pkgversion(),
+		       libs);
 		ret = 0;
 		goto out_args;
 	}
@@ -883,6 +887,10 @@ mounted:
 	fs_control_start(&fs);
 	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
 	if (notify_fd >= 0) {
+		/* Whoever started us in the background learns where and
+		 * with which store (the log may go to the journal). */
+		fprintf(stderr, "aria-cachefs: mounted %s (store %s, pid %d)\n",
+			mp, store_dir, (int)getpid());
 		if (write(notify_fd, "", 1) != 1)
 			acfs_log(LOG_WARNING, "could not notify the parent");
 		close(notify_fd);

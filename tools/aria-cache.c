@@ -21,6 +21,7 @@
 
 #include "acfs/paths.h"
 #include "acfs/size.h"
+#include "acfs/version.h"
 #include "cmd.h"
 #include "config.h"
 #include "control.h"
@@ -282,7 +283,12 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf("aria-cache %s\n", ACFS_VERSION);
+		{
+			char libs[256];
+			acfs_library_versions(libs, sizeof(libs));
+			printf("aria-cache %s (commit %s)\n%s\n", ACFS_VERSION,
+			       acfs_build_commit(), libs);
+		}
 			return 0;
 		case ':':
 			fprintf(stderr, "aria-cache: %s needs an argument (try "

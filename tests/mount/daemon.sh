@@ -4,7 +4,9 @@
 . "$(dirname "$0")/lib.sh"
 
 ok "--help" sh -c "'$ACFS_DAEMON' --help | grep -q -- '--store'"
-ok "--version" sh -c "'$ACFS_DAEMON' --version | grep -q 'aria-cachefs'"
+ok "--version names the commit and libfuse, RocksDB, LLVM" sh -c \
+	"'$ACFS_DAEMON' --version | tee '$WORK/v' && grep -q '^aria-cachefs .* (commit ' '$WORK/v' && grep -q 'libfuse 3\..*RocksDB [0-9].*LLVM [0-9]' '$WORK/v' &&
+	 '$ACFS_TOOL' --version | grep -q 'RocksDB [0-9].*LLVM [0-9]'"
 ok "no mountpoint: usage error (exit 2)" \
 	sh -c "'$ACFS_DAEMON' --store '$STORE'; [ \$? -eq 2 ]"
 ok "an unknown option is a usage error (exit 2), said before anything starts" sh -c \
@@ -27,7 +29,12 @@ inside() {
 }
 ok "a store inside the mountpoint is refused" inside
 
-ok "mount (default options)" mount_cache
+bg_says() {
+	"$ACFS_DAEMON" --store "$STORE" "$MNT" 2>"$WORK/bg.err" || return 1
+	cat "$WORK/bg.err"
+	grep -q "^aria-cachefs: mounted $MNT (store $STORE, pid $(daemon_pid))" "$WORK/bg.err"
+}
+ok "mount (default options): says where, with which store and pid" bg_says
 second() {
 	local out rc=0
 	out=$("$ACFS_DAEMON" --store "$STORE" "$WORK/mnt2" 2>&1) || rc=$?
