@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * aria-cache gc [--max-size SIZE] [--older-than DURATION] [--dry-run]
- *               [--yes]
+ *               [--yes] [--json]
  * --max-size 0 means what it means everywhere else (the daemon's budget,
  * ccache's -M 0): no size limit, so nothing is removed by size. A gc
  * that would remove more than half of the entries asks first (refuses
@@ -17,7 +17,7 @@
 struct gc_run {
 	struct acfs_cmd_ctx *ctx;
 	uint64_t n, bytes;
-	bool dry;
+	bool dry, json;
 };
 
 static void count_only(const struct acfs_key *key, const struct acfs_entry *e,
@@ -38,7 +38,12 @@ static void report(const struct acfs_key *key, const struct acfs_entry *e,
 	if (!g->dry && g->ctx->on_removed)
 		g->ctx->on_removed(key, e, kept, g->ctx->userdata);
 	acfs_key_format_path(key, path);
-	fprintf(g->ctx->out, "%s\n", path);
+	if (g->json) {
+		fprintf(g->ctx->out, "%s{\"path\": \"%s\", \"size\": %llu}",
+			g->n ? ", " : "", path, (unsigned long long)e->size);
+	} else {
+		fprintf(g->ctx->out, "%s\n", path);
+	}
 	g->n++;
 	g->bytes += e->size;
 	if (g->ctx->progress && g->n % 1000 == 0) {
@@ -54,7 +59,7 @@ static void report(const struct acfs_key *key, const struct acfs_entry *e,
 int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
 	struct acfs_evict_opts o = { 0 };
-	struct acfs_evict_result res;
+	struct acfs_evict_result res = { 0 };
 	struct gc_run g = { .ctx = ctx };
 	const char *v;
 	int64_t age;
@@ -78,6 +83,8 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			o.older_than_ns = acfs_cmd_now_ns() - age;
 		} else if (strcmp(argv[i], "--dry-run") == 0) {
 			o.dry_run = true;
+		} else if (strcmp(argv[i], "--json") == 0) {
+			g.json = true;
 		} else if (strcmp(argv[i], "--yes") == 0 ||
 			   strcmp(argv[i], "-y") == 0) {
 			yes = true;
@@ -96,6 +103,10 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			fprintf(ctx->out, "0 0 0\n");
 			return 0;
 		}
+		if (g.json)
+			fprintf(ctx->out, "{\"dry_run\": %s, \"removed\": [], "
+				"\"entries\": 0, \"bytes\": 0, \"ok\": true}\n",
+				o.dry_run ? "true" : "false");
 		fprintf(ctx->err, "aria-cache gc: --max-size 0 means no size "
 			"limit (as for the daemon): nothing to remove by size; "
 			"`aria-cache clear` empties the cache\n");
@@ -141,7 +152,14 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 				return 2;
 		}
 	}
+	if (g.json)
+		fprintf(ctx->out, "{\"dry_run\": %s, \"removed\": [",
+			o.dry_run ? "true" : "false");
 	r = acfs_store_evict(ctx->store, &o, report, &g, &res);
+	if (g.json)
+		fprintf(ctx->out, "], \"entries\": %llu, \"bytes\": %llu, "
+			"\"ok\": %s}\n", (unsigned long long)res.entries,
+			(unsigned long long)res.bytes, r == 0 ? "true" : "false");
 	/* Disk space back now, not at some later compaction. */
 	if (r == 0 && !o.dry_run && res.entries > 0)
 		acfs_store_reclaim(ctx->store);

@@ -129,16 +129,24 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 
 int acfs_cmd_zero_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
-	(void)argv;
-	if (argc > 1)
+	bool json = argc == 2 && strcmp(argv[1], "--json") == 0;
+	int64_t now = acfs_cmd_now_ns();
+
+	if (argc > 2 || (argc == 2 && !json))
 		return acfs_cmd_usage_error(ctx, "zero-stats",
-					    "takes no arguments");
-	acfs_store_zero_stats(ctx->store, acfs_cmd_now_ns());
+					    "takes only --json");
+	acfs_store_zero_stats(ctx->store, now);
 	if (acfs_store_flush_stats(ctx->store) < 0) {
 		fprintf(ctx->err, "aria-cache zero-stats: could not save the "
 			"counters in %s\n", ctx->store_dir);
 		return 1;
 	}
-	fprintf(ctx->out, "statistics zeroed\n");
+	if (json) {
+		fprintf(ctx->out, "{\"store\": ");
+		acfs_cmd_json_string(ctx->out, ctx->store_dir);
+		fprintf(ctx->out, ", \"zeroed_at_ns\": %lld}\n", (long long)now);
+	} else {
+		fprintf(ctx->out, "statistics zeroed\n");
+	}
 	return 0;
 }

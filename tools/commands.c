@@ -15,17 +15,18 @@ static const struct acfs_cmd commands[] = {
 	  "each remote tier its hits, misses, errors, timeouts, bytes up and\n"
 	  "down, upload queue depth and circuit breaker state.\n"
 	  "  --json   machine-readable output", false },
-	{ "zero-stats", acfs_cmd_zero_stats, "",
+	{ "zero-stats", acfs_cmd_zero_stats, "[--json]",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
 	{ "gc", acfs_cmd_gc,
-	  "[--max-size SIZE] [--older-than DURATION] [--dry-run] [--yes]",
+	  "[--max-size SIZE] [--older-than DURATION] [--dry-run] [--yes] [--json]",
 	  "Evicts least-recently-used entries first, never pinned ones, until\n"
 	  "the stored bytes fit SIZE (default: the budget; 0: no size limit,\n"
 	  "as for the daemon) and nothing is older than DURATION (90s, 10m,\n"
 	  "2h, 7d, 1w). Prints each path. Removing more than half of the\n"
 	  "entries asks first (`aria-cache clear` empties the cache).\n"
 	  "  --dry-run   print exactly what would be removed, remove nothing\n"
-	  "  --yes       do not ask (needed when stdin is not a terminal)", false },
+	  "  --yes       do not ask (needed when stdin is not a terminal)\n"
+	  "  --json      the removed paths and sizes, and the totals", false },
 	{ "ls", acfs_cmd_ls,
 	  "[--sort=atime|size|mtime] [--reverse] [--limit N] [--json]",
 	  "Lists entries with size, stored size, last use, commit time, pin.\n"

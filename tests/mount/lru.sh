@@ -134,6 +134,13 @@ dry() {
 }
 ok "gc --dry-run lists exactly what gc then removes" dry
 ok "gc brought stored bytes under 16M" test "$(field stored_bytes)" -le $((16 << 20))
+gc_json() {
+	CACHE gc --max-size 8M --dry-run --json >"$WORK/gc.json" 2>/dev/null &&
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["dry_run"] and d["entries"] == len(d["removed"]) > 0 and d["bytes"] == sum(r["size"] for r in d["removed"]), d' "$WORK/gc.json" &&
+		CACHE gc --max-size 0 --json 2>/dev/null | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["entries"] == 0 and d["removed"] == [], d' &&
+		CACHE zero-stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["zeroed_at_ns"] > 0, d'
+}
+ok "gc --json and zero-stats --json print JSON" gc_json
 ok "unpin through aria-cache" sh -c "'$ACFS_TOOL' -C '$MNT' unpin $(key a1 1) && getfattr -n user.aria.pin --only-values '$(path_of "$(key a1 1)")' | grep -qx 0"
 ok "zero-stats resets the counters" sh -c "'$ACFS_TOOL' -C '$MNT' zero-stats >/dev/null && [ \$('$ACFS_TOOL' -C '$MNT' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"stores\"])') -eq 0 ]"
 entries_before=$(field entries)
