@@ -28,9 +28,9 @@ tap() { # tap OK|FAIL DESC
 
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
 	-D_GNU_SOURCE -I"$SRC/core/include" -I"$SRC/core" -I"$SRC/tools"
-	$(llvm-config --cflags) $(pkg-config --cflags jansson inih libzstd))
+	$(llvm-config --cflags) $(pkg-config --cflags jansson inih libzstd libcurl))
 LIBS=($(llvm-config --ldflags --libs core bitreader bitwriter analysis)
-	$(pkg-config --libs jansson inih libzstd libcrypto) -lstdc++ -lpthread)
+	$(pkg-config --libs jansson inih libzstd libcrypto libcurl) -lstdc++ -lpthread)
 build() { # build NAME SOURCES...
 	local name=$1
 	shift
