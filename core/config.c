@@ -20,6 +20,7 @@ static const char *const keys[ACFS_SET_COUNT] = {
 	"hit_mode", "compress_level", "verify_reads", "max_loaded", "group", "evict_general",
 	"remote", "remote_mode", "remote_wait", "remote_timeout",
 	"remote_negative_ttl", "remote_queue_max", "remote_uploads",
+	"remote_ca",
 };
 
 static const char *const defaults[ACFS_SET_COUNT] = {
@@ -39,6 +40,7 @@ static const char *const defaults[ACFS_SET_COUNT] = {
 	[ACFS_SET_REMOTE_NEGATIVE_TTL] = "10s",
 	[ACFS_SET_REMOTE_QUEUE_MAX] = "1000000",
 	[ACFS_SET_REMOTE_UPLOADS] = "4",
+	[ACFS_SET_REMOTE_CA] = "",
 };
 
 const char *acfs_config_key(enum acfs_setting s)
@@ -228,6 +230,28 @@ static int check(struct acfs_config *c, enum acfs_setting s, const char *v,
 			c->remote_queue_max = n;
 		break;
 	}
+	case ACFS_SET_REMOTE_CA: {
+		/* HTTPS remotes trust these CA certificates (PEM) instead of
+		 * the system's: a company CA. Read now, so a typo fails the
+		 * start, not every request. */
+		FILE *f;
+		if (!*v)
+			break;
+		if (!(f = fopen(v, "re"))) {
+			snprintf(why, len, "%s: %s", v, strerror(errno));
+			return -EINVAL;
+		}
+		char line[64];
+		bool pem = false;
+		while (!pem && fgets(line, sizeof(line), f))
+			pem = strncmp(line, "-----BEGIN CERTIFICATE-----", 27) == 0;
+		fclose(f);
+		if (!pem) {
+			snprintf(why, len, "%s holds no PEM certificate", v);
+			return -EINVAL;
+		}
+		break;
+	}
 	case ACFS_SET_STORE:
 		if (!*v) {
 			snprintf(why, len, "the store cannot be empty");
@@ -318,12 +342,14 @@ static int on_line(void *u, const char *section, const char *name,
 		return 1;
 	}
 	if (f->r == 0) {
-		snprintf(f->err, ACFS_ERR_MAX, "%s: unknown setting %s "
-			 "(known: store, max_size, max_entry_size, validate, "
-			 "target, sync, hit_mode, compress_level, verify_reads, max_loaded, group, evict_general, "
-			 "remote, remote_mode, remote_wait, remote_timeout, remote_negative_ttl, "
-			 "remote_queue_max, remote_uploads)", f->path,
-			 name);
+		/* The known keys, from the one table of them. */
+		char known[400];
+		size_t w = 0;
+		for (int s = 0; s < ACFS_SET_COUNT && w < sizeof(known); s++)
+			w += (size_t)snprintf(known + w, sizeof(known) - w,
+					      "%s%s", s ? ", " : "", keys[s]);
+		snprintf(f->err, ACFS_ERR_MAX, "%.100s: unknown setting %.40s "
+			 "(known: %.330s)", f->path, name, known);
 		f->r = -EINVAL;
 	}
 	return 1;

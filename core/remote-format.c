@@ -252,6 +252,7 @@ void acfs_remote_url_release(struct acfs_remote_url *u)
 	free(u->display);
 	free(u->host);
 	free(u->user);
+	free(u->ca_file);
 	if (u->password)
 		explicit_bzero(u->password, strlen(u->password));
 	free(u->password);

@@ -209,6 +209,8 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 	curl_easy_setopt(h->h, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(h->h, CURLOPT_CONNECTTIMEOUT_MS, (long)c->timeout_ms);
 	curl_easy_setopt(h->h, CURLOPT_NETRC, (long)CURL_NETRC_OPTIONAL);
+	if (c->u->ca_file)
+		curl_easy_setopt(h->h, CURLOPT_CAINFO, c->u->ca_file);
 	if (h->sigv4 && h->userpwd) {
 		/* The shared headers, then this body's hash. */
 		bool oom = false;

@@ -50,6 +50,7 @@ struct options {
 	char *remote_negative_ttl;
 	char *remote_queue_max;
 	char *remote_uploads;
+	char *remote_ca;
 	char **remotes;   /* --remote URL, in order */
 	size_t nremotes;
 	bool remote_next; /* "--remote" was the last argument */
@@ -113,6 +114,9 @@ static const struct fuse_opt option_spec[] = {
 	OPT("--remote-uploads %s", remote_uploads, 0),
 	OPT("--remote-uploads=%s", remote_uploads, 0),
 	OPT("remote_uploads=%s", remote_uploads, 0),
+	OPT("--remote-ca %s", remote_ca, 0),
+	OPT("--remote-ca=%s", remote_ca, 0),
+	OPT("remote_ca=%s", remote_ca, 0),
 	FUSE_OPT_KEY("--remote=", KEY_REMOTE),
 	/* Not "--remote %s": libfuse would match it to --remote-mode too. */
 	FUSE_OPT_KEY("--remote", KEY_REMOTE_NEXT),
@@ -199,6 +203,7 @@ static int apply_cmdline(const struct options *o, struct acfs_config *c,
 		{ ACFS_SET_REMOTE_NEGATIVE_TTL, o->remote_negative_ttl },
 		{ ACFS_SET_REMOTE_QUEUE_MAX, o->remote_queue_max },
 		{ ACFS_SET_REMOTE_UPLOADS, o->remote_uploads },
+		{ ACFS_SET_REMOTE_CA, o->remote_ca },
 	};
 
 	for (size_t i = 0; i < o->nremotes; i++)
@@ -281,6 +286,9 @@ static void usage(const char *prog)
 	       "                           1000000); past it commits are not\n"
 	       "                           queued (counted, logged)\n"
 	       "    --remote-uploads N     uploads in flight per remote (default 4)\n"
+	       "    --remote-ca FILE       HTTPS remotes trust the CA certificates\n"
+	       "                           in FILE (PEM; a company CA) instead of\n"
+	       "                           the system's; -o remote_ca=FILE\n"
 	       "    --sync                 fsync every commit (power-loss safe);\n"
 	       "                           -o sync_commits\n"
 	       "    -f                     stay in the foreground, log to stderr\n"
@@ -969,6 +977,7 @@ out_args:
 	free(opts.remote_negative_ttl);
 	free(opts.remote_queue_max);
 	free(opts.remote_uploads);
+	free(opts.remote_ca);
 	for (size_t i = 0; i < opts.nremotes; i++)
 		free(opts.remotes[i]);
 	free(opts.remotes);

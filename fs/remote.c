@@ -953,6 +953,8 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 	for (size_t i = 0; i < n; i++) {
 		struct fs_remote *x = &rs->r[i];
 		x->url = urls[i]; /* moved: released with rs */
+		if (cfg->value[ACFS_SET_REMOTE_CA] && *cfg->value[ACFS_SET_REMOTE_CA])
+			x->url.ca_file = strdup(cfg->value[ACFS_SET_REMOTE_CA]);
 		pthread_mutex_init(&x->lock, NULL);
 		if (acfs_store_upload_count(fs->store, x->url.id, &x->queued) < 0)
 			x->queued = 0;

@@ -58,6 +58,58 @@ EOF
 }
 nginx_pid() { cat "$WORK/nginx-$1.pid"; }
 
+# make_ca DIR: a private CA (DIR/ca.pem) and a certificate it signed for
+# localhost and 127.0.0.1 (DIR/server.pem, DIR/server.key), with openssl.
+make_ca() {
+	local d=$1
+	mkdir -p "$d"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=aria test CA" \
+		-keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null &&
+		openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" \
+			-keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null &&
+		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext" &&
+		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
+			-CAcreateserial -days 2 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null
+}
+# start_nginx_tls PORT CADIR: start_nginx's WebDAV cache, over HTTPS only,
+# with CADIR's server certificate.
+start_nginx_tls() {
+	local port=$1 ca=$2 dir
+	dir=$WORK/nginx-$port
+	mkdir -p "$dir/data" "$dir/tmp"
+	cat >"$dir/nginx.conf" <<EOF
+daemon off;
+worker_processes 1;
+$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
+pid $dir/nginx.pid;
+error_log $dir/error.log;
+events { worker_connections 64; }
+http {
+	client_body_temp_path $dir/tmp;
+	proxy_temp_path $dir/tmp;
+	fastcgi_temp_path $dir/tmp;
+	uwsgi_temp_path $dir/tmp;
+	scgi_temp_path $dir/tmp;
+	access_log $dir/access.log;
+	client_max_body_size 0;
+	server {
+		listen 127.0.0.1:$port ssl;
+		ssl_certificate $ca/server.pem;
+		ssl_certificate_key $ca/server.key;
+		root $dir/data;
+		location / {
+			dav_methods PUT DELETE;
+			create_full_put_path on;
+			dav_access user:rw group:r all:r;
+		}
+	}
+}
+EOF
+	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >/dev/null 2>>"$dir/error.log" &
+	echo $! >"$WORK/nginx-$port.pid"
+	wait_until "nginx (TLS) on $port answers" 30 "curl -s --cacert '$ca/ca.pem' -o /dev/null 'https://localhost:$port/'"
+}
+
 # start_s3 PORT: s3rver (a real S3 implementation, from npm: see
 # tests/remote/package.json; packaging/install-deps.sh installs it) with
 # the bucket "cache" in $WORK/s3-PORT (emptied first), behind a check that

@@ -259,4 +259,33 @@ if [ "$BACKEND" = redis ]; then
 	ok "unmount I" sh -c "fusermount3 -u '$WORK/i' && pid=\$(awk '{print \$2}' '$WORK/i.store/daemon.lock') && { $(declare -f wait_until); wait_until 'I exits' 60 \"! kill -0 \$pid 2>/dev/null\"; }"
 	kill -9 "$(redis_pid "$P2")" 2>/dev/null
 fi
+
+# HTTPS with a company CA: --remote-ca trusts it; without it the remote's
+# certificate is refused, and the reason printed at mount.
+if [ "$BACKEND" = http ]; then
+	P3=$(free_port)
+	TLS_URL=https://localhost:$P3/cache
+	ok "make a private CA and a server certificate (openssl)" make_ca "$WORK/ca"
+	ok "start nginx serving HTTPS on $P3 with it" start_nginx_tls "$P3" "$WORK/ca"
+	ok "make 3 more entries" make_corpus "$WORK/c7" 3 r7
+	untrusted() {
+		daemon_up j --remote "$TLS_URL" || return 1
+		grep -q "remote $TLS_URL does not answer as it should: .*SSL" "$WORK/daemon.err"
+	}
+	ok "mount J without the CA: the certificate is refused, printed at mount" untrusted
+	ok "unmount J" daemon_down j
+	ok "--remote-ca that is no certificate is refused at start (exit 2)" sh -c \
+		"'$ACFS_DAEMON' --store '$WORK/x.store' --remote '$TLS_URL' --remote-ca /etc/hostname '$WORK/x' 2>'$WORK/ca.err'; [ \$? -eq 2 ] && grep -q 'no PEM certificate' '$WORK/ca.err'"
+	ok "mount K with --remote-ca" daemon_up k --remote "$TLS_URL" --remote-ca "$WORK/ca/ca.pem"
+	ok "K stores 3 entries" store_all "$WORK/k" "$WORK/c7"
+	ok "K: sync: every upload done, over HTTPS" tool k sync --timeout 60s
+	ok "mount L (read-only, -o remote_ca=)" daemon_up l -o "remote=$TLS_URL,remote_ca=$WORK/ca/ca.pem,remote_mode=read-only" --remote-wait 5s
+	ok "L reads the 3 entries from the HTTPS remote" same_all "$WORK/l" "$WORK/c7"
+	ok "unmount K, L" sh -c "fusermount3 -u '$WORK/k' && fusermount3 -u '$WORK/l'"
+	for n in k l; do
+		wait_until "daemon $n exits" 60 "! kill -0 ${DAEMON_PIDS[$n]} 2>/dev/null"
+	done
+	pkill -9 -P "$(nginx_pid "$P3")" 2>/dev/null
+	kill -9 "$(nginx_pid "$P3")" 2>/dev/null
+fi
 finish

@@ -52,6 +52,9 @@ struct acfs_remote_url {
 	/* http(s)://[USER:PASSWORD@]HOST[:PORT][/PREFIX] without its
 	 * credentials and trailing slash: where requests go */
 	char *base;
+	/* Set by the caller, not the URL: HTTPS trusts the CA certificates
+	 * in this PEM file instead of the system's (NULL: the system's). */
+	char *ca_file;
 };
 
 /* Call once, before any thread uses a connection. */
