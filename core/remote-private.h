@@ -22,6 +22,12 @@ int redis_has(struct acfs_remote_conn *c, const char *path, char *err);
 int redis_put(struct acfs_remote_conn *c, const char *path, const void *data,
 	      size_t len, char *err);
 void redis_conn_free(struct redis_conn *r);
+/* An action result and, in the same round trip, the bytes it names (if it
+ * names some of at most @max): 0 (*ret_data NULL when it named none),
+ * -ENOENT (no action result), -ENOTSUP (use two requests), or an error. */
+int redis_fetch_pair(struct acfs_remote_conn *c, const char *ac_path,
+		     size_t ac_max, size_t max, void **ret_ac, size_t *ret_aclen,
+		     void **ret_data, size_t *ret_len, char *err);
 
 int http_get(struct acfs_remote_conn *c, const char *path, size_t max,
 	     void **ret, size_t *ret_len, char *err);

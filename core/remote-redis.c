@@ -31,7 +31,31 @@ struct node {
 struct redis_conn {
 	struct node nodes[MAX_NODES]; /* [0]: the URL's */
 	unsigned n;
+	bool no_script;               /* EVAL refused: two round trips */
 };
+
+/*
+ * A remote hit in one round trip: the action result KEYS[1] (its first
+ * ARGV[1] + 1 bytes), and, when it names a digest (64 hex digits, then
+ * size_bytes, field 2) of at most ARGV[2] bytes, the first size + 1 bytes
+ * of ARGV[3] .. digest. The caller checks all of it as if it had made the
+ * two requests (acfs_remote_fetch). Redis Cluster refuses the second key
+ * (another slot), and an ACL may refuse EVAL: then two round trips.
+ */
+static const char FETCH_SCRIPT[] =
+	"local ac = redis.call('GETRANGE', KEYS[1], 0, ARGV[1]) "
+	"if #ac == 0 then return {ac} end "
+	"local s, e = string.find(ac, string.rep('%x', 64)) "
+	"if not s or string.byte(ac, e + 1) ~= 16 then return {ac} end "
+	"local size, mul, i = 0, 1, e + 2 "
+	"while i <= #ac do "
+	"  local b = string.byte(ac, i) "
+	"  size = size + (b % 128) * mul "
+	"  mul = mul * 128 i = i + 1 "
+	"  if b < 128 then break end "
+	"end "
+	"if size > tonumber(ARGV[2]) then return {ac} end "
+	"return {ac, redis.call('GETRANGE', ARGV[3] .. string.sub(ac, s, e), 0, size)}";
 
 void redis_conn_free(struct redis_conn *r)
 {
@@ -191,6 +215,12 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 		if (!strcmp(cmd, "GETRANGE")) /* val: the last offset */
 			rep = redisCommand(ctx, "GETRANGE %b 0 %s", key,
 					   strlen(key), (const char *)val);
+		else if (!strcmp(cmd, "EVAL")) /* val: ARGV[1], ARGV[2] */
+			rep = redisCommand(ctx, "EVAL %s 1 %b %s %s %s",
+					   FETCH_SCRIPT, key, strlen(key),
+					   ((const char *const *)val)[0],
+					   ((const char *const *)val)[1],
+					   KEY_PREFIX "cas/");
 		else if (val)
 			rep = redisCommand(ctx, "%s %b %b", cmd, key,
 					   strlen(key), val, vlen);
@@ -226,7 +256,8 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 			snprintf(err, ACFS_ERR_MAX, "%s %s: %s", cmd, key,
 				 rep->str);
 			freeReplyObject(rep);
-			*ret = -EIO;
+			/* A refused script is no failure of the remote. */
+			*ret = !strcmp(cmd, "EVAL") ? -ENOTSUP : -EIO;
 			return NULL;
 		}
 		return rep;
@@ -235,6 +266,70 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 		 "redirections", cmd, key, MAX_REDIRECTS);
 	*ret = -EIO;
 	return NULL;
+}
+
+static void *copy_of(const char *s, size_t len)
+{
+	void *p = malloc(len ? len : 1);
+
+	if (p)
+		memcpy(p, s, len);
+	return p;
+}
+
+int redis_fetch_pair(struct acfs_remote_conn *c, const char *ac_path,
+		     size_t ac_max, size_t max, void **ret_ac, size_t *ret_aclen,
+		     void **ret_data, size_t *ret_len, char *err)
+{
+	char a1[32], a2[32];
+	const char *argv[2] = { a1, a2 };
+	int r = 0;
+
+	*ret_ac = *ret_data = NULL;
+	*ret_aclen = *ret_len = 0;
+	if (c->redis && c->redis->no_script)
+		return -ENOTSUP;
+	snprintf(a1, sizeof(a1), "%zu", ac_max);
+	snprintf(a2, sizeof(a2), "%zu", max);
+	redisReply *rep = run(c, "EVAL", ac_path, argv, 0, &r, err);
+	if (!rep) {
+		if (r == -ENOTSUP && c->redis)
+			c->redis->no_script = true;
+		return r;
+	}
+	if (rep->type != REDIS_REPLY_ARRAY || rep->elements < 1 ||
+	    rep->elements > 2 || rep->element[0]->type != REDIS_REPLY_STRING ||
+	    (rep->elements == 2 &&
+	     rep->element[1]->type != REDIS_REPLY_STRING)) {
+		freeReplyObject(rep);
+		c->redis->no_script = true;
+		return -ENOTSUP;
+	}
+	if (rep->element[0]->len == 0) {
+		r = -ENOENT; /* no action result: a miss */
+	} else if (rep->element[0]->len > ac_max) {
+		snprintf(err, ACFS_ERR_MAX, "%s is over %zu bytes", ac_path,
+			 ac_max);
+		r = -EFBIG;
+	} else if (!(*ret_ac = copy_of(rep->element[0]->str,
+				       rep->element[0]->len))) {
+		r = -ENOMEM;
+	} else {
+		*ret_aclen = rep->element[0]->len;
+		if (rep->elements == 2) {
+			*ret_len = rep->element[1]->len;
+			if (!(*ret_data = copy_of(rep->element[1]->str,
+						  *ret_len)))
+				r = -ENOMEM;
+		}
+	}
+	freeReplyObject(rep);
+	if (r < 0) {
+		free(*ret_ac);
+		free(*ret_data);
+		*ret_ac = *ret_data = NULL;
+	}
+	return r;
 }
 
 int redis_get(struct acfs_remote_conn *c, const char *path, size_t max,

@@ -88,15 +88,26 @@ int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 	*ret_len = 0;
 	*ret_admitted = 0;
 	acfs_remote_ac_path(key, path);
-	r = acfs_remote_get(c, path, 64 * 1024, &ac, &aclen, err);
+	/* Redis: the result and its bytes in one round trip where it can. */
+	void *pre = NULL;
+	size_t prelen = 0;
+	r = c->u->kind == ACFS_REMOTE_REDIS
+		    ? redis_fetch_pair(c, path, 64 * 1024, max, &ac, &aclen,
+				       &pre, &prelen, err)
+		    : -ENOTSUP;
+	if (r == -ENOTSUP)
+		r = acfs_remote_get(c, path, 64 * 1024, &ac, &aclen, err);
 	if (r < 0)
 		return r;
 	*bytes_down += aclen;
 	r = acfs_remote_ac_decode(ac, aclen, key, digest, &size, err);
 	free(ac);
-	if (r < 0)
+	if (r < 0) {
+		free(pre);
 		return r;
+	}
 	if (size > max) {
+		free(pre);
 		snprintf(err, ACFS_ERR_MAX, "it names %llu bytes, over the "
 			 "largest entry accepted (%zu)",
 			 (unsigned long long)size, max);
@@ -107,7 +118,17 @@ int acfs_remote_fetch(struct acfs_remote_conn *c, const struct acfs_key *key,
 		*ret_admitted = size;
 	}
 	acfs_remote_cas_path(digest, path);
-	r = acfs_remote_get(c, path, size, &data, &len, err);
+	if (pre) {
+		/* What the script fetched, checked as a GET's reply: an empty
+		 * value is an absent key, more than @size bytes is too big. */
+		data = pre;
+		len = prelen;
+		r = len == 0 ? -ENOENT : len > size ? -EFBIG : 0;
+		if (r < 0)
+			free(data);
+	} else {
+		r = acfs_remote_get(c, path, size, &data, &len, err);
+	}
 	if (r == -EFBIG) {
 		snprintf(err, ACFS_ERR_MAX, "%s holds more than the %llu "
 			 "bytes of the digest its action result names", path,
