@@ -19,10 +19,12 @@ start_redis() {
 }
 redis_pid() { cat "$WORK/redis-$1.pid"; }
 
-# start_nginx PORT: nginx serving $WORK/dav (PUT, create_full_put_path),
-# logging each request's method, path, status and Authorization header.
+# start_nginx PORT [CADIR]: nginx serving $WORK/dav (PUT,
+# create_full_put_path), logging each request's method, path, status and
+# Authorization header; with CADIR (make_ca), over HTTPS only, with its
+# server certificate.
 start_nginx() {
-	local port=$1 dir
+	local port=$1 ca=${2:-} dir
 	dir=$WORK/nginx-$port
 	mkdir -p "$dir/data" "$dir/tmp"
 	cat >"$dir/nginx.conf" <<EOF
@@ -42,7 +44,8 @@ http {
 	access_log $dir/access.log acfs;
 	client_max_body_size 0;
 	server {
-		listen 127.0.0.1:$port;
+		listen 127.0.0.1:$port${ca:+ ssl};
+		${ca:+ssl_certificate $ca/server.pem; ssl_certificate_key $ca/server.key;}
 		root $dir/data;
 		location / {
 			dav_methods PUT DELETE;
@@ -54,7 +57,11 @@ http {
 EOF
 	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >/dev/null 2>>"$dir/error.log" &
 	echo $! >"$WORK/nginx-$port.pid"
-	wait_until "nginx on $port answers" 30 "curl -s -o /dev/null 'http://127.0.0.1:$port/'"
+	if [ -n "$ca" ]; then
+		wait_until "nginx (TLS) on $port answers" 30 "curl -s --cacert '$ca/ca.pem' -o /dev/null 'https://localhost:$port/'"
+	else
+		wait_until "nginx on $port answers" 30 "curl -s -o /dev/null 'http://127.0.0.1:$port/'"
+	fi
 }
 nginx_pid() { cat "$WORK/nginx-$1.pid"; }
 
@@ -70,44 +77,6 @@ make_ca() {
 		printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/san.ext" &&
 		openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" \
 			-CAcreateserial -days 2 -extfile "$d/san.ext" -out "$d/server.pem" 2>/dev/null
-}
-# start_nginx_tls PORT CADIR: start_nginx's WebDAV cache, over HTTPS only,
-# with CADIR's server certificate.
-start_nginx_tls() {
-	local port=$1 ca=$2 dir
-	dir=$WORK/nginx-$port
-	mkdir -p "$dir/data" "$dir/tmp"
-	cat >"$dir/nginx.conf" <<EOF
-daemon off;
-worker_processes 1;
-$( [ "$(id -u)" -eq 0 ] && echo "user root;" )
-pid $dir/nginx.pid;
-error_log $dir/error.log;
-events { worker_connections 64; }
-http {
-	client_body_temp_path $dir/tmp;
-	proxy_temp_path $dir/tmp;
-	fastcgi_temp_path $dir/tmp;
-	uwsgi_temp_path $dir/tmp;
-	scgi_temp_path $dir/tmp;
-	access_log $dir/access.log;
-	client_max_body_size 0;
-	server {
-		listen 127.0.0.1:$port ssl;
-		ssl_certificate $ca/server.pem;
-		ssl_certificate_key $ca/server.key;
-		root $dir/data;
-		location / {
-			dav_methods PUT DELETE;
-			create_full_put_path on;
-			dav_access user:rw group:r all:r;
-		}
-	}
-}
-EOF
-	nginx -p "$dir" -c "$dir/nginx.conf" </dev/null >/dev/null 2>>"$dir/error.log" &
-	echo $! >"$WORK/nginx-$port.pid"
-	wait_until "nginx (TLS) on $port answers" 30 "curl -s --cacert '$ca/ca.pem' -o /dev/null 'https://localhost:$port/'"
 }
 
 # start_s3 PORT: s3rver (a real S3 implementation, from npm: see

@@ -178,6 +178,16 @@ done
 ok "A's store invariants hold" "$ACFS_CHECK" "$WORK/a.store/db"
 ok "B's store invariants hold" "$ACFS_CHECK" "$WORK/b.store/db"
 
+# sync_pending NAME REASON: aria-cache sync of daemon NAME gives up on 3
+# pending uploads (exit 1), naming REASON; its output in sync-NAME.out.
+sync_pending() {
+	local rc=0
+	tool "$1" sync --timeout 2s >"$WORK/sync-$1.out" 2>&1 || rc=$?
+	cat "$WORK/sync-$1.out"
+	[ "$rc" -eq 1 ] && grep -q "^3 uploads still pending" "$WORK/sync-$1.out" &&
+		grep -q "$2" "$WORK/sync-$1.out"
+}
+
 # S3 refusing: aria-cache sync never says every upload is done unless
 # every upload reached the bucket.
 if [ "$BACKEND" = s3 ]; then
@@ -190,14 +200,7 @@ if [ "$BACKEND" = s3 ]; then
 	}
 	ok "mount F with a wrong secret: the refusal is printed at mount" wrong_secret
 	ok "F stores 3 entries" store_all "$WORK/f" "$WORK/c5"
-	sync_pending() {
-		local rc=0
-		tool f sync --timeout 3s >"$WORK/sync-f.out" 2>&1 || rc=$?
-		cat "$WORK/sync-f.out"
-		[ "$rc" -eq 1 ] && grep -q "^3 uploads still pending" "$WORK/sync-f.out" &&
-			grep -q "last error: .*HTTP 403" "$WORK/sync-f.out"
-	}
-	ok "F: sync exits 1: 3 pending, naming S3's refusal" sync_pending
+	ok "F: sync exits 1: 3 pending, naming S3's refusal" sync_pending f "last error: .*HTTP 403"
 	ok "F: the 3 uploads stay queued" test "$(rstat f queue_depth 0)" = 3
 	ok "F: the breaker opens" wait_until "F's breaker opens" 60 "[ \$(rstat f breaker_trips 0) -ge 1 ]"
 	ok "F: stats show the last error and when" sh -c \
@@ -237,14 +240,7 @@ if [ "$BACKEND" = redis ]; then
 	ok "H: the refused AUTH is printed at mount" grep -q "remote redis://127.0.0.1:$P2/0 does not answer as it should: AUTH: WRONGPASS" "$WORK/daemon.err"
 	ok "H stores 3 entries" store_all "$WORK/h" "$WORK/c6"
 	ok "H: the breaker opens" wait_until "H's breaker opens" 60 "[ \$(rstat h breaker_trips 0) -ge 1 ]"
-	auth_pending() {
-		local rc=0
-		tool h sync --timeout 2s >"$WORK/sync-h.out" 2>&1 || rc=$?
-		cat "$WORK/sync-h.out"
-		[ "$rc" -eq 1 ] && grep -q "^3 uploads still pending" "$WORK/sync-h.out" &&
-			grep -q "last error: AUTH: .*pass" "$WORK/sync-h.out"
-	}
-	ok "H: sync exits 1: 3 pending, naming the refused AUTH" auth_pending
+	ok "H: sync exits 1: 3 pending, naming the refused AUTH" sync_pending h "last error: AUTH: .*pass"
 	ok "H: nothing dropped, the 3 uploads stay queued" test "$(rstat h upload_dropped 0) $(rstat h queue_depth 0)" = "0 3"
 	ok "H: the password is in no output" sh -c "! grep -q wrong-password '$WORK/sync-h.out' && ! '$ACFS_TOOL' --store '$WORK/h.store' stats | grep -q wrong-password"
 	ok "unmount H" daemon_down h
@@ -278,7 +274,7 @@ if [ "$BACKEND" = http ]; then
 	P3=$(free_port)
 	TLS_URL=https://localhost:$P3/cache
 	ok "make a private CA and a server certificate (openssl)" make_ca "$WORK/ca"
-	ok "start nginx serving HTTPS on $P3 with it" start_nginx_tls "$P3" "$WORK/ca"
+	ok "start nginx serving HTTPS on $P3 with it" start_nginx "$P3" "$WORK/ca"
 	ok "make 3 more entries" make_corpus "$WORK/c7" 3 r7
 	untrusted() {
 		daemon_up j --remote "$TLS_URL" || return 1
