@@ -121,6 +121,15 @@ daemon_down() {
 	fusermount3 -u "$WORK/$name" || return 1
 	wait_until "daemon $name exits" 60 "! kill -0 $pid 2>/dev/null"
 }
+# kill_tree PID: kills a server and its children (nginx's workers outlive
+# a killed master, and a master whose workers die first starts new ones:
+# so it is stopped first).
+kill_tree() {
+	kill -STOP "$1" 2>/dev/null || return 0
+	pkill -9 -P "$1" 2>/dev/null
+	kill -9 "$1" 2>/dev/null
+	return 0
+}
 remote_cleanup() {
 	local n pid
 	for n in "${!DAEMON_PIDS[@]}"; do
@@ -129,9 +138,7 @@ remote_cleanup() {
 	done
 	for pid in "$WORK"/redis-*.pid "$WORK"/nginx-*.pid "$WORK"/s3-*.pid; do
 		[ -f "$pid" ] || continue
-		# nginx's workers first: they outlive a killed master.
-		pkill -9 -P "$(cat "$pid")" 2>/dev/null || true
-		kill -9 "$(cat "$pid")" 2>/dev/null || true
+		kill_tree "$(cat "$pid")"
 	done
 	cleanup
 }

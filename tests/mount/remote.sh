@@ -293,7 +293,6 @@ if [ "$BACKEND" = http ]; then
 	for n in k l; do
 		wait_until "daemon $n exits" 60 "! kill -0 ${DAEMON_PIDS[$n]} 2>/dev/null"
 	done
-	pkill -9 -P "$(nginx_pid "$P3")" 2>/dev/null
-	kill -9 "$(nginx_pid "$P3")" 2>/dev/null
+	kill_tree "$(nginx_pid "$P3")"
 fi
 finish
