@@ -34,6 +34,10 @@ struct acfs_kv {
 	rocksdb_readoptions_t *ropts;
 	rocksdb_writeoptions_t *wopts;
 	bool read_only;
+	/* A reopen after a failure could not open the database for
+	 * writing (the disk still full): it is open read-only, so committed
+	 * entries stay readable, and the next write tries again. */
+	bool fallback_ro;
 	/* A write or flush failed (a full disk, an I/O error): RocksDB may
 	 * have stopped writes until resumed (kv-resume.cc), and a write must
 	 * never go to a WAL writer that failed (Debian's RocksDB asserts:
@@ -91,7 +95,7 @@ static uint64_t unflushed_locked(struct acfs_kv *kv)
 	return sum;
 }
 
-static int open_db(struct acfs_kv *kv, char **rerr);
+static int open_db(struct acfs_kv *kv, bool read_only, char **rerr);
 
 /* Closes and opens the database again (caller holds lock exclusive):
  * what a restart does, without one. */
@@ -107,8 +111,18 @@ static int reopen_locked(struct acfs_kv *kv, char *err)
 	if (kv->db)
 		rocksdb_close(kv->db);
 	kv->db = NULL;
-	if (open_db(kv, &rerr) < 0)
-		return take_error(rerr, "reopening after a full disk", err);
+	kv->fallback_ro = false;
+	if (open_db(kv, false, &rerr) < 0) {
+		int r = take_error(rerr, "reopening after a failed write", err);
+		char *roerr = NULL;
+
+		/* Reads go on: opening read-only writes nothing. */
+		if (open_db(kv, true, &roerr) == 0)
+			kv->fallback_ro = true;
+		else
+			rocksdb_free(roerr);
+		return r;
+	}
 	return 0;
 }
 
@@ -132,21 +146,20 @@ static int recover_if_stopped(struct acfs_kv *kv, char *err)
 	if (!how)
 		return 0;
 	pthread_rwlock_rdlock(&kv->lock);
-	if (how == STOP_REOPEN && kv->db) {
+	if (statvfs(kv->dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize <
+			unflushed_locked(kv) + ACFS_SPACE_RESERVE) {
+		/* Neither a resume nor a reopen can write yet; a reopen
+		 * would fail and leave the database read-only at best. */
+		pthread_rwlock_unlock(&kv->lock);
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "no space: RocksDB stopped "
+				 "writing when the disk filled, and there is "
+				 "not yet room to resume");
+		return -ENOSPC;
+	}
+	if (how == STOP_REOPEN || !kv->db || kv->fallback_ro) {
 		/* A failed WAL writer is never written again: reopen. */
 		pthread_rwlock_unlock(&kv->lock);
-	} else if (!kv->db || (statvfs(kv->dir, &sv) == 0 &&
-			(uint64_t)sv.f_bavail * sv.f_frsize <
-				unflushed_locked(kv) + ACFS_SPACE_RESERVE)) {
-		pthread_rwlock_unlock(&kv->lock);
-		if (kv->db) {
-			if (err)
-				snprintf(err, ACFS_ERR_MAX, "no space: RocksDB "
-					 "stopped writing when the disk "
-					 "filled, and there is not yet room "
-					 "to resume");
-			return -ENOSPC;
-		}
 	} else {
 		for (int i = 0; i < 30; i++) {
 			if (acfs_kv_rocksdb_resume(kv->db, &rerr) == 0) {
@@ -387,13 +400,13 @@ static bool is_damage(const char *rerr)
 }
 
 /* Opens kv->dir with the options made by configure(). */
-static int open_db(struct acfs_kv *kv, char **rerr)
+static int open_db(struct acfs_kv *kv, bool read_only, char **rerr)
 {
 	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
 
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		cfo[i] = kv->cf_opts[i];
-	if (kv->read_only)
+	if (read_only)
 		kv->db = rocksdb_open_for_read_only_column_families(
 			kv->db_opts, kv->dir, ACFS_CF_COUNT, cf_names, cfo,
 			kv->cf, 0, rerr);
@@ -442,7 +455,7 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 	 * older store: that adds, never drops. */
 	rocksdb_options_set_create_missing_column_families(kv->db_opts, 1);
 	pthread_rwlock_init(&kv->lock, NULL);
-	if (open_db(kv, &rerr) < 0) {
+	if (open_db(kv, read_only, &rerr) < 0) {
 		int r;
 		if (is_damage(rerr)) {
 			snprintf(what, sizeof(what), "RocksDB says: %s", rerr);
@@ -644,9 +657,23 @@ int acfs_kv_get(struct acfs_kv *kv, enum acfs_cf cf, const void *key,
 	return r;
 }
 
+/* A write batch. RocksDB's batch names a family by a handle that only
+ * an open database has: with none open (a reopen failed) an operation
+ * cannot be recorded, and the batch is refused when written. */
+struct acfs_kv_batch {
+	rocksdb_writebatch_t *wb;
+	bool incomplete;
+};
+
 struct acfs_kv_batch *acfs_kv_batch_new(void)
 {
-	return (struct acfs_kv_batch *)rocksdb_writebatch_create();
+	struct acfs_kv_batch *b = calloc(1, sizeof(*b));
+
+	if (b && !(b->wb = rocksdb_writebatch_create())) {
+		free(b);
+		b = NULL;
+	}
+	return b;
 }
 
 void acfs_kv_batch_put(struct acfs_kv_batch *b, struct acfs_kv *kv,
@@ -655,8 +682,11 @@ void acfs_kv_batch_put(struct acfs_kv_batch *b, struct acfs_kv *kv,
 {
 	/* The batch keeps the family's id, which a reopen keeps too. */
 	pthread_rwlock_rdlock(&kv->lock);
-	rocksdb_writebatch_put_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
-				  klen, val, vlen);
+	if (kv->cf[cf])
+		rocksdb_writebatch_put_cf(b->wb, kv->cf[cf], key, klen, val,
+					  vlen);
+	else
+		b->incomplete = true;
 	pthread_rwlock_unlock(&kv->lock);
 }
 
@@ -664,20 +694,24 @@ void acfs_kv_batch_delete(struct acfs_kv_batch *b, struct acfs_kv *kv,
 			  enum acfs_cf cf, const void *key, size_t klen)
 {
 	pthread_rwlock_rdlock(&kv->lock);
-	rocksdb_writebatch_delete_cf((rocksdb_writebatch_t *)b, kv->cf[cf], key,
-				     klen);
+	if (kv->cf[cf])
+		rocksdb_writebatch_delete_cf(b->wb, kv->cf[cf], key, klen);
+	else
+		b->incomplete = true;
 	pthread_rwlock_unlock(&kv->lock);
 }
 
 int acfs_kv_batch_count(struct acfs_kv_batch *b)
 {
-	return rocksdb_writebatch_count((rocksdb_writebatch_t *)b);
+	return rocksdb_writebatch_count(b->wb);
 }
 
 void acfs_kv_batch_free(struct acfs_kv_batch *b)
 {
-	if (b)
-		rocksdb_writebatch_destroy((rocksdb_writebatch_t *)b);
+	if (b) {
+		rocksdb_writebatch_destroy(b->wb);
+		free(b);
+	}
 }
 
 int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
@@ -688,12 +722,18 @@ int acfs_kv_write(struct acfs_kv *kv, struct acfs_kv_batch *b, char *err)
 
 	if (kv->read_only)
 		return -EROFS;
+	if (b->incomplete) {
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "the database in %s was "
+				 "closed while this write was prepared; "
+				 "nothing of it was written", kv->dir);
+		return -EIO;
+	}
 	if ((r = recover_if_stopped(kv, err)) < 0)
 		return r;
 	pthread_rwlock_rdlock(&kv->lock);
-	if (kv->db) {
-		rocksdb_write(kv->db, kv->wopts, (rocksdb_writebatch_t *)b,
-			      &rerr);
+	if (kv->db && !kv->fallback_ro) {
+		rocksdb_write(kv->db, kv->wopts, b->wb, &rerr);
 	} else {
 		r = -EIO;
 		if (err)
