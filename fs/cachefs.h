@@ -28,14 +28,46 @@
  *   3. Lookups hold ns_lock shared from reading the store until the inode
  *      is in the table; commits and removes hold it exclusive, so a
  *      version's "in use" answer cannot go stale during a commit.
- *   Lock order: inode->lock, ns_lock, store, itab_lock.
+ *
+ * Locks, what each protects, and the order they nest in (a thread holding
+ * one may take only those below it; leaves take nothing). Functions named
+ * *_locked require the named lock held; debug builds assert it
+ * (FS_ASSERT_HELD).
+ *
+ *   lock               protects                              taken by
+ *   inode->lock        an inode's type, key, size, times,     every request
+ *                      staging fd, loaded bytes (fields         on an inode
+ *                      marked "lock" in struct inode)
+ *   fs->commit_lock    commit_bytes (commit/gate.c)           commits, fetches
+ *   fs->ns_lock (rw)   the namespace: store reads that pin    lookups (shared),
+ *                      a version vs commits/removes/evictions  commits (excl.)
+ *   store->tree_lock   the general tree (core/tree.c)         tree requests
+ *   store->lock        entries, lru rows, counters, ids       core/store.c
+ *   kv->lock (rw)      RocksDB handles vs a reopen after a     core/kv.c
+ *                      failed write
+ *   fs->itab_lock      the inode table, tmp/ names, pending   inodes/inode.c
+ *                      list, nlookup/nopen (fields marked
+ *                      "itab_lock")
+ *   fs->verified_lock  versions checked since start           entries/load.c
+ *   fs->lru_lock       recorded uses, evict_wanted, stopping  housekeeping/
+ *   fs->inval_lock     queued kernel invalidations (after      housekeeping/
+ *                      lru_lock when both)
+ *   remote locks       per remote: breaker, counters (r->lock); remote/
+ *                      fetches and negative cache (rs->lock);
+ *                      upload queues (rs->up_lock): leaves
+ *   validator lock     helper processes (core/validator.c)    commits
+ *   fs->control_lock   control clients                        daemon/control.c
+ *
+ *   Order: inode->lock > commit_lock > ns_lock > tree_lock > store->lock >
+ *   kv->lock > itab_lock > verified_lock > lru_lock > inval_lock; the
+ *   remote, validator and control locks are leaves. Commits hold
+ *   inode->lock across the whole pipeline (validate, encode, apply) and
+ *   take the others inside it; eviction takes ns_lock, then the store's,
+ *   then itab_lock (inode_retired) and inval_lock (fs_invalidate).
  */
 #ifndef ACFS_FS_CACHEFS_H
 #define ACFS_FS_CACHEFS_H
 
-#define FUSE_USE_VERSION 312
-
-#include <fuse_lowlevel.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -48,6 +80,7 @@
 #include "acfs/key.h"
 #include "acfs/store.h"
 #include "acfs/validator.h"
+#include "util/util.h"
 
 #define INO_ROOT 1
 #define INO_MONOMORPH 2
@@ -55,10 +88,32 @@
 #define INO_SHARD0 16
 #define INO_SHARD_LAST (INO_SHARD0 + 255)
 
+static inline bool fs_is_shard(fuse_ino_t ino)
+{
+	return ino >= INO_SHARD0 && ino <= INO_SHARD_LAST;
+}
+
+/* The fixed directories: root, monomorph/, tmp/ and the shards. */
+static inline bool fs_is_dir(fuse_ino_t ino)
+{
+	return ino == INO_ROOT || ino == INO_MONOMORPH || ino == INO_TMP ||
+	       fs_is_shard(ino);
+}
+
+/* Is @name in @parent one of the fixed names (monomorph, tmp at the root)? */
+static inline bool fs_fixed_name(fuse_ino_t parent, const char *name)
+{
+	return parent == INO_ROOT && (__builtin_strcmp(name, "monomorph") == 0 ||
+				      __builtin_strcmp(name, "tmp") == 0);
+}
+
+/* Entries: atime moves with use, and ls -lu should show it within 1 s. */
+#define ENTRY_ATTR_TIMEOUT 1.0
+
 /* Entries smaller than this are always loaded into memory. */
 #define ACFS_SPILL_MIN (256 * 1024)
 
-/* GENERAL: a file, directory or symlink of the general tree (general.c);
+/* GENERAL: a file, directory or symlink of the general tree (tree/general.c);
  * its mode keeps the file type. */
 enum inode_type { INODE_TMP, INODE_PENDING, INODE_ENTRY, INODE_GENERAL };
 
@@ -124,7 +179,7 @@ struct acfs_fs {
 	enum acfs_verify_reads verify_reads;
 	bool evict_general;         /* general files count in the budget */
 	struct acfs_validator *validator; /* LLVM in helper processes */
-	/* load.c: bytes of entries held in memory for reads; past
+	/* entries/load.c: bytes of entries held in memory for reads; past
 	 * max_loaded, entries of ACFS_SPILL_MIN bytes or more are loaded
 	 * into mapped files in the staging directory instead. */
 	uint64_t loaded_bytes;      /* atomic */
@@ -149,7 +204,7 @@ struct acfs_fs {
 	unsigned low_water_pct;     /* eviction stops at this % of it */
 	unsigned flush_secs;        /* uses reach the store this often */
 
-	/* lru.c: recorded uses and the housekeeping thread */
+	/* housekeeping/lru.c: recorded uses and the housekeeping thread */
 	pthread_mutex_t lru_lock;
 	pthread_cond_t lru_cv;      /* wakes the housekeeper */
 	pthread_cond_t room_cv;     /* an eviction pass ended */
@@ -169,10 +224,15 @@ struct acfs_fs {
 	pthread_t notifier;
 	bool notifier_started;
 
-	/* remote.c: remote tiers (--remote); NULL without */
+	/* remote/: remote tiers (--remote); NULL without */
 	struct fs_remotes *remote;
+	/* Where fetched bytes go: fs_commit_fetched (set at start; a
+	 * pointer so that remote/ does not call up into commit/). */
+	int (*commit_fetched)(struct acfs_fs *fs, const struct acfs_key *key,
+			      const void *data, size_t len,
+			      const char *origin);
 
-	/* control.c */
+	/* daemon/control.c */
 	int control_fd;
 	pthread_t control;
 	bool control_started;
@@ -192,10 +252,20 @@ struct acfs_fs {
 				       protected by itab_lock */
 };
 
+/* Debug builds: the calling thread holds mutex @m (glibc records the
+ * owner's thread id). */
+#ifdef NDEBUG
+#define FS_ASSERT_HELD(m) ((void)0)
+#else
+#include <assert.h>
+#include <unistd.h>
+#define FS_ASSERT_HELD(m) assert((m)->__data.__owner == gettid())
+#endif
+
 /* The mount's state, from a request. */
 #define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))
 
-/* inode.c */
+/* inodes/inode.c */
 int inode_table_init(struct acfs_fs *fs);
 void inode_table_release(struct acfs_fs *fs);
 struct inode *inode_new(uint64_t ino, enum inode_type type);
@@ -217,6 +287,26 @@ struct inode *inode_ref_general(struct acfs_fs *fs, const struct acfs_gnode *g);
 /* Drops @nlookup lookups / one open; frees the inode at zero. */
 void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup);
 void inode_open(struct acfs_fs *fs, struct inode *in);
+/* Drops the bytes fs_load_locked held for reads (caller holds in->lock). */
+void fs_unload_locked(struct acfs_fs *fs, struct inode *in);
+/*
+ * Per-open state: an open file's fi->fh is its inode, pinned by the open
+ * (nopen > 0, invariant 1) until its RELEASE, so READ, WRITE, FLUSH and
+ * RELEASE never search the table. Opens that pinned nothing (creates
+ * with --hit-mode=kernel) keep fh 0 and are found by number.
+ */
+static inline void fs_open_set(struct fuse_file_info *fi, struct inode *in)
+{
+	fi->fh = (uint64_t)(uintptr_t)in;
+}
+
+static inline struct inode *fs_open_inode(struct acfs_fs *fs, fuse_ino_t ino,
+					  const struct fuse_file_info *fi)
+{
+	if (fi && fi->fh)
+		return (struct inode *)(uintptr_t)fi->fh;
+	return inode_find(fs, ino);
+}
 void inode_close(struct acfs_fs *fs, struct inode *in);
 /* Is version @id known to the kernel or open? (acfs_in_use_fn) */
 bool inode_in_use(uint64_t id, void *fs);
@@ -235,7 +325,7 @@ bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key);
 struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);
 
-/* lru.c */
+/* housekeeping/lru.c */
 int fs_lru_start(struct acfs_fs *fs);
 void fs_lru_stop(struct acfs_fs *fs);
 /* Records a use of ENTRY @in (caller holds in->lock). */
@@ -255,17 +345,74 @@ void fs_evict_batch_lock(bool lock, void *fs);
 void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
 		bool kept, void *fs);
 
-/* ops.c: a readdir reply being filled */
-struct dirbuf {
-	fuse_req_t req;
-	char *buf;
-	size_t size, used;
-};
-/* Adds one name; returns false when the reply buffer is full. */
-bool dirbuf_add(struct dirbuf *d, const char *name, fuse_ino_t ino,
-		mode_t type, off_t next_off);
+/* inodes/attr.c: what stat(2) shows, and the replies carrying it */
+void fs_dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st);
+/* Caller holds in->lock. */
+void fs_file_attr_locked(struct acfs_fs *fs, struct inode *in,
+			 struct stat *st);
+void fs_file_attr(struct acfs_fs *fs, struct inode *in, struct stat *st);
+/* How long the kernel may cache @in's attributes (caller holds in->lock). */
+double fs_attr_timeout(struct inode *in);
+void fs_reply_dir_entry(fuse_req_t req, fuse_ino_t ino);
+void fs_reply_negative(fuse_req_t req, double timeout);
+/* Names @in for a log line: "tmp/NAME" or the entry's path (caller holds
+ * in->lock). */
+void fs_describe_locked(struct acfs_fs *fs, struct inode *in, char *buf,
+			size_t len);
 
-/* general.c: the general tree beside monomorph/ and tmp/ */
+/* entries/entries.c: monomorph/XX/NAME */
+void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name);
+/* OPEN of ENTRY @in (caller holds in->lock): refuses writing, counts a
+ * hit. */
+int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
+			 struct fuse_file_info *fi, bool writing, int64_t t0);
+/* READ of ENTRY @in; caller holds in->lock, released here before the
+ * reply. */
+void fs_read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
+		   size_t size, off_t off);
+
+/* staging/staging.c: files in tmp/ and direct creates being written */
+/* Creates @name in @parent (tmp/ or a shard) for @who; with @excl
+ * (O_EXCL) one creator of a key wins. */
+int fs_create_staged(struct acfs_fs *fs, fuse_ino_t parent, const char *name,
+		     mode_t mode, const struct fuse_ctx *who, bool excl,
+		     struct inode **ret);
+/* WRITE to staged @in (caller holds in->lock): bytes written in *written. */
+int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
+			   const char *buf, size_t size, off_t off, pid_t tid,
+			   size_t *written);
+/* Sets a staged file's size; refuses past --max-entry-size. */
+int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size);
+void fs_lookup_tmp(fuse_req_t req, const char *name);
+int fs_fill_tmp(struct acfs_fs *fs, struct dirbuf *d, off_t off);
+int fs_rename_in_tmp(struct acfs_fs *fs, const char *name,
+		     const char *newname, unsigned flags);
+/* The process (thread group) of thread @tid, or 0 if it is gone. */
+pid_t fs_tgid_of(pid_t tid);
+/* Does a process other than the daemon hold direct create @in open? */
+bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in);
+
+/* commit/commit.c: staged files become entries */
+/* rename(2) of tmp/@name to monomorph/@shard/@newname. */
+int fs_rename_to_entry(struct acfs_fs *fs, const char *name, unsigned shard,
+		       const char *newname, unsigned flags);
+/* FLUSH of direct create @in by thread @tid: commits if the writer is
+ * closing it and nobody else holds it. */
+int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid);
+/* RELEASE: the last close commits a direct create no flush committed. */
+void fs_commit_at_release(struct acfs_fs *fs, struct inode *in);
+/* unlink(2) of monomorph/@shard/@name. */
+int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name);
+
+/* dispatch/: the FUSE operations */
+void acfs_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi);
+void acfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+		  int to_set, struct fuse_file_info *fi);
+void acfs_access(fuse_req_t req, fuse_ino_t ino, int mask);
+void acfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		  struct fuse_file_info *fi);
+
+/* tree/general.c: the general tree beside monomorph/ and tmp/ */
 bool gen_is_dir(struct acfs_fs *fs, fuse_ino_t ino);
 bool gen_is_node(struct acfs_fs *fs, fuse_ino_t ino);
 void gen_attr(const struct acfs_gnode *g, struct stat *st);
@@ -294,12 +441,11 @@ void gen_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 		 off_t off);
 
-/* load.c: an entry's bytes for reads (caller holds in->lock) */
+/* entries/load.c: an entry's bytes for reads (caller holds in->lock) */
 int fs_load_locked(struct acfs_fs *fs, struct inode *in);
-void fs_unload_locked(struct acfs_fs *fs, struct inode *in);
 void fs_verified_release(struct acfs_fs *fs);
 
-/* remote.c: the remote tiers */
+/* remote/remote.c: the remote tiers */
 int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg);
 /* Stops the remotes' threads; fs_remote_free, after the control thread
  * stopped, frees them. */
@@ -331,16 +477,18 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */
 size_t fs_remote_count(struct acfs_fs *fs);
 
-/* ops.c: waits for room for @bytes more of commits (and fetches) in
+/* commit/gate.c: waits for room for @bytes more of commits (and fetches) in
  * flight under --max-loaded, or gives it back. */
 void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take);
-/* ops.c: commits @data fetched from remote @origin (its URL, for logs)
+/* commit/commit.c (the remotes reach it through fs->commit_fetched,
+ * set by the daemon: remote/ sits below commit/, which queues uploads):
+ * commits @data fetched from remote @origin (its URL, for logs)
  * as entry @key, validated as a local commit is; an entry committed
  * meanwhile wins. 0 or -errno. */
 int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 		      const void *data, size_t len, const char *origin);
 
-/* xattr.c */
+/* dispatch/xattr.c */
 void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags);
 void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
@@ -348,7 +496,7 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
 void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 
-/* control.c: the aria-cache command's socket, STORE/control.sock */
+/* daemon/control.c: the aria-cache command's socket, STORE/control.sock */
 #define ACFS_CONTROL_CLIENTS_MAX 16
 #define ACFS_CONTROL_STOP_WAIT_S 3
 int fs_control_start(struct acfs_fs *fs);
@@ -357,7 +505,7 @@ int fs_control_start(struct acfs_fs *fs);
  * (the store must then stay open: exit without closing it). */
 bool fs_control_stop(struct acfs_fs *fs);
 
-/* log.c */
+/* daemon/log.c */
 void acfs_log_init(bool use_syslog, bool debug);
 void acfs_log(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -371,8 +519,7 @@ void acfs_log_say(int priority, const char *fmt, ...)
 void acfs_trace(struct acfs_fs *fs, const char *event,
 		const struct acfs_key *key, uint64_t bytes, int64_t t0_ns);
 
-/* ops.c */
+/* dispatch/ops.c */
 extern const struct fuse_lowlevel_ops acfs_ops;
-int64_t acfs_now_ns(void);
 
 #endif

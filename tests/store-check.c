@@ -12,7 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "acfs/inject.h"
+#include "store-inject.h"
 #include "acfs/store.h"
 
 static const char *const names[] = {

@@ -194,7 +194,7 @@ static int repair_local(const char *store_dir, int argc, char **argv)
 			"checks every entry)\n", store_dir);
 		return 1;
 	}
-	snprintf(path, sizeof(path), "%s/db", store_dir);
+	acfs_store_db_path(store_dir, path, sizeof(path));
 	if (access(path, F_OK) < 0) {
 		fprintf(stderr, "aria-cache repair: no store at %s\n",
 			store_dir);
@@ -216,7 +216,7 @@ static int run_local(const char *store_dir, int argc, char **argv)
 	struct acfs_store *s;
 	int fd, r, code;
 
-	snprintf(path, sizeof(path), "%s/db", store_dir);
+	acfs_store_db_path(store_dir, path, sizeof(path));
 	if (access(path, F_OK) < 0) {
 		fprintf(stderr, "aria-cache: no store at %s (mount one with "
 			"aria-cachefs --store %s MOUNTPOINT)\n", store_dir,
@@ -226,7 +226,7 @@ static int run_local(const char *store_dir, int argc, char **argv)
 	fd = lock_store(store_dir);
 	if (fd < 0)
 		return 1;
-	snprintf(path, sizeof(path), "%s/db", store_dir);
+	acfs_store_db_path(store_dir, path, sizeof(path));
 	r = acfs_store_open(path, NULL, &s, err);
 	if (r < 0) {
 		fprintf(stderr, "aria-cache: cannot open the store %s: %s\n",

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acfs/paths.h"
 #include "acfs/size.h"
 #include "cmd.h"
 
@@ -160,7 +161,11 @@ int acfs_repair_run(const char *store_dir, int argc, char **argv)
 			return 2;
 		}
 	}
-	snprintf(db, sizeof(db), "%s/db", store_dir);
+	if (acfs_store_db_path(store_dir, db, sizeof(db)) < 0) {
+		fprintf(stderr, "aria-cache repair: store path too long: "
+			"%s\n", store_dir);
+		return 1;
+	}
 	r = acfs_store_open(db, NULL, &s, err);
 	if (r == 0) {
 		acfs_store_close(s);

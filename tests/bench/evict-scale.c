@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "acfs/store.h"
+#include "store-inject.h"
 
 static double now(void)
 {

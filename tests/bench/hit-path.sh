@@ -115,9 +115,9 @@ umount_acfs; mount_acfs
 
 say "stored bytes: the same real bitcode (this project compiled by clang)"
 mkdir -p "$WORK/real"
-cflags="$(pkg-config --cflags fuse3 rocksdb) -I$BUILD -I$BUILD/../core/include -I$BUILD/../core -I$BUILD/../tools -I$BUILD/../fs -I/usr/lib/llvm-14/include -D_GNU_SOURCE"
+cflags="$(pkg-config --cflags fuse3 rocksdb) -I$BUILD -I$BUILD/../core/include -I$BUILD/../core/store -I$BUILD/../tools -I$BUILD/../fs -I/usr/lib/llvm-14/include -D_GNU_SOURCE"
 n=0
-for f in "$BUILD"/../core/*.c "$BUILD"/../fs/*.c "$BUILD"/../tools/*.c; do
+for f in "$BUILD"/../core/*/*.c "$BUILD"/../fs/*/*.c "$BUILD"/../tools/*.c; do
 	for o in -O0 -O2 "-O0 -g" "-O2 -g"; do
 		key=$(printf '%s %s' "$f" "$o" | sha256sum | cut -c1-16)
 		clang -c -emit-llvm $o $cflags "$f" -o "$WORK/real/$key.bc" 2>/dev/null && n=$((n + 1))

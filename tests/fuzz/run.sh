@@ -27,7 +27,7 @@ tap() { # tap OK|FAIL DESC
 }
 
 CFLAGS=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
-	-D_GNU_SOURCE -I"$SRC/core/include" -I"$SRC/core" -I"$SRC/tools"
+	-D_GNU_SOURCE -I"$SRC/core/include" -I"$SRC/core/util" -I"$SRC/core/config" -I"$SRC/core/store" -I"$SRC/core/llvm" -I"$SRC/core/remote" -I"$SRC/tools"
 	$(llvm-config --cflags) $(pkg-config --cflags jansson inih libzstd libcurl))
 LIBS=($(llvm-config --ldflags --libs core bitreader bitwriter analysis)
 	$(pkg-config --libs jansson inih libzstd libcrypto libcurl) -lstdc++ -lpthread)
@@ -40,13 +40,13 @@ build() { # build NAME SOURCES...
 C=$SRC/core
 TARGETS=(fuzz-names fuzz-meta fuzz-options fuzz-control fuzz-store-values fuzz-remote fuzz-bitcode)
 declare -A SOURCES=(
-	[fuzz-names]="$C/key.c"
-	[fuzz-meta]="$C/bitcode.c"
-	[fuzz-options]="$C/config.c $C/size.c $C/paths.c $C/bitcode.c $C/remote-format.c $C/digest.c"
-	[fuzz-remote]="$C/remote-format.c $C/digest.c"
+	[fuzz-names]="$C/util/key.c"
+	[fuzz-meta]="$C/llvm/bitcode.c"
+	[fuzz-options]="$C/config/config.c $C/util/size.c $C/config/paths.c $C/llvm/bitcode.c $C/remote/remote-format.c $C/util/digest.c"
+	[fuzz-remote]="$C/remote/remote-format.c $C/util/digest.c"
 	[fuzz-control]="$SRC/tools/control.c"
-	[fuzz-store-values]="$C/blob.c $C/bitcode.c"
-	[fuzz-bitcode]="$C/bitcode.c"
+	[fuzz-store-values]="$C/store/blob.c $C/llvm/bitcode.c"
+	[fuzz-bitcode]="$C/llvm/bitcode.c"
 )
 
 # Seeds: valid inputs of each kind, so the fuzzer starts from the grammar.

@@ -124,6 +124,35 @@ fg_exit() {
 	[ "$rc" -eq 0 ] && ! mountpoint -q "$MNT" && [ "$cdir" -eq 0 ]
 }
 ok "foreground: SIGTERM exits 0 after unmounting" fg_exit
+# systemd's Type=notify: READY=1 arrives on $NOTIFY_SOCKET when the mount
+# answers (checked the moment it arrives), naming the mountpoint, the
+# store and the daemon's pid; STOPPING=1 at SIGTERM.
+sd_notify() {
+	python3 - "$ACFS_DAEMON" "$STORE" "$MNT" "$WORK/notify.sock" "$WORK/daemon.err" <<'PY'
+import os, signal, socket, subprocess, sys
+daemon, store, mnt, path, log = sys.argv[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(path)
+s.settimeout(60)
+env = dict(os.environ, NOTIFY_SOCKET=path)
+p = subprocess.Popen([daemon, '-f', '--store', store, mnt], env=env,
+                     stderr=open(log, 'a'))
+msg = s.recv(4096).decode()
+live = os.path.ismount(mnt) and os.statvfs(mnt) is not None
+print(repr(msg))
+fields = dict(l.split('=', 1) for l in msg.splitlines())
+assert fields.get('READY') == '1', fields
+assert live, 'READY=1 before the mount answered'
+assert fields.get('MAINPID') == str(p.pid), fields
+assert mnt in fields.get('STATUS', '') and store in fields['STATUS'], fields
+p.send_signal(signal.SIGTERM)
+msg = s.recv(4096).decode()
+print(repr(msg))
+assert 'STOPPING=1' in msg.splitlines(), msg
+assert p.wait(60) == 0
+PY
+}
+ok "systemd notify: READY=1 once the mount answers, STOPPING=1 at SIGTERM" sd_notify
 
 default_store() {
 	ARIA_CACHE_STORE="$WORK/envstore" "$ACFS_DAEMON" "$MNT" &&

@@ -30,6 +30,25 @@ ok "installed binaries" test -x /usr/bin/aria-cachefs -a -x /usr/bin/aria-cache
 ok "man aria-cachefs" sh -c "man -P cat aria-cachefs 2>/dev/null | grep -q -- '--max-size'"
 ok "man aria-cache" sh -c "man -P cat aria-cache 2>/dev/null | grep -q 'EXIT STATUS'"
 ok "bash completion installed" test -f /usr/share/bash-completion/completions/aria-cache
+# aria-cachefs completes its options from its --help, printed from the
+# one table of settings: every --option of the table is offered.
+complete_daemon() {
+	bash -c 'source /usr/share/bash-completion/bash_completion
+		source /usr/share/bash-completion/completions/aria-cachefs
+		COMP_WORDS=(aria-cachefs --); COMP_CWORD=1
+		COMP_LINE="aria-cachefs --"; COMP_POINT=${#COMP_LINE}
+		_aria_cachefs aria-cachefs -- aria-cachefs
+		printf "%s\n" "${COMPREPLY[@]}"'
+}
+completion_covers_help() {
+	local offered o
+	offered=$(complete_daemon) || return 1
+	for o in $(aria-cachefs --help | grep -o -- '^    --[a-z-]*'); do
+		grep -qx -- "$o" <<<"$offered" || { echo "# not offered: $o"; return 1; }
+	done
+	[ -n "$offered" ]
+}
+ok "bash completion of aria-cachefs offers every setting's option" completion_covers_help
 units() {
 	local d=$WORK/units inst
 	inst=$(systemd-escape --path "$MNT")

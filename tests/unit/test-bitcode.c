@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Bitcode and .meta checks (core/bitcode.c) on real bitcode made by
+ * Bitcode and .meta checks (core/llvm/bitcode.c) on real bitcode made by
  * gen-bitcode at build time: valid modules of several sizes, truncation at
  * many cut points, random bytes, the wrapper header around garbage, text
  * IR, another target, a module the verifier refuses; info kept per entry;

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* The entry value format (core/blob.c): raw or zstd, and corrupt input. */
+/* The entry value format (core/store/blob.c): raw or zstd, and corrupt input. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>

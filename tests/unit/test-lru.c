@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The access-time index and eviction (core/lru.c) against a real RocksDB:
+ * The access-time index and eviction (core/store/lru.c) against a real RocksDB:
  * order, ties, pins, entries open during eviction, older-than, dry runs,
  * and that eviction visits only what it evicts.
  */

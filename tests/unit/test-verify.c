@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "acfs/inject.h"
+#include "store-inject.h"
 #include "acfs/store.h"
 #include "acfs/tree.h"
 #include "acfs/verify.h"

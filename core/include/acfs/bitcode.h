@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * What goes into an entry: LLVM bitcode checks (core/bitcode.c, the only
+ * What goes into an entry: LLVM bitcode checks (core/llvm/bitcode.c, the only
  * file that includes llvm-c/) and the JSON check of .meta sidecars.
  *
  * Every call makes its own LLVMContext: contexts are not shared between

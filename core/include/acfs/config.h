@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "acfs/bitcode.h"
+#include "acfs/settings.h"
 
 /* When a read checks an entry's bytes against its digest. */
 enum acfs_verify_reads {
@@ -24,26 +25,9 @@ enum acfs_verify_reads {
 };
 
 enum acfs_setting {
-	ACFS_SET_STORE,
-	ACFS_SET_MAX_SIZE,
-	ACFS_SET_MAX_ENTRY_SIZE,
-	ACFS_SET_VALIDATE,
-	ACFS_SET_TARGET,
-	ACFS_SET_SYNC,
-	ACFS_SET_HIT_MODE,
-	ACFS_SET_COMPRESS_LEVEL,
-	ACFS_SET_VERIFY_READS,
-	ACFS_SET_MAX_LOADED,
-	ACFS_SET_GROUP,
-	ACFS_SET_EVICT_GENERAL,
-	ACFS_SET_REMOTE,
-	ACFS_SET_REMOTE_MODE,
-	ACFS_SET_REMOTE_WAIT,
-	ACFS_SET_REMOTE_TIMEOUT,
-	ACFS_SET_REMOTE_NEGATIVE_TTL,
-	ACFS_SET_REMOTE_QUEUE_MAX,
-	ACFS_SET_REMOTE_UPLOADS,
-	ACFS_SET_REMOTE_CA,
+#define ACFS_SET_ENUM(ID, ...) ACFS_SET_##ID,
+	ACFS_SETTINGS(ACFS_SET_ENUM)
+#undef ACFS_SET_ENUM
 	ACFS_SET_COUNT
 };
 
@@ -85,6 +69,20 @@ int acfs_config_add_remote(struct acfs_config *c, const char *url,
 
 /* "store", "max_size", ... */
 const char *acfs_config_key(enum acfs_setting s);
+
+/* A setting as the table of acfs/settings.h declares it. */
+enum acfs_setting_type { ACFS_SETTING_VALUE, ACFS_SETTING_FLAG,
+			 ACFS_SETTING_LIST };
+struct acfs_setting_info {
+	const char *key;        /* config file key */
+	const char *cli;        /* --CLI */
+	const char *mount_opt;  /* -o MOUNT_OPT */
+	enum acfs_setting_type type;
+	const char *def;        /* NULL: none */
+	const char *arg;        /* NULL for a FLAG */
+	const char *help;
+};
+const struct acfs_setting_info *acfs_setting_info(enum acfs_setting s);
 
 /*
  * Fills @c from defaults, config files and the environment. Returns 0, or

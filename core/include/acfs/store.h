@@ -382,8 +382,6 @@ int acfs_store_room(struct acfs_store *store, uint64_t bytes,
  */
 void acfs_store_reclaim(struct acfs_store *store);
 
-/* Compacts the store fully (maintenance; blocks while it runs). */
-void acfs_store_compact(struct acfs_store *store);
 
 /* Makes every commit so far durable against power loss. 0 or -EIO. */
 int acfs_store_sync(struct acfs_store *store);

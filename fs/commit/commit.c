@@ -1,0 +1,311 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The commit pipeline: a staged file becomes entry KEY. Validate (LLVM in
+ * a helper process, or JSON for .meta) -> encode and apply in one RocksDB
+ * batch (acfs_store_commit, under ns_lock exclusive) -> retire the version
+ * it replaced, queue uploads, wake eviction. Commits come from rename
+ * (tmp/ -> a shard), from the close of a direct create, and from remote
+ * fetches. Bytes of commits in flight are bounded by --max-loaded
+ * (fs_commit_gate). Entry removal (unlink) is here too: it retires a
+ * version the same way.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cachefs.h"
+
+/*
+ * Checks what is about to become entry @key: bitcode to --validate depth
+ * (and --target), .meta as JSON. On success *ret_info is what the store
+ * keeps beside the entry (malloc'd, or NULL). A refusal is -EINVAL for the
+ * caller, with the key and LLVM's reason in the log.
+ */
+static int validate(struct acfs_fs *fs, const struct acfs_key *key,
+		    const void *buf, size_t len, const char *origin,
+		    const void **ret_info, size_t *ret_len)
+{
+	char err[ACFS_ERR_MAX] = "", path[ACFS_KEY_PATH_MAX];
+	void *enc = NULL;
+	int r = 0;
+
+	*ret_info = NULL;
+	*ret_len = 0;
+	if (fs->validate == ACFS_VALIDATE_NONE)
+		return 0;
+	if (key->kind == ACFS_KIND_META) {
+		r = acfs_json_check(buf, len, err);
+	} else {
+		/* LLVM runs in a helper process: it aborts on some inputs. */
+		r = acfs_validator_check(fs->validator, buf, len, fs->validate,
+					 fs->target, &enc, ret_len, err);
+		*ret_info = enc;
+	}
+	if (r < 0) {
+		acfs_key_format_path(key, path);
+		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes%s%s): %s",
+			 path, len, origin ? " from remote " : "",
+			 origin ? origin : "", err[0] ? err : strerror(-r));
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		return r == -ENOMEM ? r : -EINVAL;
+	}
+	return 0;
+}
+
+static void unmap_staged(struct acfs_fs *fs, char *buf, uint64_t size)
+{
+	if (size)
+		munmap(buf, size);
+	fs_commit_gate(fs, size, false);
+}
+
+/* acfs_store_commit, waiting for eviction while the store is over budget. */
+static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
+			struct acfs_entry *ent, struct acfs_entry *old,
+			bool *kept, char *err)
+{
+	int r;
+
+	for (int tries = 0;; tries++) {
+		pthread_rwlock_wrlock(&fs->ns_lock);
+		r = acfs_store_commit(fs->store, c, ent, old, kept, err);
+		pthread_rwlock_unlock(&fs->ns_lock);
+		if (r != -EAGAIN)
+			return r;
+		if (tries == 3) {
+			/* Eviction ran and could not make room: what is
+			 * left is pinned. */
+			snprintf(err, ACFS_ERR_MAX, "the store is over its "
+				 "%llu-byte budget and eviction cannot free "
+				 "space (pinned entries?); unpin or raise "
+				 "--max-size", (unsigned long long)fs->max_size);
+			return -ENOSPC;
+		}
+		fs_lru_wait_room(fs);
+	}
+}
+
+int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
+		      const void *data, size_t len, const char *origin)
+{
+	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
+	struct acfs_commit c = { 0 };
+	struct acfs_entry ent, old;
+	bool kept = false;
+	int r;
+
+	acfs_key_format_path(key, path);
+	if (len > fs->max_entry_size) {
+		acfs_log(LOG_WARNING, "refused %s from remote %s: %zu bytes, "
+			 "over --max-entry-size", path, origin, len);
+		return -EFBIG;
+	}
+	r = validate(fs, key, data, len, origin, &c.info, &c.info_len);
+	if (r < 0)
+		return r;
+	c.key = *key;
+	c.id = acfs_store_alloc_id(fs->store);
+	c.data = data;
+	c.size = len;
+	c.now_ns = acfs_now_ns();
+	c.noreplace = true; /* a local commit meanwhile wins */
+	c.in_use = inode_in_use;
+	c.userdata = fs;
+	if (!c.id) {
+		free((void *)c.info);
+		return -EIO;
+	}
+	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	free((void *)c.info);
+	if (r == -EEXIST)
+		return 0;
+	if (r < 0) {
+		acfs_log(LOG_ERR, "commit of %s from remote %s failed: %s",
+			 path, origin, err);
+		return r;
+	}
+	if (fs_over_budget(fs))
+		fs_lru_kick(fs);
+	return 0;
+}
+
+/*
+ * Turns staged inode @in (locked by the caller) into the committed version
+ * of @key. @what names the operation for logs.
+ */
+static int commit_locked(struct acfs_fs *fs, struct inode *in,
+			 const struct acfs_key *key, bool noreplace)
+{
+	FS_ASSERT_HELD(&in->lock);
+	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
+	struct acfs_entry old, ent;
+	bool kept = false;
+	struct acfs_commit c = { 0 };
+	char *buf;
+	int r;
+	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+
+	acfs_key_format_path(key, path);
+	/* The staged bytes are read through a mapping (page cache, not
+	 * daemon memory); the in->lock held keeps the file from changing. */
+	fs_commit_gate(fs, in->size, true);
+	buf = in->size ? mmap(NULL, in->size, PROT_READ, MAP_SHARED,
+			      in->stage_fd, 0)
+		       : (void *)"";
+	if (buf == MAP_FAILED) {
+		r = -errno;
+		acfs_log(LOG_ERR, "commit of %s: mapping %llu staged bytes: %s",
+			 path, (unsigned long long)in->size, strerror(-r));
+		fs_commit_gate(fs, in->size, false);
+		return r;
+	}
+	r = validate(fs, key, buf, in->size, NULL, &c.info, &c.info_len);
+	if (r < 0) {
+		unmap_staged(fs, buf, in->size);
+		return r;
+	}
+	c.key = *key;
+	c.id = in->ino;
+	c.data = buf;
+	c.size = in->size;
+	c.now_ns = acfs_now_ns();
+	c.noreplace = noreplace;
+	c.in_use = inode_in_use;
+	c.userdata = fs;
+	uint64_t upload_to[fs_remote_count(fs) + 1];
+	c.upload_to = upload_to;
+	c.nupload = fs_remote_upload_targets(fs, key, upload_to);
+
+	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	if (r == 0)
+		fs_remote_queued(fs, upload_to, c.nupload);
+	unmap_staged(fs, buf, in->size);
+	free((void *)c.info);
+	if (r == -EEXIST)
+		return r;
+	if (r < 0) {
+		acfs_log(LOG_ERR, "commit of %s failed: %s", path, err);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		return r;
+	}
+	if (fs_over_budget(fs))
+		fs_lru_kick(fs);
+	inode_retired(fs, old.id, kept);
+	close(in->stage_fd);
+	in->stage_fd = -1;
+	in->type = INODE_ENTRY;
+	in->key = *key;
+	in->mode = 0444;
+	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;
+	in->stored = ent.stored;
+	memcpy(in->digest, ent.digest, sizeof(in->digest));
+	acfs_trace(fs, "store", key, in->size, t0);
+	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
+		 (unsigned long long)in->size, (unsigned long long)in->ino);
+	return 0;
+}
+
+int fs_rename_to_entry(struct acfs_fs *fs, const char *name,
+			   unsigned shard, const char *newname, unsigned flags)
+{
+	struct acfs_key key;
+	struct inode *src;
+	int r;
+
+	if (acfs_key_parse_name(shard, newname, &key) < 0) {
+		acfs_log(LOG_WARNING,
+			 "refused rename of tmp/%s to monomorph/%02x/%s: "
+			 "entries are named <14 lowercase hex>.bc or .meta",
+			 name, shard, newname);
+		return -EINVAL;
+	}
+	pthread_mutex_lock(&fs->itab_lock);
+	src = tmp_find_locked(fs, name);
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (!src)
+		return -ENOENT;
+
+	pthread_mutex_lock(&src->lock);
+	if (src->type != INODE_TMP) {
+		r = -ENOENT;
+	} else {
+		r = commit_locked(fs, src, &key,
+				  (flags & RENAME_NOREPLACE) != 0);
+	}
+	pthread_mutex_unlock(&src->lock);
+	if (r == 0) {
+		pthread_mutex_lock(&fs->itab_lock);
+		if (src->in_tmp)
+			tmp_unlink_locked(fs, src);
+		pthread_mutex_unlock(&fs->itab_lock);
+	}
+	return r;
+}
+
+int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid)
+{
+	int r = 0;
+
+	pthread_mutex_lock(&in->lock);
+	/* Shells open, dup2 and close the original fd before writing: a
+	 * flush with nothing written yet must not commit an empty entry.
+	 * What no flush committed is committed at the last release. */
+	/* A child that inherited the fd and exits also flushes: only the
+	 * process that wrote commits before its close returns, and only if
+	 * no other process still holds the file: in `{ head; tail; } > f`
+	 * head's close is not the end of the writing. */
+	if (in->type == INODE_PENDING && in->written &&
+	    in->writer_tgid != 0 && fs_tgid_of(tid) == in->writer_tgid &&
+	    !fs_held_elsewhere(fs, in)) {
+		r = commit_locked(fs, in, &in->key, false);
+		if (r == 0)
+			pending_remove(fs, in);
+		else
+			in->failed = true;
+	}
+	pthread_mutex_unlock(&in->lock);
+	return r;
+}
+
+void fs_commit_at_release(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	bool last = in->nopen == 1;
+	pthread_mutex_unlock(&fs->itab_lock);
+	pthread_mutex_lock(&in->lock);
+	if (last && in->type == INODE_PENDING) {
+		/* Errors here reach nobody; commit_locked logs them. */
+		if (!in->failed)
+			commit_locked(fs, in, &in->key, false);
+		pending_remove(fs, in);
+	}
+	pthread_mutex_unlock(&in->lock);
+}
+
+int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name)
+{
+	char err[ACFS_ERR_MAX] = "";
+	struct acfs_entry old;
+	struct acfs_key key;
+	bool kept = false;
+	int r;
+
+	if (acfs_key_parse_name(shard, name, &key) < 0)
+		return -ENOENT;
+	pthread_rwlock_wrlock(&fs->ns_lock);
+	r = acfs_store_remove(fs->store, &key, 0, inode_in_use, fs, &old, &kept,
+			      err);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (r == 0) {
+		inode_retired(fs, old.id, kept);
+	} else if (r != -ENOENT) {
+		char path[ACFS_KEY_PATH_MAX];
+		acfs_key_format_path(&key, path);
+		acfs_log(LOG_ERR, "unlink of %s failed: %s", path, err);
+	}
+	return r;
+}

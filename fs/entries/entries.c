@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Entries: lookup, open and read of monomorph/XX/NAME. A lookup reads the
+ * store under ns_lock shared (read-through to the remotes on a miss) and
+ * pins the version in the inode table; an open counts the hit and a read
+ * serves the version's bytes, loaded once per open (load.c). A version's
+ * bytes never change, so the kernel may cache them.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "cachefs.h"
+
+void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
+{
+	struct acfs_fs *fs = FS(req);
+	struct fuse_entry_param e = { 0 };
+	struct acfs_entry ent;
+	struct acfs_key key;
+	struct inode *in;
+	int r;
+
+	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+
+	if (acfs_key_parse_name(shard, name, &key) < 0) {
+		fs_reply_negative(req, fs->neg_timeout);
+		return;
+	}
+	pthread_rwlock_rdlock(&fs->ns_lock);
+	r = acfs_store_get(fs->store, &key, &ent);
+	double neg_t = fs->neg_timeout;
+	if (r == -ENOENT && fs->remote && !pending_exists(fs, &key)) {
+		/* Read-through: the remotes get a bounded wait. */
+		pthread_rwlock_unlock(&fs->ns_lock);
+		r = fs_remote_fetch(fs, &key, &neg_t);
+		pthread_rwlock_rdlock(&fs->ns_lock);
+		r = r == 0 ? acfs_store_get(fs->store, &key, &ent) : -ENOENT;
+	}
+	if (r == -ENOENT) {
+		/* A direct create of this name is being written: do not let
+		 * the kernel remember "absent" past its commit. */
+		double t = pending_exists(fs, &key) ? 0.0 : neg_t;
+		pthread_rwlock_unlock(&fs->ns_lock);
+		acfs_store_count(fs->store, ACFS_STAT_MISSES, 1);
+		fs_reply_negative(req, t);
+		acfs_trace(fs, "miss", &key, 0, t0);
+		return;
+	}
+	if (r < 0) {
+		pthread_rwlock_unlock(&fs->ns_lock);
+		acfs_log(LOG_ERR, "lookup of monomorph/%02x/%s failed: %s",
+			 shard, name, strerror(-r));
+		fs_reply_err(req, r);
+		return;
+	}
+	in = inode_ref_entry(fs, &key, &ent);
+	pthread_rwlock_unlock(&fs->ns_lock);
+	if (!in) {
+		fs_reply_err(req, -ENOMEM);
+		return;
+	}
+	e.ino = in->ino;
+	e.entry_timeout = fs->kernel_hits ? fs->kernel_entry_timeout
+					  : fs->entry_timeout;
+	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
+	pthread_mutex_lock(&in->lock);
+	fs_lru_note(fs, in);
+	fs_file_attr_locked(fs, in, &e.attr);
+	pthread_mutex_unlock(&in->lock);
+	if (fs->kernel_hits) {
+		/* No OPEN reaches us in this mode: a found entry is the hit. */
+		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		acfs_trace(fs, "hit", &key, ent.size, t0);
+	}
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_forget(fs, in, 1);
+}
+
+int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
+			 struct fuse_file_info *fi, bool writing, int64_t t0)
+{
+	FS_ASSERT_HELD(&in->lock);
+	int r = 0;
+
+	if (writing) {
+		char path[ACFS_KEY_PATH_MAX];
+		acfs_key_format_path(&in->key, path);
+		acfs_log(LOG_WARNING, "refused writable open of %s: entries are "
+			 "immutable; replace them by rename", path);
+		r = -EACCES;
+	}
+	/* This version's bytes never change: keep the page cache, and a
+	 * read-only close has nothing to flush. */
+	fi->keep_cache = 1;
+	fi->noflush = 1;
+	if (!writing) {
+		fs_lru_note(fs, in);
+		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		acfs_trace(fs, "hit", &in->key, in->size, t0);
+	}
+	return r;
+}
+
+/* Caller holds in->lock; it is released here before the reply. */
+void fs_read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
+		       size_t size, off_t off)
+{
+	int r = fs_load_locked(fs, in);
+	const char *data = in->data;
+	size_t len = in->data_len;
+
+	if (r == 0)
+		in->drop_data = (uint64_t)off + size >= len;
+
+	/* The kernel may send RELEASE (and FORGET) as soon as it has the
+	 * reply, before fuse_reply_buf returns here: hold the inode open so
+	 * its bytes outlive the reply. */
+	if (r == 0)
+		inode_open(fs, in);
+	pthread_mutex_unlock(&in->lock);
+	if (r < 0) {
+		fs_reply_err(req, r);
+		return;
+	}
+	if ((uint64_t)off >= len)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, data + off,
+			       size < len - (size_t)off ? size
+							: len - (size_t)off);
+	inode_close(fs, in);
+}

@@ -1,0 +1,390 @@
+/* SPDX-License-Identifier: MIT */
+/* The inode table: which versions and temp files the kernel knows. */
+#include <errno.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "acfs/tree.h"
+#include "cachefs.h"
+
+static size_t bucket_of(const struct acfs_fs *fs, uint64_t ino)
+{
+	return (size_t)((ino * 0x9E3779B97F4A7C15ULL) >> 20) % fs->nbuckets;
+}
+
+int inode_table_init(struct acfs_fs *fs)
+{
+	fs->nbuckets = 4096;
+	fs->buckets = calloc(fs->nbuckets, sizeof(*fs->buckets));
+	if (!fs->buckets)
+		return -ENOMEM;
+	pthread_mutex_init(&fs->itab_lock, NULL);
+	return 0;
+}
+
+void inode_free(struct acfs_fs *fs, struct inode *in)
+{
+	if (!in)
+		return;
+	if (in->stage_fd >= 0)
+		close(in->stage_fd);
+	fs_unload_locked(fs, in);
+	free(in->name);
+	pthread_mutex_destroy(&in->lock);
+	free(in);
+}
+
+void inode_table_release(struct acfs_fs *fs)
+{
+	if (!fs->buckets)
+		return;
+	for (size_t i = 0; i < fs->nbuckets; i++) {
+		struct inode *in = fs->buckets[i], *next;
+		for (; in; in = next) {
+			next = in->hnext;
+			inode_free(fs, in);
+		}
+	}
+	free(fs->buckets);
+	fs->buckets = NULL;
+	pthread_mutex_destroy(&fs->itab_lock);
+}
+
+struct inode *inode_new(uint64_t ino, enum inode_type type)
+{
+	struct inode *in = calloc(1, sizeof(*in));
+
+	if (!in)
+		return NULL;
+	in->ino = ino;
+	in->type = type;
+	in->stage_fd = -1;
+	pthread_mutex_init(&in->lock, NULL);
+	return in;
+}
+
+/* Doubles the bucket array when the table gets dense. */
+static void grow_locked(struct acfs_fs *fs)
+{
+	size_t n = fs->nbuckets * 2;
+	struct inode **nb = calloc(n, sizeof(*nb));
+	struct inode **old = fs->buckets;
+	size_t oldn = fs->nbuckets;
+
+	if (!nb)
+		return; /* keep working with longer chains */
+	fs->buckets = nb;
+	fs->nbuckets = n;
+	for (size_t i = 0; i < oldn; i++) {
+		struct inode *in = old[i], *next;
+		for (; in; in = next) {
+			size_t b = bucket_of(fs, in->ino);
+			next = in->hnext;
+			in->hnext = nb[b];
+			nb[b] = in;
+		}
+	}
+	free(old);
+}
+
+static void insert_locked(struct acfs_fs *fs, struct inode *in)
+{
+	size_t b;
+
+	if (fs->ninodes >= fs->nbuckets * 2)
+		grow_locked(fs);
+	b = bucket_of(fs, in->ino);
+	in->hnext = fs->buckets[b];
+	fs->buckets[b] = in;
+	fs->ninodes++;
+}
+
+static struct inode *find_locked(struct acfs_fs *fs, uint64_t ino)
+{
+	struct inode *in = fs->buckets[bucket_of(fs, ino)];
+
+	while (in && in->ino != ino)
+		in = in->hnext;
+	return in;
+}
+
+static void pending_remove_locked(struct acfs_fs *fs, struct inode *in)
+{
+	struct inode **p = &fs->pending_list;
+
+	while (*p && *p != in)
+		p = &(*p)->pnext;
+	if (*p)
+		*p = in->pnext;
+	in->pnext = NULL;
+	in->in_pending = false;
+}
+
+int pending_add(struct acfs_fs *fs, struct inode *in, bool excl)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	for (struct inode *p = fs->pending_list; excl && p; p = p->pnext)
+		if (p->key.hash == in->key.hash && p->key.kind == in->key.kind) {
+			pthread_mutex_unlock(&fs->itab_lock);
+			return -EEXIST;
+		}
+	in->pnext = fs->pending_list;
+	fs->pending_list = in;
+	in->in_pending = true;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return 0;
+}
+
+void pending_remove(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	if (in->in_pending)
+		pending_remove_locked(fs, in);
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	for (struct inode *in = fs->pending_list; in && !found; in = in->pnext)
+		found = in->key.hash == key->hash && in->key.kind == key->kind;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return found;
+}
+
+static void remove_locked(struct acfs_fs *fs, struct inode *in)
+{
+	struct inode **p = &fs->buckets[bucket_of(fs, in->ino)];
+
+	while (*p && *p != in)
+		p = &(*p)->hnext;
+	if (*p) {
+		*p = in->hnext;
+		fs->ninodes--;
+	}
+	if (in->in_tmp)
+		tmp_unlink_locked(fs, in);
+	if (in->in_pending)
+		pending_remove_locked(fs, in);
+}
+
+void inode_insert(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nlookup = 1;
+	insert_locked(fs, in);
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+struct inode *inode_find(struct acfs_fs *fs, uint64_t ino)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = find_locked(fs, ino);
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
+struct inode *inode_ref_entry(struct acfs_fs *fs, const struct acfs_key *key,
+			      const struct acfs_entry *e)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = find_locked(fs, e->id);
+	if (!in) {
+		in = inode_new(e->id, INODE_ENTRY);
+		if (in) {
+			in->key = *key;
+			in->size = e->size;
+			in->atime_ns = e->atime_ns;
+			in->mtime_ns = e->mtime_ns;
+			in->ctime_ns = e->ctime_ns;
+			in->stored = e->stored;
+			memcpy(in->digest, e->digest, sizeof(in->digest));
+			in->mode = 0444;
+			insert_locked(fs, in);
+		}
+	}
+	if (in)
+		in->nlookup++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
+struct inode *inode_ref_general(struct acfs_fs *fs, const struct acfs_gnode *g)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = find_locked(fs, g->ino);
+	if (!in) {
+		in = inode_new(g->ino, INODE_GENERAL);
+		if (in) {
+			in->mode = g->mode;
+			insert_locked(fs, in);
+		}
+	}
+	if (in)
+		in->nlookup++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
+/* Called without locks once @in has left the table. */
+static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
+{
+	/* A general file unlinked while the kernel knew it goes now. */
+	if (in->type == INODE_GENERAL && !S_ISDIR(in->mode)) {
+		int r = acfs_tree_drop(fs->store, in->ino);
+		if (r < 0)
+			acfs_log(LOG_WARNING, "could not drop unlinked file "
+				 "%llu (%s); it is dropped at the next mount",
+				 (unsigned long long)in->ino, strerror(-r));
+	}
+	if (orphaned) {
+		int r = acfs_store_drop_orphan(fs->store, in->ino);
+		if (r < 0)
+			acfs_log(LOG_WARNING,
+				 "could not drop replaced version %llu (%s); "
+				 "it is swept at the next mount",
+				 (unsigned long long)in->ino, strerror(-r));
+	}
+	inode_free(fs, in);
+}
+
+static void maybe_destroy(struct acfs_fs *fs, struct inode *in)
+{
+	bool orphaned = false, gone = false;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	/* A temp file still named in tmp/ stays: the kernel forgets
+	 * dentries under memory pressure (or drop_caches), and the next
+	 * lookup of its name must find it, bytes and all. Removing its name
+	 * takes a lookup first, whose FORGET then ends it. */
+	if (in->nlookup == 0 && in->nopen == 0 && !in->in_tmp) {
+		remove_locked(fs, in);
+		orphaned = in->orphaned;
+		gone = true;
+	}
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (gone)
+		destroy(fs, in, orphaned);
+}
+
+void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nlookup = nlookup > in->nlookup ? 0 : in->nlookup - nlookup;
+	pthread_mutex_unlock(&fs->itab_lock);
+	maybe_destroy(fs, in);
+}
+
+void inode_open(struct acfs_fs *fs, struct inode *in)
+{
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nopen++;
+	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+void inode_close(struct acfs_fs *fs, struct inode *in)
+{
+	/* Decided under in->lock so a concurrent open+read cannot see the
+	 * bytes freed under it. Loaded bytes live only while it is open. */
+	pthread_mutex_lock(&in->lock);
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nopen--;
+	bool last = in->nopen == 0;
+	pthread_mutex_unlock(&fs->itab_lock);
+	/* Kernel hit mode has no RELEASE: bytes in memory stay until a
+	 * read reaches the end of the file (or FORGET), not one load per
+	 * READ. A spill file goes after every read there: partial reads
+	 * must not keep files on the store's disk until FORGET (the kernel's
+	 * page cache serves what it has). */
+	if (last && in->type == INODE_ENTRY &&
+	    (!fs->kernel_hits || in->drop_data || in->data_mapped))
+		fs_unload_locked(fs, in);
+	pthread_mutex_unlock(&in->lock);
+	maybe_destroy(fs, in);
+}
+
+bool inode_in_use(uint64_t id, void *userdata)
+{
+	struct acfs_fs *fs = userdata;
+	bool used;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	used = find_locked(fs, id) != NULL;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return used;
+}
+
+void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept)
+{
+	struct inode *in;
+
+	if (!old_id || !kept)
+		return;
+	pthread_mutex_lock(&fs->itab_lock);
+	in = find_locked(fs, old_id);
+	if (in)
+		in->orphaned = true;
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (!in) {
+		/* Left the table between the commit and now: drop it here. */
+		int r = acfs_store_drop_orphan(fs->store, old_id);
+		if (r < 0)
+			acfs_log(LOG_WARNING,
+				 "could not drop replaced version %llu",
+				 (unsigned long long)old_id);
+	}
+}
+
+struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name)
+{
+	FS_ASSERT_HELD(&fs->itab_lock);
+	struct inode *in = fs->tmp_list;
+
+	while (in && strcmp(in->name, name) != 0)
+		in = in->tnext;
+	return in;
+}
+
+void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in)
+{
+	FS_ASSERT_HELD(&fs->itab_lock);
+	struct inode **p = &fs->tmp_list;
+
+	while (*p && *p != in)
+		p = &(*p)->tnext;
+	if (*p) {
+		*p = in->tnext;
+		fs->ntmp--;
+	}
+	in->tnext = NULL;
+	in->in_tmp = false;
+}
+
+/* Drops the bytes fs_load_locked held for reads (caller holds in->lock). */
+void fs_unload_locked(struct acfs_fs *fs, struct inode *in)
+{
+	if (!in->data)
+		return;
+	if (in->data_mapped) {
+		munmap(in->data, in->data_len ? in->data_len : 1);
+	} else {
+		free(in->data);
+		__atomic_sub_fetch(&fs->loaded_bytes, in->data_len,
+				   __ATOMIC_RELAXED);
+	}
+	in->data = NULL;
+	in->data_len = 0;
+	in->data_mapped = false;
+}

@@ -1,0 +1,412 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Staging: files being written before they become entries. A temp file in
+ * tmp/ (TMP) or a direct create in a shard (PENDING) keeps its bytes in an
+ * unnamed O_TMPFILE in the staging directory, on the store's filesystem;
+ * nothing here touches the store's entries. The commit pipeline
+ * (commit/commit.c) turns a staged inode into an entry.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "cachefs.h"
+
+/* Sets a staged file's size; refuses past --max-entry-size. */
+int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
+{
+	FS_ASSERT_HELD(&in->lock);
+	char what[300];
+	int r = 0;
+
+	if ((uint64_t)size > fs->max_entry_size)
+		r = -EFBIG;
+	else if (ftruncate(in->stage_fd, size) < 0)
+		r = -errno;
+	if (r < 0) {
+		fs_describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_WARNING, "truncate of %s to %lld bytes failed: %s",
+			 what, (long long)size, r == -EFBIG
+			 ? "past --max-entry-size" : strerror(-r));
+		return r;
+	}
+	in->size = (uint64_t)size;
+	return 0;
+}
+
+/* The process (thread group) of thread @tid, or 0 if it is gone. */
+pid_t fs_tgid_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+/*
+ * Whether any process still has the direct create @in open: a file
+ * descriptor whose link in /proc names its path under our mountpoint
+ * (reading the links never reaches the mount). The closing process's
+ * own descriptor is gone from its table by the time FLUSH arrives. Only
+ * direct creates pay this scan; the compiler stores by rename.
+ */
+bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in)
+{
+	char want[PATH_MAX], path[600], link[PATH_MAX];
+	char rel[ACFS_KEY_PATH_MAX];
+	struct dirent *p, *f;
+	bool found = false;
+	DIR *procs, *fds;
+
+	if (!fs->mountpoint)
+		return false;
+	acfs_key_format_path(&in->key, rel);
+	snprintf(want, sizeof(want), "%s/%s", fs->mountpoint, rel);
+	procs = opendir("/proc");
+	if (!procs)
+		return false;
+	while (!found && (p = readdir(procs))) {
+		if (p->d_name[0] < '1' || p->d_name[0] > '9' ||
+		    strtol(p->d_name, NULL, 10) == (long)getpid())
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		fds = opendir(path);
+		if (!fds)
+			continue;
+		while (!found && (f = readdir(fds))) {
+			ssize_t n;
+			if (f->d_name[0] == '.')
+				continue;
+			snprintf(path, sizeof(path), "/proc/%s/fd/%s",
+				 p->d_name, f->d_name);
+			n = readlink(path, link, sizeof(link) - 1);
+			if (n <= 0)
+				continue;
+			link[n] = '\0';
+			found = strcmp(link, want) == 0;
+		}
+		closedir(fds);
+	}
+	closedir(procs);
+	return found;
+}
+
+/* Caller holds in->lock. */
+static void note_writer(struct inode *in, pid_t tid)
+{
+	if (in->type != INODE_PENDING || tid == in->writer_tid)
+		return;
+	in->writer_tid = tid;
+	in->writer_tgid = fs_tgid_of(tid);
+}
+
+static int open_staging(struct acfs_fs *fs)
+{
+	int fd = openat(fs->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * A new staged inode: a fresh version id and an unnamed staging file.
+ * @path names it in the log if that fails.
+ */
+static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
+		      const struct fuse_ctx *who, const char *path,
+		      struct inode **ret)
+{
+	uint64_t id = acfs_store_alloc_id(fs->store);
+	struct inode *in;
+	int fd;
+
+	if (!id) {
+		acfs_log(LOG_ERR, "cannot create %s: no inode number: the "
+			 "store could not record its id counter", path);
+		return -EIO;
+	}
+	fd = open_staging(fs);
+	if (fd < 0) {
+		acfs_log(LOG_ERR, "cannot create %s: staging file in the "
+			 "store: %s", path, strerror(-fd));
+		return fd;
+	}
+	in = inode_new(id, type);
+	if (!in) {
+		close(fd);
+		return -ENOMEM;
+	}
+	in->stage_fd = fd;
+	in->mode = mode & 07777;
+	in->uid = who->uid;
+	in->gid = who->gid;
+	in->atime_ns = in->mtime_ns = in->ctime_ns = acfs_now_ns();
+	*ret = in;
+	return 0;
+}
+
+static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
+			 const struct fuse_ctx *who, struct inode **ret)
+{
+	char path[300];
+	struct inode *in;
+	int r;
+
+	if (strlen(name) > 255)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&fs->itab_lock);
+	bool exists = tmp_find_locked(fs, name) != NULL;
+	bool full = fs->ntmp >= fs->max_tmp_files;
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (exists)
+		return -EEXIST;
+	if (full) {
+		acfs_log(LOG_WARNING, "refused tmp/%s: %u temp files exist "
+			 "already (the limit)", name, fs->max_tmp_files);
+		return -ENOSPC;
+	}
+	snprintf(path, sizeof(path), "tmp/%s", name);
+	r = new_staged(fs, INODE_TMP, mode, who, path, &in);
+	if (r < 0)
+		return r;
+	if (!(in->name = strdup(name))) {
+		inode_free(fs, in);
+		return -ENOMEM;
+	}
+
+	pthread_mutex_lock(&fs->itab_lock);
+	if (tmp_find_locked(fs, name)) {
+		/* Lost a race with another create of the same name. */
+		pthread_mutex_unlock(&fs->itab_lock);
+		inode_free(fs, in);
+		return -EEXIST;
+	}
+	in->tnext = fs->tmp_list;
+	fs->tmp_list = in;
+	fs->ntmp++;
+	in->in_tmp = true;
+	pthread_mutex_unlock(&fs->itab_lock);
+	inode_insert(fs, in);
+	*ret = in;
+	return 0;
+}
+
+static int create_in_shard(struct acfs_fs *fs, unsigned shard,
+			   const char *name, const struct fuse_ctx *who,
+			   bool excl, struct inode **ret)
+{
+	char path[ACFS_KEY_PATH_MAX];
+	struct acfs_key key;
+	struct acfs_entry e;
+	struct inode *in;
+	int r;
+
+	if (acfs_key_parse_name(shard, name, &key) < 0) {
+		acfs_log(LOG_WARNING,
+			 "refused create of monomorph/%02x/%s: entries are "
+			 "named <14 lowercase hex>.bc or .meta", shard, name);
+		return -EINVAL;
+	}
+	if (acfs_store_get(fs->store, &key, &e) == 0) {
+		if (excl)
+			return -EEXIST;
+		acfs_log(LOG_WARNING,
+			 "refused writable open of monomorph/%02x/%s: entries "
+			 "are immutable; replace them by rename", shard, name);
+		return -EACCES;
+	}
+	acfs_key_format_path(&key, path);
+	r = new_staged(fs, INODE_PENDING, 0444, who, path, &in);
+	if (r < 0)
+		return r;
+	in->key = key;
+	/* O_EXCL: one creator of a key wins while its create is in
+	 * flight, as on a plain filesystem. */
+	if ((r = pending_add(fs, in, excl)) < 0) {
+		inode_free(fs, in);
+		return r;
+	}
+	inode_insert(fs, in);
+	*ret = in;
+	return 0;
+}
+
+int fs_create_staged(struct acfs_fs *fs, fuse_ino_t parent, const char *name,
+		     mode_t mode, const struct fuse_ctx *who, bool excl,
+		     struct inode **ret)
+{
+	if (parent == INO_TMP)
+		return create_in_tmp(fs, name, mode, who, ret);
+	if (fs_is_shard(parent) && fs->kernel_hits) {
+		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
+			 "with --hit-mode=kernel entries are stored by writing "
+			 "tmp/ and renaming", (unsigned)(parent - INO_SHARD0),
+			 name);
+		return -EPERM;
+	}
+	if (fs_is_shard(parent))
+		return create_in_shard(fs, (unsigned)(parent - INO_SHARD0),
+				       name, who, excl, ret);
+	if (parent == INO_MONOMORPH) {
+		acfs_log(LOG_WARNING, "refused create of monomorph/%s: only "
+			 "shard directories 00..ff live there", name);
+		return -EINVAL;
+	}
+	acfs_log(LOG_WARNING, "refused create of %s: only monomorph/ "
+		 "and tmp/ are supported at the top of the cache", name);
+	return -EPERM;
+}
+
+void fs_lookup_tmp(fuse_req_t req, const char *name)
+{
+	struct acfs_fs *fs = FS(req);
+	struct fuse_entry_param e = { 0 };
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	in = tmp_find_locked(fs, name);
+	if (in)
+		in->nlookup++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	if (!in) {
+		fs_reply_negative(req, fs->entry_timeout);
+		return;
+	}
+	e.ino = in->ino;
+	e.entry_timeout = fs->entry_timeout;
+	pthread_mutex_lock(&in->lock);
+	e.attr_timeout = fs_attr_timeout(in);
+	fs_file_attr_locked(fs, in, &e.attr);
+	pthread_mutex_unlock(&in->lock);
+	if (fuse_reply_entry(req, &e) != 0)
+		inode_forget(fs, in, 1);
+}
+
+static int cmp_ino(const void *a, const void *b)
+{
+	const struct inode *x = *(struct inode *const *)a;
+	const struct inode *y = *(struct inode *const *)b;
+	return x->ino < y->ino ? -1 : x->ino > y->ino;
+}
+
+/* tmp/ offsets are inode numbers (>= 1024), stable while files come and go. */
+int fs_fill_tmp(struct acfs_fs *fs, struct dirbuf *d, off_t off)
+{
+	struct inode **v;
+	unsigned n = 0;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	v = malloc((fs->ntmp + 1) * sizeof(*v));
+	if (!v) {
+		pthread_mutex_unlock(&fs->itab_lock);
+		return -ENOMEM;
+	}
+	for (struct inode *in = fs->tmp_list; in; in = in->tnext)
+		if ((off_t)in->ino > off)
+			v[n++] = in;
+	qsort(v, n, sizeof(*v), cmp_ino);
+	for (unsigned i = 0; i < n; i++)
+		if (!dirbuf_add(d, v[i]->name, v[i]->ino, S_IFREG,
+				(off_t)v[i]->ino))
+			break;
+	pthread_mutex_unlock(&fs->itab_lock);
+	free(v);
+	return 0;
+}
+
+int fs_rename_in_tmp(struct acfs_fs *fs, const char *name,
+			 const char *newname, unsigned flags)
+{
+	struct inode *src, *dst;
+	int r = 0;
+
+	if (strlen(newname) > 255)
+		return -ENAMETOOLONG;
+	pthread_mutex_lock(&fs->itab_lock);
+	src = tmp_find_locked(fs, name);
+	dst = tmp_find_locked(fs, newname);
+	if (!src) {
+		r = -ENOENT;
+	} else if (src == dst) {
+		r = 0;
+	} else if (dst && (flags & RENAME_NOREPLACE)) {
+		r = -EEXIST;
+	} else {
+		char *copy = strdup(newname);
+		if (!copy) {
+			r = -ENOMEM;
+		} else {
+			if (dst)
+				tmp_unlink_locked(fs, dst);
+			free(src->name);
+			src->name = copy;
+		}
+	}
+	pthread_mutex_unlock(&fs->itab_lock);
+	return r;
+}
+
+int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
+			   const char *buf, size_t size, off_t off, pid_t tid,
+			   size_t *written)
+{
+	FS_ASSERT_HELD(&in->lock);
+	char err[ACFS_ERR_MAX];
+	ssize_t n;
+	int r = 0;
+
+	if (in->type == INODE_ENTRY) {
+		char path[ACFS_KEY_PATH_MAX];
+		acfs_key_format_path(&in->key, path);
+		acfs_log(LOG_WARNING, "refused write to %s: it is committed "
+			 "and immutable", path);
+		r = -EACCES;
+	} else if ((uint64_t)off + size > fs->max_entry_size) {
+		char what[300];
+		fs_describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_WARNING, "refused write to %s past %llu bytes "
+			 "(the --max-entry-size)", what,
+			 (unsigned long long)fs->max_entry_size);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		r = -EFBIG;
+	} else if ((uint64_t)off + size > in->size &&
+		   (r = acfs_store_room(fs->store, size, 1, true, err)) < 0) {
+		/* The staging directory is on the store's filesystem: its
+		 * reserve is RocksDB's, not the writers'. */
+		char what[300];
+		fs_describe_locked(fs, in, what, sizeof(what));
+		acfs_log(LOG_ERR, "write to %s refused: %s", what, err);
+		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+	} else {
+		n = pwrite(in->stage_fd, buf, size, off);
+		if (n < 0) {
+			char what[300];
+			r = -errno;
+			fs_describe_locked(fs, in, what, sizeof(what));
+			acfs_log(LOG_ERR, "write to %s: staging file in %s: %s",
+				 what, fs->store_dir, strerror(-r));
+		} else {
+			if ((uint64_t)off + (uint64_t)n > in->size)
+				in->size = (uint64_t)off + (uint64_t)n;
+			in->written = true;
+			note_writer(in, tid);
+			in->mtime_ns = in->ctime_ns = acfs_now_ns();
+			*written = (size_t)n;
+		}
+	}
+	return r;
+}
