@@ -3,7 +3,8 @@
 
 The settings are read from their one table, core/include/acfs/settings.h
 (X(ID, KEY, CLI, MOUNT_OPT, TYPE, ...)). aria-cachefs(1) must name each
-one's --CLI and its -o MOUNT_OPT; config.example must name its KEY.
+one's --CLI and its -o MOUNT_OPT, its KEY under FILES (the config file)
+and ARIA_CACHE_<KEY> under ENVIRONMENT; config.example must name its KEY.
 """
 import re
 import sys
@@ -15,6 +16,12 @@ EXAMPLE = 'packaging/config.example'
 ROW = re.compile(r'X\((\w+),\s*"([^"]+)",\s*"([^"]+)",\s*"([^"]+)",\s*(\w+)')
 
 
+def section(text, name):
+    """The text of man page section NAME (up to the next heading)."""
+    m = re.search(r'^# ' + name + r'\n(.*?)(?=^# |\Z)', text, re.M | re.S)
+    return m.group(1) if m else ''
+
+
 def main():
     rows = ROW.findall(open(TABLE, encoding='utf-8').read()
                        .replace('\\\n', ' '))
@@ -23,6 +30,8 @@ def main():
               'no longer matches the table')
         return 1
     man = open(MAN, encoding='utf-8').read().replace('\\', '')
+    files = section(man, 'FILES')
+    env = section(man, 'ENVIRONMENT')
     example = open(EXAMPLE, encoding='utf-8').read()
     missing = []
     for ident, key, cli, mopt, _type in rows:
@@ -30,6 +39,11 @@ def main():
             missing.append(f'{MAN}: no --{cli} (setting {key})')
         if not re.search(r'\b' + re.escape(mopt) + r'\b', man):
             missing.append(f'{MAN}: no -o {mopt} (setting {key})')
+        if not re.search(r'\*' + re.escape(key) + r'\*', files):
+            missing.append(f'{MAN}: FILES does not name the key {key}')
+        var = 'ARIA_CACHE_' + key.upper()
+        if not re.search(r'\b' + var + r'\b', env):
+            missing.append(f'{MAN}: ENVIRONMENT does not name {var}')
         if not re.search(r'^#?\s*' + re.escape(key) + r'\s*=', example,
                          re.M):
             missing.append(f'{EXAMPLE}: no "{key} =" line')

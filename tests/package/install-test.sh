@@ -29,7 +29,11 @@ ok "apt-get install ./aria-cachefs_*.deb" \
 ok "installed binaries" test -x /usr/bin/aria-cachefs -a -x /usr/bin/aria-cache
 ok "man aria-cachefs" sh -c "man -P cat aria-cachefs 2>/dev/null | grep -q -- '--max-size'"
 ok "man aria-cache" sh -c "man -P cat aria-cache 2>/dev/null | grep -q 'EXIT STATUS'"
+ok "man aria-cachefs: EXAMPLES render as examples (an fstab line stays whole)" sh -c \
+	"MANWIDTH=80 man -P cat aria-cachefs 2>/dev/null | grep -q 'aria/cache fuse.aria-cachefs max_size=10G,noauto,user 0 0'"
 ok "bash completion installed" test -f /usr/share/bash-completion/completions/aria-cache
+ok "the README and docs/ in the package's doc directory" sh -c \
+	"zgrep -q test-command /usr/share/doc/aria-cachefs/README.md* && ls /usr/share/doc/aria-cachefs/usage.md*"
 # aria-cachefs completes its options from its --help, printed from the
 # one table of settings: every --option of the table is offered.
 complete_daemon() {
