@@ -53,6 +53,17 @@ completion_covers_help() {
 	[ -n "$offered" ]
 }
 ok "bash completion of aria-cachefs offers every setting's option" completion_covers_help
+fish_covers_help() {
+	local offered o
+	offered=$(fish -c 'complete -C "aria-cachefs --"') || return 1
+	for o in $(aria-cachefs --help | grep -o -- '^    --[a-z-]*'); do
+		grep -q -- "^$o\b" <<<"$offered" || { echo "# not offered: $o"; return 1; }
+	done
+	fish -c 'complete -C "aria-cache "' | grep -q '^stats'
+}
+ok "fish completion of aria-cachefs (every setting) and aria-cache (commands)" fish_covers_help
+ok "zsh completions installed and parse" sh -c \
+	"zsh -n /usr/share/zsh/vendor-completions/_aria-cache && zsh -n /usr/share/zsh/vendor-completions/_aria-cachefs"
 units() {
 	local d=$WORK/units inst
 	inst=$(systemd-escape --path "$MNT")
