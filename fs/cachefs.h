@@ -77,6 +77,7 @@
 
 #include "acfs/bitcode.h"
 #include "acfs/config.h"
+#include "acfs/histogram.h"
 #include "acfs/key.h"
 #include "acfs/store.h"
 #include "acfs/validator.h"
@@ -165,6 +166,9 @@ struct acfs_fs {
 	enum acfs_validate validate; /* depth of the check at commit */
 	const char *target;         /* refuse other triples; may be NULL */
 	bool trace;                 /* ARIA_CACHE_TRACE=1: a line per event */
+	/* How long hits, stores, validations and remote fetches take
+	 * (aria-cache metrics); atomic. */
+	struct acfs_histogram latency[ACFS_LAT_COUNT];
 	/*
 	 * --hit-mode=kernel: OPEN and FLUSH answer ENOSYS once, so the
 	 * kernel serves hits from its caches without asking the daemon; uses
@@ -474,6 +478,9 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 		   struct acfs_sync_result *res);
 /* The remotes' counters: lines, or a JSON value. */
 void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
+/* The remotes' counters in Prometheus text format, each sample with
+ * @labels (name="value",...) and remote="URL". */
+void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */
 size_t fs_remote_count(struct acfs_fs *fs);
 

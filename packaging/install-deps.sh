@@ -37,8 +37,9 @@ if ! command -v npm >/dev/null; then
 	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq npm
 fi
 remote_tests=$(cd "$(dirname "$0")/../tests/remote" && pwd)
-if [ ! -d "$remote_tests/node_modules/s3rver" ]; then
-	echo "install-deps: installing s3rver (npm ci in tests/remote)"
+if [ ! -d "$remote_tests/node_modules/s3rver" ] ||
+   [ ! -d "$remote_tests/node_modules/parse-prometheus-text-format" ]; then
+	echo "install-deps: installing s3rver and a Prometheus text-format parser (npm ci in tests/remote)"
 	(cd "$remote_tests" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 if [ ! -e /dev/fuse ]; then

@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "acfs/histogram.h"
 #include "acfs/store.h"
 #include "acfs/validator.h"
 
@@ -52,6 +53,11 @@ struct acfs_cmd_ctx {
 	void (*remote_report)(FILE *out, bool json, void *userdata);
 	int (*remote_sync)(unsigned timeout_ms, FILE *progress,
 			   struct acfs_sync_result *res, void *userdata);
+	/* aria-cache metrics: the daemon's mountpoint, its latency
+	 * histograms and the remotes' counters; NULL in aria-cache. */
+	const char *mountpoint;
+	const struct acfs_histogram *latency; /* ACFS_LAT_COUNT of them */
+	void (*remote_metrics)(FILE *out, const char *labels, void *userdata);
 	void *userdata;
 };
 
@@ -85,6 +91,7 @@ int acfs_cmd_config(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_repair(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_metrics(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 /* repair without a daemon, on STORE/db that does not open (cmd-repair.c);
  * the caller holds the store's lock. Returns the exit code. */
 int acfs_repair_run(const char *store_dir, int argc, char **argv);
@@ -98,6 +105,9 @@ int64_t acfs_cmd_now_ns(void);
 void acfs_cmd_format_time(int64_t ns, char *buf, size_t len);
 /* Writes @s as a JSON string literal. */
 void acfs_cmd_json_string(FILE *f, const char *s);
+/* Writes @s as a Prometheus label value: quoted, with \\, \" and \n
+ * escaped. */
+void acfs_cmd_prom_string(FILE *f, const char *s);
 /*
  * If argv[*i] is --NAME=V or --NAME V, points *ret at V (advancing *i
  * past a separate V) and returns 1; 0 if it is another argument; -1 if V

@@ -15,6 +15,13 @@ static const struct acfs_cmd commands[] = {
 	  "each remote tier its hits, misses, errors, timeouts, bytes up and\n"
 	  "down, upload queue depth and circuit breaker state.\n"
 	  "  --json   machine-readable output", false },
+	{ "metrics", acfs_cmd_metrics, "",
+	  "Prints the counters, gauges and latency histograms (hits, stores,\n"
+	  "validation, remote fetches) in the Prometheus text exposition\n"
+	  "format, labelled with the store, the mount and each remote; for a\n"
+	  "node_exporter textfile collector:\n"
+	  "  aria-cache metrics > DIR/aria-cache.prom.$$ &&\n"
+	  "    mv DIR/aria-cache.prom.$$ DIR/aria-cache.prom", false },
 	{ "zero-stats", acfs_cmd_zero_stats, "[--json]",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
 	{ "gc", acfs_cmd_gc,
@@ -196,6 +203,20 @@ void acfs_cmd_json_string(FILE *f, const char *s)
 			fprintf(f, "\\u%04x", c);
 		else
 			fputc(c, f);
+	}
+	fputc('"', f);
+}
+
+void acfs_cmd_prom_string(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if (*s == '\n')
+			fputs("\\n", f);
+		else
+			fputc(*s, f);
 	}
 	fputc('"', f);
 }

@@ -37,6 +37,7 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 	*ret_len = 0;
 	if (fs->validate == ACFS_VALIDATE_NONE)
 		return 0;
+	int64_t t0 = acfs_now_ns();
 	if (key->kind == ACFS_KIND_META) {
 		r = acfs_json_check(buf, len, err);
 	} else {
@@ -45,6 +46,8 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 					 fs->target, &enc, ret_len, err);
 		*ret_info = enc;
 	}
+	acfs_histogram_observe(&fs->latency[ACFS_LAT_VALIDATE],
+			       acfs_now_ns() - t0);
 	if (r < 0) {
 		acfs_key_format_path(key, path);
 		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes%s%s): %s",
@@ -140,15 +143,15 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 static int commit_locked(struct acfs_fs *fs, struct inode *in,
 			 const struct acfs_key *key, bool noreplace)
 {
-	FS_ASSERT_HELD(&in->lock);
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
 	struct acfs_entry old, ent;
 	bool kept = false;
 	struct acfs_commit c = { 0 };
 	char *buf;
 	int r;
-	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+	int64_t t0 = acfs_now_ns();
 
+	FS_ASSERT_HELD(&in->lock);
 	acfs_key_format_path(key, path);
 	/* The staged bytes are read through a mapping (page cache, not
 	 * daemon memory); the in->lock held keeps the file from changing. */
@@ -204,6 +207,8 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->stored = ent.stored;
 	memcpy(in->digest, ent.digest, sizeof(in->digest));
 	acfs_trace(fs, "store", key, in->size, t0);
+	acfs_histogram_observe(&fs->latency[ACFS_LAT_STORE],
+			       acfs_now_ns() - t0);
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
 		 (unsigned long long)in->size, (unsigned long long)in->ino);
 	return 0;

@@ -31,6 +31,11 @@ static void flush_uses(void *userdata)
 	fs_lru_flush(userdata);
 }
 
+static void remote_metrics(FILE *out, const char *labels, void *userdata)
+{
+	fs_remote_metrics(userdata, out, labels);
+}
+
 static void remote_report(FILE *out, bool json, void *userdata)
 {
 	fs_remote_report(userdata, out, json);
@@ -80,6 +85,9 @@ static void serve(struct acfs_fs *fs, int fd)
 	ctx.on_removed = fs_evicted;
 	ctx.remote_report = remote_report;
 	ctx.remote_sync = remote_sync;
+	ctx.mountpoint = fs->mountpoint;
+	ctx.latency = fs->latency;
+	ctx.remote_metrics = remote_metrics;
 	ctx.userdata = fs;
 	if (ctx.out && ctx.err) {
 		acfs_log(LOG_INFO, "aria-cache %s", argc ? argv[0] : "");

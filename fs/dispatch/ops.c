@@ -140,7 +140,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 	struct acfs_fs *fs = FS(req);
 	bool writing = (fi->flags & O_ACCMODE) != O_RDONLY ||
 		       (fi->flags & O_TRUNC);
-	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+	int64_t t0 = acfs_now_ns();
 	struct inode *in;
 	int r = 0;
 

@@ -22,7 +22,7 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	struct inode *in;
 	int r;
 
-	int64_t t0 = fs->trace ? acfs_now_ns() : 0;
+	int64_t t0 = acfs_now_ns();
 
 	if (acfs_key_parse_name(shard, name, &key) < 0) {
 		fs_reply_negative(req, fs->neg_timeout);
@@ -73,6 +73,8 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		/* No OPEN reaches us in this mode: a found entry is the hit. */
 		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
 		acfs_trace(fs, "hit", &key, ent.size, t0);
+		acfs_histogram_observe(&fs->latency[ACFS_LAT_HIT],
+				       acfs_now_ns() - t0);
 	}
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(fs, in, 1);
@@ -81,9 +83,9 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
 			 struct fuse_file_info *fi, bool writing, int64_t t0)
 {
-	FS_ASSERT_HELD(&in->lock);
 	int r = 0;
 
+	FS_ASSERT_HELD(&in->lock);
 	if (writing) {
 		char path[ACFS_KEY_PATH_MAX];
 		acfs_key_format_path(&in->key, path);
@@ -99,6 +101,8 @@ int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
 		fs_lru_note(fs, in);
 		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
 		acfs_trace(fs, "hit", &in->key, in->size, t0);
+		acfs_histogram_observe(&fs->latency[ACFS_LAT_HIT],
+				       acfs_now_ns() - t0);
 	}
 	return r;
 }

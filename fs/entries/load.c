@@ -168,13 +168,13 @@ static void *map_spill(struct acfs_fs *fs, size_t size, int *ret_err)
 
 int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 {
-	FS_ASSERT_HELD(&in->lock);
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
 	size_t size = in->size;
 	bool mapped = false;
 	void *buf;
 	int r;
 
+	FS_ASSERT_HELD(&in->lock);
 	if (in->data)
 		return 0;
 	acfs_key_format_path(&in->key, path);

@@ -349,9 +349,9 @@ void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept)
 
 struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name)
 {
-	FS_ASSERT_HELD(&fs->itab_lock);
 	struct inode *in = fs->tmp_list;
 
+	FS_ASSERT_HELD(&fs->itab_lock);
 	while (in && strcmp(in->name, name) != 0)
 		in = in->tnext;
 	return in;
@@ -359,9 +359,9 @@ struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name)
 
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in)
 {
-	FS_ASSERT_HELD(&fs->itab_lock);
 	struct inode **p = &fs->tmp_list;
 
+	FS_ASSERT_HELD(&fs->itab_lock);
 	while (*p && *p != in)
 		p = &(*p)->tnext;
 	if (*p) {

@@ -73,9 +73,12 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		err[0] = '\0';
 		/* Fetched bytes count with commits in flight: memory stays
 		 * within --max-loaded whatever sizes remotes announce. */
+		int64_t t0 = acfs_now_ns();
 		rc = acfs_remote_fetch(conns[i], &f->key, fs->max_entry_size,
 				       admit, fs, &admitted, &data, &len,
 				       &down, err);
+		acfs_histogram_observe(&fs->latency[ACFS_LAT_REMOTE_FETCH],
+				       acfs_now_ns() - t0);
 		count(r, C_BYTES_DOWN, down);
 		breaker_result(r, is_failure(rc), err);
 		if (rc == 0) {

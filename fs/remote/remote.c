@@ -142,6 +142,64 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 		fprintf(out, "]}");
 }
 
+void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels)
+{
+	static const char *const help[C_COUNT] = {
+		"Entries fetched from the remote and committed.",
+		"Fetches the remote answered with absent.",
+		"Requests to the remote that failed.",
+		"Requests to the remote that timed out.",
+		"Fetched entries refused (digest, size or validation).",
+		"Bytes received from the remote.",
+		"Bytes sent to the remote.",
+		"Entries uploaded to the remote.",
+		"Upload attempts that failed (retried).",
+		"Uploads given up for good.",
+		"Commits not queued for upload: the queue was full.",
+		"Times the circuit breaker opened.",
+	};
+	struct fs_remotes *rs = fs->remote;
+
+	if (!rs)
+		return;
+	for (int k = 0; k < C_COUNT; k++) {
+		fprintf(out, "# HELP aria_cache_remote_%s_total %s\n"
+			"# TYPE aria_cache_remote_%s_total counter\n",
+			remote_counter_names[k], help[k],
+			remote_counter_names[k]);
+		for (size_t i = 0; i < rs->n; i++) {
+			fprintf(out, "aria_cache_remote_%s_total{%s,remote=",
+				remote_counter_names[k], labels);
+			acfs_cmd_prom_string(out, rs->r[i].url.display);
+			fprintf(out, "} %" PRIu64 "\n",
+				__atomic_load_n(&rs->r[i].c[k],
+						__ATOMIC_RELAXED));
+		}
+	}
+	fprintf(out, "# HELP aria_cache_remote_upload_queue Uploads waiting "
+		"for the remote.\n# TYPE aria_cache_remote_upload_queue "
+		"gauge\n");
+	for (size_t i = 0; i < rs->n; i++) {
+		pthread_mutex_lock(&rs->up_lock);
+		uint64_t queued = rs->r[i].queued;
+		pthread_mutex_unlock(&rs->up_lock);
+		fprintf(out, "aria_cache_remote_upload_queue{%s,remote=",
+			labels);
+		acfs_cmd_prom_string(out, rs->r[i].url.display);
+		fprintf(out, "} %" PRIu64 "\n", queued);
+	}
+	fprintf(out, "# HELP aria_cache_remote_breaker_open 1 while the "
+		"remote is skipped after failures.\n# TYPE "
+		"aria_cache_remote_breaker_open gauge\n");
+	for (size_t i = 0; i < rs->n; i++) {
+		fprintf(out, "aria_cache_remote_breaker_open{%s,remote=",
+			labels);
+		acfs_cmd_prom_string(out, rs->r[i].url.display);
+		fprintf(out, "} %d\n",
+			strcmp(breaker_state(&rs->r[i]), "closed") != 0);
+	}
+}
+
 /* ---- start / stop ---------------------------------------------------------- */
 
 int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)

@@ -21,10 +21,10 @@
 /* Sets a staged file's size; refuses past --max-entry-size. */
 int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
 {
-	FS_ASSERT_HELD(&in->lock);
 	char what[300];
 	int r = 0;
 
+	FS_ASSERT_HELD(&in->lock);
 	if ((uint64_t)size > fs->max_entry_size)
 		r = -EFBIG;
 	else if (ftruncate(in->stage_fd, size) < 0)
@@ -364,11 +364,11 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 			   const char *buf, size_t size, off_t off, pid_t tid,
 			   size_t *written)
 {
-	FS_ASSERT_HELD(&in->lock);
 	char err[ACFS_ERR_MAX];
 	ssize_t n;
 	int r = 0;
 
+	FS_ASSERT_HELD(&in->lock);
 	if (in->type == INODE_ENTRY) {
 		char path[ACFS_KEY_PATH_MAX];
 		acfs_key_format_path(&in->key, path);

@@ -1,5 +1,5 @@
 # fish completion for aria-cache(1).
-set -l commands stats zero-stats gc ls inspect pin unpin clear verify sync repair config
+set -l commands stats zero-stats gc ls inspect pin unpin clear verify sync repair config metrics
 complete -c aria-cache -f
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -a "$commands"
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -s C -x -a '(__fish_complete_directories)' -d 'a mountpoint'
