@@ -481,6 +481,9 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
 /* The remotes' counters in Prometheus text format, each sample with
  * @labels (name="value",...) and remote="URL". */
 void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels);
+/* Bytes down and up and uploads queued, summed over the remotes. */
+void fs_remote_totals(struct acfs_fs *fs, uint64_t *down, uint64_t *up,
+		      uint64_t *queued);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */
 size_t fs_remote_count(struct acfs_fs *fs);
 

@@ -58,6 +58,13 @@ struct acfs_cmd_ctx {
 	const char *mountpoint;
 	const struct acfs_histogram *latency; /* ACFS_LAT_COUNT of them */
 	void (*remote_metrics)(FILE *out, const char *labels, void *userdata);
+	/* aria-cache top: bytes down and up and uploads queued, all
+	 * remotes; NULL in aria-cache. */
+	void (*remote_totals)(uint64_t *down, uint64_t *up, uint64_t *queued,
+			      void *userdata);
+	/* The daemon is stopping: a long command ends now. NULL in
+	 * aria-cache. */
+	bool (*stopping)(void *userdata);
 	void *userdata;
 };
 
@@ -92,6 +99,7 @@ int acfs_cmd_verify(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_repair(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_metrics(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_top(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 /* repair without a daemon, on STORE/db that does not open (cmd-repair.c);
  * the caller holds the store's lock. Returns the exit code. */
 int acfs_repair_run(const char *store_dir, int argc, char **argv);

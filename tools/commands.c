@@ -22,6 +22,14 @@ static const struct acfs_cmd commands[] = {
 	  "node_exporter textfile collector:\n"
 	  "  aria-cache metrics > DIR/aria-cache.prom.$$ &&\n"
 	  "    mv DIR/aria-cache.prom.$$ DIR/aria-cache.prom", false },
+	{ "top", acfs_cmd_top, "[--interval SECONDS] [--count N] [--json]",
+	  "A live view for someone watching a build: hits, misses, stores,\n"
+	  "rejected stores and evictions per second, remote traffic, the\n"
+	  "upload queue; refreshed in place on a terminal, one line per\n"
+	  "sample otherwise. Ctrl-C ends it.\n"
+	  "  --interval SECONDS   between samples (default 1)\n"
+	  "  --count N            stop after N samples\n"
+	  "  --json               one JSON object per sample and line", false },
 	{ "zero-stats", acfs_cmd_zero_stats, "[--json]",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
 	{ "gc", acfs_cmd_gc,

@@ -31,6 +31,22 @@ static void flush_uses(void *userdata)
 	fs_lru_flush(userdata);
 }
 
+static bool stopping(void *userdata)
+{
+	struct acfs_fs *fs = userdata;
+
+	pthread_mutex_lock(&fs->control_lock);
+	bool s = fs->control_stopping;
+	pthread_mutex_unlock(&fs->control_lock);
+	return s;
+}
+
+static void remote_totals(uint64_t *down, uint64_t *up, uint64_t *queued,
+			  void *userdata)
+{
+	fs_remote_totals(userdata, down, up, queued);
+}
+
 static void remote_metrics(FILE *out, const char *labels, void *userdata)
 {
 	fs_remote_metrics(userdata, out, labels);
@@ -88,6 +104,8 @@ static void serve(struct acfs_fs *fs, int fd)
 	ctx.mountpoint = fs->mountpoint;
 	ctx.latency = fs->latency;
 	ctx.remote_metrics = remote_metrics;
+	ctx.remote_totals = remote_totals;
+	ctx.stopping = stopping;
 	ctx.userdata = fs;
 	if (ctx.out && ctx.err) {
 		acfs_log(LOG_INFO, "aria-cache %s", argc ? argv[0] : "");

@@ -200,6 +200,26 @@ void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels)
 	}
 }
 
+void fs_remote_totals(struct acfs_fs *fs, uint64_t *down, uint64_t *up,
+		      uint64_t *queued)
+{
+	struct fs_remotes *rs = fs->remote;
+
+	*down = *up = *queued = 0;
+	if (!rs)
+		return;
+	pthread_mutex_lock(&rs->up_lock);
+	for (size_t i = 0; i < rs->n; i++)
+		*queued += rs->r[i].queued;
+	pthread_mutex_unlock(&rs->up_lock);
+	for (size_t i = 0; i < rs->n; i++) {
+		*down += __atomic_load_n(&rs->r[i].c[C_BYTES_DOWN],
+					 __ATOMIC_RELAXED);
+		*up += __atomic_load_n(&rs->r[i].c[C_BYTES_UP],
+				       __ATOMIC_RELAXED);
+	}
+}
+
 /* ---- start / stop ---------------------------------------------------------- */
 
 int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)

@@ -1,5 +1,5 @@
 # fish completion for aria-cache(1).
-set -l commands stats zero-stats gc ls inspect pin unpin clear verify sync repair config metrics
+set -l commands stats zero-stats gc ls inspect pin unpin clear verify sync repair config metrics top
 complete -c aria-cache -f
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -a "$commands"
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -s C -x -a '(__fish_complete_directories)' -d 'a mountpoint'
@@ -20,3 +20,6 @@ complete -c aria-cache -n "__fish_seen_subcommand_from verify" -l validate -x -a
 complete -c aria-cache -n "__fish_seen_subcommand_from verify" -l target -x
 complete -c aria-cache -n "__fish_seen_subcommand_from sync" -l timeout -x
 complete -c aria-cache -n "__fish_seen_subcommand_from pin unpin inspect" -F
+complete -c aria-cache -n "__fish_seen_subcommand_from top" -l interval -x
+complete -c aria-cache -n "__fish_seen_subcommand_from top" -l count -x
+complete -c aria-cache -n "__fish_seen_subcommand_from top" -l json

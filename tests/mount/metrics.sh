@@ -1,5 +1,6 @@
 #!/bin/bash
-# aria-cache metrics: the Prometheus text exposition format, read by a
+# aria-cache metrics and top. Metrics: the Prometheus text exposition
+# format, read by a
 # Prometheus text-format parser (parse-prometheus-text-format from npm,
 # tests/remote): counters end in _total and agree with stats --json, the
 # latency histograms (hits, stores, validation, remote fetches) are
@@ -133,6 +134,34 @@ console.log(`# ${families.length} families parsed`);
 JS
 }
 ok "metrics parse; counters agree with stats; histograms count hits, stores, validations, remote fetches; labels escaped" check daemon
+# aria-cache top: samples stream back while a build reads; the rates
+# count what happened between them.
+top_while_reading() {
+	CACHE top --count 4 --interval 0.5 --json >"$WORK/top.json" &
+	local pid=$! i
+	for i in $(seq 1 40); do
+		cat "$MNT/monomorph/4d/00000000000e0$((i % 5 + 1)).bc" >/dev/null || return 1
+	done
+	wait "$pid" || return 1
+	python3 - "$WORK/top.json" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print('#', rows)
+assert len(rows) == 4, len(rows)
+assert all(r['interval_seconds'] > 0.4 for r in rows)
+assert any(r['hits_per_second'] > 0 for r in rows), 'no hits seen'
+hits = [r['hits'] for r in rows]
+assert hits == sorted(hits), hits
+# The rates add up to what the totals moved.
+moved = sum(r['hits_per_second'] * r['interval_seconds'] for r in rows[1:])
+assert abs(moved - (hits[-1] - hits[0])) <= 1, (moved, hits)
+PY
+}
+ok "top --json: four samples while 40 hits happen, rates add up to the totals" top_while_reading
+ok "top on a pipe: one line per sample" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' top --count 2 --interval 0.2 | grep -c '^hits/s ' | grep -qx 2"
+ok "top --interval 0 is a usage error (exit 2)" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' top --interval 0 2>/dev/null; [ \$? -eq 2 ]"
 ok "unmount" fusermount3 -u "$MNT"
 wait_until "the daemon is gone" 30 "[ -z \"\$(daemon_pid)\" ] || ! kill -0 \$(daemon_pid) 2>/dev/null" >/dev/null
 ok "without a daemon: metrics of the store itself" sh -c \
