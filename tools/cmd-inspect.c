@@ -8,9 +8,10 @@
 #include "acfs/size.h"
 #include "cmd.h"
 
+/* @dis: the module as LLVM assembly (--disassemble), or NULL. */
 static void print_json(struct acfs_cmd_ctx *ctx, const char *path,
 		       const struct acfs_key *key, const struct acfs_entry *e,
-		       const struct acfs_bitcode_info *info)
+		       const struct acfs_bitcode_info *info, const char *dis)
 {
 	FILE *o = ctx->out;
 
@@ -41,6 +42,10 @@ static void print_json(struct acfs_cmd_ctx *ctx, const char *path,
 			f += n + (f[n] == '\n');
 		}
 		fprintf(o, "]");
+	}
+	if (dis) {
+		fprintf(o, ", \"disassembly\": ");
+		acfs_cmd_json_string(o, dis);
 	}
 	fprintf(o, "}\n");
 }
@@ -129,12 +134,15 @@ int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		if (r < 0) {
 			fprintf(ctx->err, "aria-cache inspect: cannot "
 				"disassemble %s: %s\n", path, err);
+		} else if (json) {
+			print_json(ctx, path, &key, &e, ip, text);
+			free(text);
 		} else {
 			fputs(text, ctx->out);
 			free(text);
 		}
 	} else if (json) {
-		print_json(ctx, path, &key, &e, ip);
+		print_json(ctx, path, &key, &e, ip, NULL);
 	} else {
 		print_text(ctx, path, &key, &e, ip);
 	}

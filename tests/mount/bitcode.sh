@@ -100,6 +100,8 @@ ok "aria-cache inspect --json" inspect
 ok "aria-cache inspect by path" sh -c "'$ACFS_TOOL' -C '$MNT' inspect '$P' | grep -q 'functions   300'"
 ok "aria-cache inspect --disassemble prints textual IR" sh -c \
 	"'$ACFS_TOOL' -C '$MNT' inspect $K --disassemble | grep -q 'define i32 @aria_max_good_299'"
+ok "inspect --disassemble --json: the record with the IR in one JSON value" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' inspect $K --disassemble --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert \"define i32 @aria_max_good_299\" in d[\"disassembly\"], d.keys(); assert d[\"kind\"] == \"bc\"'"
 meta() {
 	local m=$MNT/monomorph/c4/aaaaaaaaaaaa01.meta
 	printf '{"signature":"func<T>:max","types":["int32"],"hash":"x"}' >"$WORK/m.json"
