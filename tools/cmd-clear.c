@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* aria-cache clear [--yes]: aria-cache asks before it forwards --yes. */
+/* aria-cache clear [--yes] [--json]: aria-cache asks before it forwards
+ * --yes. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,12 +35,14 @@ int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
 	struct keys keys = { 0 };
 	uint64_t removed = 0, bytes = 0;
-	bool yes = false;
+	bool yes = false, json = false;
 	int r, status = 0;
 
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--yes") == 0 || strcmp(argv[i], "-y") == 0)
 			yes = true;
+		else if (strcmp(argv[i], "--json") == 0)
+			json = true;
 		else
 			return acfs_cmd_usage_error(ctx, "clear",
 						    "unknown option %s",
@@ -90,8 +93,17 @@ int acfs_cmd_clear(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		fprintf(ctx->err, "\n");
 	char h[32];
 	acfs_size_format(bytes, h, sizeof(h));
-	fprintf(ctx->out, "removed %llu entries (%s)\n",
-		(unsigned long long)removed, h);
+	if (json) {
+		fprintf(ctx->out, "{\"store\": ");
+		acfs_cmd_json_string(ctx->out, ctx->store_dir);
+		fprintf(ctx->out, ", \"removed\": %llu, \"removed_bytes\": "
+			"%llu, \"complete\": %s}\n",
+			(unsigned long long)removed,
+			(unsigned long long)bytes, status ? "false" : "true");
+	} else {
+		fprintf(ctx->out, "removed %llu entries (%s)\n",
+			(unsigned long long)removed, h);
+	}
 	free(keys.v);
 	return status;
 }

@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* aria-cache pin|unpin KEY|PATH... */
+/* aria-cache pin|unpin [--json] KEY|PATH... */
 #include <errno.h>
 #include <string.h>
 
@@ -8,13 +8,21 @@
 static int set_pins(struct acfs_cmd_ctx *ctx, int argc, char **argv, bool pin)
 {
 	const char *name = pin ? "pin" : "unpin";
-	int status = 0;
+	int status = 0, n = 0;
+	bool json = false;
 
-	if (argc < 2)
+	for (int i = 1; i < argc; i++)
+		json |= strcmp(argv[i], "--json") == 0;
+	if (argc < 2 + json)
 		return acfs_cmd_usage_error(ctx, name, "needs a key or path");
+	if (json)
+		fprintf(ctx->out, "{\"%s\": [", pin ? "pinned" : "unpinned");
 	for (int i = 1; i < argc; i++) {
 		struct acfs_key key;
 		char path[ACFS_KEY_PATH_MAX];
+
+		if (strcmp(argv[i], "--json") == 0)
+			continue;
 
 		if (acfs_key_parse_any(argv[i], &key) < 0) {
 			fprintf(ctx->err, "aria-cache %s: %s is neither a key "
@@ -33,11 +41,16 @@ static int set_pins(struct acfs_cmd_ctx *ctx, int argc, char **argv, bool pin)
 			fprintf(ctx->err, "aria-cache %s: %s: %s\n", name, path,
 				strerror(-r));
 			status = 1;
+		} else if (json) {
+			fprintf(ctx->out, "%s", n++ ? ", " : "");
+			acfs_cmd_json_string(ctx->out, path);
 		} else {
 			fprintf(ctx->out, "%s %s\n", pin ? "pinned" : "unpinned",
 				path);
 		}
 	}
+	if (json)
+		fprintf(ctx->out, "]}\n");
 	return status;
 }
 

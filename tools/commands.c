@@ -57,11 +57,11 @@ static const struct acfs_cmd commands[] = {
 	  "producer and the defined functions.\n"
 	  "  --json          machine-readable output\n"
 	  "  --disassemble   print the module as textual LLVM IR", false },
-	{ "pin", acfs_cmd_pin, "KEY|PATH...",
+	{ "pin", acfs_cmd_pin, "[--json] KEY|PATH...",
 	  "Pins entries: never evicted. KEY is 16 hex digits (the .bc), or\n"
 	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta.", false },
-	{ "unpin", acfs_cmd_unpin, "KEY|PATH...", "Unpins entries.", false },
-	{ "clear", acfs_cmd_clear, "[--yes]",
+	{ "unpin", acfs_cmd_unpin, "[--json] KEY|PATH...", "Unpins entries.", false },
+	{ "clear", acfs_cmd_clear, "[--yes] [--json]",
 	  "Removes every entry, pinned ones too. Asks first unless --yes.", false },
 	{ "verify", acfs_cmd_verify,
 	  "[--repair] [--validate LEVEL] [--target TRIPLE] [--json]",

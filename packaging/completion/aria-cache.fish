@@ -6,7 +6,7 @@ complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -s C -x -a
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -l store -x -a '(__fish_complete_directories)' -d 'a store'
 complete -c aria-cache -n "not __fish_seen_subcommand_from $commands" -l version
 complete -c aria-cache -l help
-complete -c aria-cache -n "__fish_seen_subcommand_from stats zero-stats config gc repair ls inspect verify sync" -l json
+complete -c aria-cache -n "__fish_seen_subcommand_from stats zero-stats config gc repair ls inspect verify sync clear pin unpin" -l json
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l max-size -x
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l older-than -x
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l dry-run
