@@ -30,7 +30,8 @@
  *      version's "in use" answer cannot go stale during a commit.
  *
  * Locks, what each protects, and the order they nest in (a thread holding
- * one may take only those below it; leaves take nothing). Functions named
+ * one may take only those below it; leaves take nothing); d-> locks are
+ * the daemon's (struct acfs_daemon), fs-> ones a mount's. Functions named
  * *_locked require the named lock held; debug builds assert it
  * (FS_ASSERT_HELD).
  *
@@ -38,8 +39,8 @@
  *   inode->lock        an inode's type, key, size, times,     every request
  *                      staging fd, loaded bytes (fields         on an inode
  *                      marked "lock" in struct inode)
- *   fs->commit_lock    commit_bytes (commit/gate.c)           commits, fetches
- *   fs->ns_lock (rw)   the namespace: store reads that pin    lookups (shared),
+ *   d->commit_lock     commit_bytes (commit/gate.c)           commits, fetches
+ *   d->ns_lock (rw)    the namespace: store reads that pin    lookups (shared),
  *                      a version vs commits/removes/evictions  commits (excl.)
  *   store->tree_lock   the general tree (core/tree.c)         tree requests
  *   store->lock        entries, lru rows, counters, ids       core/store.c
@@ -48,15 +49,15 @@
  *   fs->itab_lock      the inode table, tmp/ names, pending   inodes/inode.c
  *                      list, nlookup/nopen (fields marked
  *                      "itab_lock")
- *   fs->verified_lock  versions checked since start           entries/load.c
- *   fs->lru_lock       recorded uses, evict_wanted, stopping  housekeeping/
+ *   d->verified_lock   versions checked since start           entries/load.c
+ *   d->lru_lock        recorded uses, evict_wanted, stopping  housekeeping/
  *   fs->inval_lock     queued kernel invalidations (after      housekeeping/
  *                      lru_lock when both)
  *   remote locks       per remote: breaker, counters (r->lock); remote/
  *                      fetches and negative cache (rs->lock);
  *                      upload queues (rs->up_lock): leaves
  *   validator lock     helper processes (core/validator.c)    commits
- *   fs->control_lock   control clients                        daemon/control.c
+ *   d->control_lock    control clients                        daemon/control.c
  *
  *   Order: inode->lock > commit_lock > ns_lock > tree_lock > store->lock >
  *   kv->lock > itab_lock > verified_lock > lru_lock > inval_lock; the
@@ -151,16 +152,20 @@ struct inode {
 	unsigned char digest[ACFS_DIGEST_SIZE]; /* ENTRY: from its record */
 };
 
-struct acfs_fs {
+struct acfs_fs;
+
+/*
+ * Daemon-wide state: one per daemon, whatever it serves. The store and
+ * its namespace lock, the settings, the LLVM helpers, the memory gates,
+ * the LRU keeper, the remote tiers and the control socket.
+ */
+struct acfs_daemon {
 	/* The settings the daemon runs with and where each came from
 	 * (aria-cache config through a mount shows them). Read-only. */
 	const struct acfs_config *config;
 	struct acfs_store *store;
+	char *store_dir;
 	int staging_dfd;            /* directory of staging files */
-	struct fuse_session *se;
-	uid_t uid;                  /* owner of the tree and of entries */
-	gid_t gid;                  /* its group (--group) */
-	mode_t dir_mode;            /* 0755, or 0775 with --group */
 	int64_t start_ns;
 	uint64_t max_entry_size;
 	enum acfs_validate validate; /* depth of the check at commit */
@@ -178,8 +183,7 @@ struct acfs_fs {
 	 * (which commit at FLUSH) are refused.
 	 */
 	bool kernel_hits;
-	double kernel_entry_timeout;
-	unsigned max_tmp_files;
+	unsigned max_tmp_files;     /* staging files the fd budget allows */
 	enum acfs_verify_reads verify_reads;
 	bool evict_general;         /* general files count in the budget */
 	struct acfs_validator *validator; /* LLVM in helper processes */
@@ -198,12 +202,8 @@ struct acfs_fs {
 	pthread_mutex_t verified_lock;
 	uint64_t *verified;         /* versions checked since start */
 	size_t verified_cap, verified_n; /* protected by verified_lock */
-	double entry_timeout;       /* committed entries and dirs */
-	double neg_timeout;         /* absent entries */
 
 	pthread_rwlock_t ns_lock;   /* see invariant 3 */
-	char *store_dir;
-	const char *mountpoint;     /* absolute; never accessed, only named */
 	uint64_t max_size;          /* the budget, stored bytes */
 	unsigned low_water_pct;     /* eviction stops at this % of it */
 	unsigned flush_secs;        /* uses reach the store this often */
@@ -215,18 +215,11 @@ struct acfs_fs {
 	struct acfs_touch *touches; /* protected by lru_lock */
 	size_t ntouches, touch_cap; /* protected by lru_lock */
 	bool evict_wanted;          /* protected by lru_lock */
-	bool stopping;              /* written under lru_lock and inval_lock;
-				       read under either */
+	bool stopping;              /* written under lru_lock and the
+				       mounts' inval_lock; read under either */
 	uint64_t evict_passes;      /* protected by lru_lock */
 	pthread_t keeper;
 	bool keeper_started;
-
-	/* kernel dentry invalidations, sent from their own thread */
-	pthread_mutex_t inval_lock;
-	pthread_cond_t inval_cv;
-	struct inval *inval_head;   /* protected by inval_lock */
-	pthread_t notifier;
-	bool notifier_started;
 
 	/* remote/: remote tiers (--remote); NULL without */
 	struct fs_remotes *remote;
@@ -245,6 +238,30 @@ struct acfs_fs {
 	struct client *clients;     /* protected by control_lock */
 	unsigned nclients;          /* protected by control_lock */
 	bool control_stopping;      /* protected by control_lock */
+};
+
+/*
+ * Per-mount state: a FUSE session, what the kernel knows of it (its
+ * inode table, tmp/ names, direct creates) and its kernel invalidations.
+ * Everything shared goes through d. Today a daemon serves one mount.
+ */
+struct acfs_fs {
+	struct acfs_daemon *d;
+	struct fuse_session *se;
+	const char *mountpoint;     /* absolute; never accessed, only named */
+	uid_t uid;                  /* owner of the tree and of entries */
+	gid_t gid;                  /* its group (--group) */
+	mode_t dir_mode;            /* 0755, or 0775 with --group */
+	double entry_timeout;       /* committed entries and dirs */
+	double neg_timeout;         /* absent entries */
+	double kernel_entry_timeout; /* entries with --hit-mode=kernel */
+
+	/* kernel dentry invalidations, sent from their own thread */
+	pthread_mutex_t inval_lock;
+	pthread_cond_t inval_cv;
+	struct inval *inval_head;   /* protected by inval_lock */
+	pthread_t notifier;
+	bool notifier_started;
 
 	pthread_mutex_t itab_lock;
 	struct inode **buckets;     /* protected by itab_lock */

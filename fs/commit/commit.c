@@ -35,25 +35,25 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 
 	*ret_info = NULL;
 	*ret_len = 0;
-	if (fs->validate == ACFS_VALIDATE_NONE)
+	if (fs->d->validate == ACFS_VALIDATE_NONE)
 		return 0;
 	int64_t t0 = acfs_now_ns();
 	if (key->kind == ACFS_KIND_META) {
 		r = acfs_json_check(buf, len, err);
 	} else {
 		/* LLVM runs in a helper process: it aborts on some inputs. */
-		r = acfs_validator_check(fs->validator, buf, len, fs->validate,
-					 fs->target, &enc, ret_len, err);
+		r = acfs_validator_check(fs->d->validator, buf, len, fs->d->validate,
+					 fs->d->target, &enc, ret_len, err);
 		*ret_info = enc;
 	}
-	acfs_histogram_observe(&fs->latency[ACFS_LAT_VALIDATE],
+	acfs_histogram_observe(&fs->d->latency[ACFS_LAT_VALIDATE],
 			       acfs_now_ns() - t0);
 	if (r < 0) {
 		acfs_key_format_path(key, path);
 		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes%s%s): %s",
 			 path, len, origin ? " from remote " : "",
 			 origin ? origin : "", err[0] ? err : strerror(-r));
-		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 	return 0;
@@ -74,9 +74,9 @@ static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
 	int r;
 
 	for (int tries = 0;; tries++) {
-		pthread_rwlock_wrlock(&fs->ns_lock);
-		r = acfs_store_commit(fs->store, c, ent, old, kept, err);
-		pthread_rwlock_unlock(&fs->ns_lock);
+		pthread_rwlock_wrlock(&fs->d->ns_lock);
+		r = acfs_store_commit(fs->d->store, c, ent, old, kept, err);
+		pthread_rwlock_unlock(&fs->d->ns_lock);
 		if (r != -EAGAIN)
 			return r;
 		if (tries == 3) {
@@ -85,7 +85,7 @@ static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
 			snprintf(err, ACFS_ERR_MAX, "the store is over its "
 				 "%llu-byte budget and eviction cannot free "
 				 "space (pinned entries?); unpin or raise "
-				 "--max-size", (unsigned long long)fs->max_size);
+				 "--max-size", (unsigned long long)fs->d->max_size);
 			return -ENOSPC;
 		}
 		fs_lru_wait_room(fs);
@@ -102,7 +102,7 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 	int r;
 
 	acfs_key_format_path(key, path);
-	if (len > fs->max_entry_size) {
+	if (len > fs->d->max_entry_size) {
 		acfs_log(LOG_WARNING, "refused %s from remote %s: %zu bytes, "
 			 "over --max-entry-size", path, origin, len);
 		return -EFBIG;
@@ -111,7 +111,7 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 	if (r < 0)
 		return r;
 	c.key = *key;
-	c.id = acfs_store_alloc_id(fs->store);
+	c.id = acfs_store_alloc_id(fs->d->store);
 	c.data = data;
 	c.size = len;
 	c.now_ns = acfs_now_ns();
@@ -192,7 +192,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		return r;
 	if (r < 0) {
 		acfs_log(LOG_ERR, "commit of %s failed: %s", path, err);
-		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 		return r;
 	}
 	if (fs_over_budget(fs))
@@ -207,7 +207,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->stored = ent.stored;
 	memcpy(in->digest, ent.digest, sizeof(in->digest));
 	acfs_trace(fs, "store", key, in->size, t0);
-	acfs_histogram_observe(&fs->latency[ACFS_LAT_STORE],
+	acfs_histogram_observe(&fs->d->latency[ACFS_LAT_STORE],
 			       acfs_now_ns() - t0);
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
 		 (unsigned long long)in->size, (unsigned long long)in->ino);
@@ -301,10 +301,10 @@ int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name)
 
 	if (acfs_key_parse_name(shard, name, &key) < 0)
 		return -ENOENT;
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = acfs_store_remove(fs->store, &key, 0, inode_in_use, fs, &old, &kept,
+	pthread_rwlock_wrlock(&fs->d->ns_lock);
+	r = acfs_store_remove(fs->d->store, &key, 0, inode_in_use, fs, &old, &kept,
 			      err);
-	pthread_rwlock_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&fs->d->ns_lock);
 	if (r == 0) {
 		inode_retired(fs, old.id, kept);
 	} else if (r != -ENOENT) {

@@ -10,15 +10,15 @@
 
 void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take)
 {
-	pthread_mutex_lock(&fs->commit_lock);
+	pthread_mutex_lock(&fs->d->commit_lock);
 	if (take) {
-		while (fs->commit_bytes > 0 &&
-		       fs->commit_bytes + bytes > fs->max_loaded)
-			pthread_cond_wait(&fs->commit_cv, &fs->commit_lock);
-		fs->commit_bytes += bytes;
+		while (fs->d->commit_bytes > 0 &&
+		       fs->d->commit_bytes + bytes > fs->d->max_loaded)
+			pthread_cond_wait(&fs->d->commit_cv, &fs->d->commit_lock);
+		fs->d->commit_bytes += bytes;
 	} else {
-		fs->commit_bytes -= bytes;
-		pthread_cond_broadcast(&fs->commit_cv);
+		fs->d->commit_bytes -= bytes;
+		pthread_cond_broadcast(&fs->d->commit_cv);
 	}
-	pthread_mutex_unlock(&fs->commit_lock);
+	pthread_mutex_unlock(&fs->d->commit_lock);
 }

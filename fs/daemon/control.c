@@ -35,9 +35,9 @@ static bool stopping(void *userdata)
 {
 	struct acfs_fs *fs = userdata;
 
-	pthread_mutex_lock(&fs->control_lock);
-	bool s = fs->control_stopping;
-	pthread_mutex_unlock(&fs->control_lock);
+	pthread_mutex_lock(&fs->d->control_lock);
+	bool s = fs->d->control_stopping;
+	pthread_mutex_unlock(&fs->d->control_lock);
 	return s;
 }
 
@@ -69,7 +69,7 @@ static int remote_sync(unsigned timeout_ms, FILE *progress,
 struct client {
 	struct acfs_fs *fs;
 	int fd;
-	struct client *next;       /* fs->clients; control_lock */
+	struct client *next;       /* fs->d->clients; control_lock */
 };
 
 static void serve(struct acfs_fs *fs, int fd)
@@ -87,22 +87,22 @@ static void serve(struct acfs_fs *fs, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 	if (acfs_control_read_request(fd, &argc, &argv, &progress) < 0)
 		return;
-	ctx.store = fs->store;
-	ctx.store_dir = fs->store_dir;
+	ctx.store = fs->d->store;
+	ctx.store_dir = fs->d->store_dir;
 	ctx.out = acfs_control_stream(fd, 'O');
 	ctx.err = acfs_control_stream(fd, 'R');
 	ctx.progress = progress;
-	ctx.daemon_start_ns = fs->start_ns;
-	ctx.config = fs->config;
+	ctx.daemon_start_ns = fs->d->start_ns;
+	ctx.config = fs->d->config;
 	ctx.flush_uses = flush_uses;
 	ctx.batch_lock = fs_evict_batch_lock;
 	ctx.in_use = inode_in_use;
-	ctx.validator = fs->validator;
+	ctx.validator = fs->d->validator;
 	ctx.on_removed = fs_evicted;
 	ctx.remote_report = remote_report;
 	ctx.remote_sync = remote_sync;
 	ctx.mountpoint = fs->mountpoint;
-	ctx.latency = fs->latency;
+	ctx.latency = fs->d->latency;
 	ctx.remote_metrics = remote_metrics;
 	ctx.remote_totals = remote_totals;
 	ctx.stopping = stopping;
@@ -127,16 +127,16 @@ static void *client_main(void *arg)
 	struct acfs_fs *fs = c->fs;
 
 	serve(fs, c->fd);
-	pthread_mutex_lock(&fs->control_lock);
-	for (struct client **p = &fs->clients; *p; p = &(*p)->next)
+	pthread_mutex_lock(&fs->d->control_lock);
+	for (struct client **p = &fs->d->clients; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
 			break;
 		}
-	fs->nclients--;
+	fs->d->nclients--;
 	close(c->fd);
-	pthread_cond_broadcast(&fs->control_cv);
-	pthread_mutex_unlock(&fs->control_lock);
+	pthread_cond_broadcast(&fs->d->control_cv);
+	pthread_mutex_unlock(&fs->d->control_lock);
 	free(c);
 	return NULL;
 }
@@ -160,7 +160,7 @@ static void *control_main(void *arg)
 	struct timeval stv = { .tv_sec = 1 };
 
 	for (;;) {
-		int fd = accept4(fs->control_fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(fs->d->control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EMFILE || errno == ENFILE)
@@ -172,23 +172,23 @@ static void *control_main(void *arg)
 		pthread_t t;
 		bool started = false;
 
-		pthread_mutex_lock(&fs->control_lock);
-		if (c && fs->nclients < ACFS_CONTROL_CLIENTS_MAX &&
-		    !fs->control_stopping) {
+		pthread_mutex_lock(&fs->d->control_lock);
+		if (c && fs->d->nclients < ACFS_CONTROL_CLIENTS_MAX &&
+		    !fs->d->control_stopping) {
 			c->fs = fs;
 			c->fd = fd;
 			pthread_attr_init(&attr);
 			pthread_attr_setdetachstate(&attr,
 						    PTHREAD_CREATE_DETACHED);
 			if (pthread_create(&t, &attr, client_main, c) == 0) {
-				c->next = fs->clients;
-				fs->clients = c;
-				fs->nclients++;
+				c->next = fs->d->clients;
+				fs->d->clients = c;
+				fs->d->nclients++;
 				started = true;
 			}
 			pthread_attr_destroy(&attr);
 		}
-		pthread_mutex_unlock(&fs->control_lock);
+		pthread_mutex_unlock(&fs->d->control_lock);
 		if (!started) {
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv,
 				   sizeof(stv));
@@ -202,24 +202,24 @@ static void *control_main(void *arg)
 
 int fs_control_start(struct acfs_fs *fs)
 {
-	int r = acfs_control_listen(fs->store_dir, &fs->control_fd);
+	int r = acfs_control_listen(fs->d->store_dir, &fs->d->control_fd);
 
 	if (r < 0) {
 		acfs_log(LOG_ERR, "cannot listen on %s/control.sock: %s; "
 			 "aria-cache will not reach this daemon",
-			 fs->store_dir, strerror(-r));
-		fs->control_fd = -1;
+			 fs->d->store_dir, strerror(-r));
+		fs->d->control_fd = -1;
 		return r;
 	}
-	pthread_mutex_init(&fs->control_lock, NULL);
-	pthread_cond_init(&fs->control_cv, NULL);
-	r = pthread_create(&fs->control, NULL, control_main, fs);
+	pthread_mutex_init(&fs->d->control_lock, NULL);
+	pthread_cond_init(&fs->d->control_cv, NULL);
+	r = pthread_create(&fs->d->control, NULL, control_main, fs);
 	if (r) {
-		close(fs->control_fd);
-		fs->control_fd = -1;
+		close(fs->d->control_fd);
+		fs->d->control_fd = -1;
 		return -r;
 	}
-	fs->control_started = true;
+	fs->d->control_started = true;
 	return 0;
 }
 
@@ -229,34 +229,34 @@ bool fs_control_stop(struct acfs_fs *fs)
 	struct timespec until;
 	bool done;
 
-	if (!fs->control_started)
+	if (!fs->d->control_started)
 		return true;
-	shutdown(fs->control_fd, SHUT_RDWR);
-	pthread_join(fs->control, NULL);
-	close(fs->control_fd);
-	fs->control_fd = -1;
-	if (acfs_control_path(fs->store_dir, path, sizeof(path)) == 0)
+	shutdown(fs->d->control_fd, SHUT_RDWR);
+	pthread_join(fs->d->control, NULL);
+	close(fs->d->control_fd);
+	fs->d->control_fd = -1;
+	if (acfs_control_path(fs->d->store_dir, path, sizeof(path)) == 0)
 		unlink(path);
 	/* Clients' sockets shut: their reads and sends fail at once, and
 	 * their commands end (or keep running without output). */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ACFS_CONTROL_STOP_WAIT_S;
-	pthread_mutex_lock(&fs->control_lock);
-	fs->control_stopping = true;
-	for (struct client *c = fs->clients; c; c = c->next)
+	pthread_mutex_lock(&fs->d->control_lock);
+	fs->d->control_stopping = true;
+	for (struct client *c = fs->d->clients; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
-	while (fs->nclients > 0 &&
-	       pthread_cond_timedwait(&fs->control_cv, &fs->control_lock,
+	while (fs->d->nclients > 0 &&
+	       pthread_cond_timedwait(&fs->d->control_cv, &fs->d->control_lock,
 				      &until) != ETIMEDOUT)
 		;
-	done = fs->nclients == 0;
-	pthread_mutex_unlock(&fs->control_lock);
+	done = fs->d->nclients == 0;
+	pthread_mutex_unlock(&fs->d->control_lock);
 	if (!done) {
 		acfs_log(LOG_WARNING, "%u aria-cache commands still running "
 			 "after %d s; exiting without them (the store is "
-			 "crash-safe)", fs->nclients, ACFS_CONTROL_STOP_WAIT_S);
+			 "crash-safe)", fs->d->nclients, ACFS_CONTROL_STOP_WAIT_S);
 		return false;
 	}
-	fs->control_started = false;
+	fs->d->control_started = false;
 	return true;
 }

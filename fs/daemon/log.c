@@ -41,7 +41,7 @@ void acfs_trace(struct acfs_fs *fs, const char *event,
 {
 	char path[ACFS_KEY_PATH_MAX];
 
-	if (!fs->trace)
+	if (!fs->d->trace)
 		return;
 	acfs_key_format_path(key, path);
 	acfs_log(LOG_INFO, "trace %s %s %llu bytes %.1f us", event, path,

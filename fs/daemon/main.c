@@ -347,16 +347,16 @@ static void apply_config(struct acfs_fs *fs, const struct acfs_config *cfg)
 {
 	const char *t = getenv("ARIA_CACHE_TRACE");
 
-	fs->max_size = cfg->max_size;
-	fs->max_entry_size = cfg->max_entry_size;
-	fs->validate = cfg->validate;
-	fs->target = cfg->value[ACFS_SET_TARGET];
-	fs->kernel_hits = cfg->kernel_hits;
-	fs->verify_reads = cfg->verify_reads;
-	fs->evict_general = cfg->evict_general;
-	fs->max_loaded = cfg->max_loaded;
+	fs->d->max_size = cfg->max_size;
+	fs->d->max_entry_size = cfg->max_entry_size;
+	fs->d->validate = cfg->validate;
+	fs->d->target = cfg->value[ACFS_SET_TARGET];
+	fs->d->kernel_hits = cfg->kernel_hits;
+	fs->d->verify_reads = cfg->verify_reads;
+	fs->d->evict_general = cfg->evict_general;
+	fs->d->max_loaded = cfg->max_loaded;
 	fs->kernel_entry_timeout = 30.0;
-	fs->trace = t && *t && strcmp(t, "0") != 0;
+	fs->d->trace = t && *t && strcmp(t, "0") != 0;
 }
 
 int main(int argc, char *argv[])
@@ -365,7 +365,8 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct options opts = { 0 };
 	struct acfs_store_options sopts = { 0 };
-	struct acfs_fs fs = { .staging_dfd = -1 };
+	struct acfs_daemon daemon = { .staging_dfd = -1 };
+	struct acfs_fs fs = { .d = &daemon };
 	struct fuse_loop_config *loop = NULL;
 	char *store_dir = NULL, *mp = NULL, err[ACFS_ERR_MAX] = "";
 	struct acfs_config cfg = { 0 };
@@ -438,7 +439,7 @@ int main(int argc, char *argv[])
 	apply_config(&fs, &cfg);
 	/* One LLVM helper per core; started at the first commit. */
 	if (acfs_validator_new(NULL, (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
-			       &fs.validator) < 0) {
+			       &fs.d->validator) < 0) {
 		fprintf(stderr, "aria-cachefs: out of memory\n");
 		goto out_args;
 	}
@@ -478,12 +479,12 @@ int main(int argc, char *argv[])
 	}
 	if (lock_store(store_dir, mp, &lock_fd) < 0)
 		goto out_args;
-	if ((r = prepare_staging(store_dir, &fs.staging_dfd)) < 0) {
+	if ((r = prepare_staging(store_dir, &fs.d->staging_dfd)) < 0) {
 		fprintf(stderr, "aria-cachefs: staging directory in %s: %s\n",
 			store_dir, strerror(-r));
 		goto out_lock;
 	}
-	if (plan_fds(&sopts.max_open_files, &fs.max_tmp_files) < 0)
+	if (plan_fds(&sopts.max_open_files, &fs.d->max_tmp_files) < 0)
 		goto out_lock;
 	if (acfs_store_db_path(store_dir, dbdir, sizeof(dbdir)) < 0) {
 		fprintf(stderr, "aria-cachefs: store path too long: %s\n",
@@ -492,35 +493,35 @@ int main(int argc, char *argv[])
 	}
 	sopts.sync = cfg.sync;
 	sopts.zstd_level = cfg.compress_level ? cfg.compress_level : -1;
-	if ((r = acfs_store_open(dbdir, &sopts, &fs.store, err)) < 0) {
+	if ((r = acfs_store_open(dbdir, &sopts, &fs.d->store, err)) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot open store %s: %s\n",
 			dbdir, err);
 		goto out_lock;
 	}
-	fs.store_dir = store_dir;
+	fs.d->store_dir = store_dir;
 	fs.mountpoint = mp;
-	fs.config = &cfg;
-	fs.low_water_pct = 90;
-	fs.flush_secs = 5;
-	fs.control_fd = -1;
-	pthread_mutex_init(&fs.lru_lock, NULL);
-	pthread_cond_init(&fs.lru_cv, NULL);
-	pthread_cond_init(&fs.room_cv, NULL);
+	fs.d->config = &cfg;
+	fs.d->low_water_pct = 90;
+	fs.d->flush_secs = 5;
+	fs.d->control_fd = -1;
+	pthread_mutex_init(&fs.d->lru_lock, NULL);
+	pthread_cond_init(&fs.d->lru_cv, NULL);
+	pthread_cond_init(&fs.d->room_cv, NULL);
 	pthread_mutex_init(&fs.inval_lock, NULL);
 	pthread_cond_init(&fs.inval_cv, NULL);
-	if ((r = acfs_store_set_budget(fs.store, fs.max_size)) < 0)
+	if ((r = acfs_store_set_budget(fs.d->store, fs.d->max_size)) < 0)
 		fprintf(stderr, "aria-cachefs: cannot record the budget in %s: "
 			"%s\n", store_dir, strerror(-r));
 	fs.uid = getuid();
 	fs.gid = cfg.has_group ? (gid_t)cfg.group_gid : getgid();
 	fs.dir_mode = cfg.has_group ? 0775 : 0755;
-	fs.start_ns = acfs_now_ns();
+	fs.d->start_ns = acfs_now_ns();
 	fs.entry_timeout = 86400.0;
 	fs.neg_timeout = 86400.0;
-	pthread_rwlock_init(&fs.ns_lock, NULL);
-	pthread_mutex_init(&fs.verified_lock, NULL);
-	pthread_mutex_init(&fs.commit_lock, NULL);
-	pthread_cond_init(&fs.commit_cv, NULL);
+	pthread_rwlock_init(&fs.d->ns_lock, NULL);
+	pthread_mutex_init(&fs.d->verified_lock, NULL);
+	pthread_mutex_init(&fs.d->commit_lock, NULL);
+	pthread_cond_init(&fs.d->commit_cv, NULL);
 	if (inode_table_init(&fs) < 0)
 		goto out_store;
 
@@ -559,7 +560,7 @@ mounted:
 			"thread\n");
 		goto out_unmount;
 	}
-	fs.commit_fetched = fs_commit_fetched;
+	fs.d->commit_fetched = fs_commit_fetched;
 	if (fs_remote_start(&fs, &cfg) < 0)
 		acfs_log(LOG_ERR, "cannot start the remote tiers (see "
 			 "above); serving local data only");
@@ -612,7 +613,7 @@ out_unmount:
 		 * replays at the next mount). Never hold the store's lock
 		 * past an unmount or a SIGTERM. */
 		fuse_session_unmount(fs.se);
-		acfs_store_sync(fs.store);
+		acfs_store_sync(fs.d->store);
 		_exit(ret);
 	}
 	fs_remote_free(&fs);
@@ -625,16 +626,16 @@ out_session:
 out_itab:
 	inode_table_release(&fs);
 	fs_verified_release(&fs);
-	pthread_rwlock_destroy(&fs.ns_lock);
+	pthread_rwlock_destroy(&fs.d->ns_lock);
 out_store:
-	acfs_store_close(fs.store);
+	acfs_store_close(fs.d->store);
 out_lock:
-	if (fs.staging_dfd >= 0)
-		close(fs.staging_dfd);
+	if (fs.d->staging_dfd >= 0)
+		close(fs.d->staging_dfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
 out_args:
-	acfs_validator_free(fs.validator);
+	acfs_validator_free(fs.d->validator);
 	free(store_dir);
 	free(mp);
 	free(cmd.mountpoint);

@@ -77,7 +77,7 @@ static int setattr_file(struct acfs_fs *fs, struct inode *in,
 			return -EPERM;
 		}
 		if (at != ACFS_TIME_KEEP || mt != ACFS_TIME_KEEP) {
-			r = acfs_store_set_times(fs->store, &in->key, in->ino,
+			r = acfs_store_set_times(fs->d->store, &in->key, in->ino,
 						 at, mt);
 			/* -ENOENT: replaced or removed meanwhile; the old
 			 * version's times live only in memory now. */

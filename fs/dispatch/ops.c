@@ -117,7 +117,7 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_reply_err(req, r);
 		return;
 	}
-	if (!fs->kernel_hits)
+	if (!fs->d->kernel_hits)
 		inode_open(fs, in);
 	e.ino = in->ino;
 	/* A direct create stays invisible to other lookups until committed:
@@ -125,10 +125,10 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.entry_timeout = in->type == INODE_PENDING ? 0.0 : fs->entry_timeout;
 	e.attr_timeout = 0.0;
 	fs_file_attr(fs, in, &e.attr);
-	fs_open_set(fi, fs->kernel_hits ? NULL : in);
+	fs_open_set(fi, fs->d->kernel_hits ? NULL : in);
 	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		if (!fs->kernel_hits)
+		if (!fs->d->kernel_hits)
 			inode_close(fs, in);
 		inode_forget(fs, in, 1);
 	}
@@ -148,7 +148,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_err(req, -EISDIR);
 		return;
 	}
-	if (fs->kernel_hits) {
+	if (fs->d->kernel_hits) {
 		/* The kernel stops sending OPEN (and RELEASE) for good. */
 		fs_reply_err(req, -ENOSYS);
 		return;
@@ -241,7 +241,7 @@ static void acfs_flush(fuse_req_t req, fuse_ino_t ino,
 	struct acfs_fs *fs = FS(req);
 	struct inode *in;
 
-	if (fs->kernel_hits) {
+	if (fs->d->kernel_hits) {
 		/* The kernel stops sending FLUSH for good: closes are free. */
 		fs_reply_err(req, -ENOSYS);
 		return;
@@ -255,7 +255,7 @@ static void acfs_release(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = fs->kernel_hits ? NULL : fs_open_inode(fs, ino, fi);
+	struct inode *in = fs->d->kernel_hits ? NULL : fs_open_inode(fs, ino, fi);
 
 	if (in) {
 		fs_commit_at_release(fs, in);
@@ -275,10 +275,10 @@ static void acfs_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	(void)fi;
 	/* Staged bytes die with the mount anyway; committed ones are made
 	 * durable by syncing the store's write-ahead log. */
-	r = acfs_store_sync(fs->store);
+	r = acfs_store_sync(fs->d->store);
 	if (r < 0)
 		acfs_log(LOG_ERR, "fsync: syncing the store %s failed: %s",
-			 fs->store_dir, strerror(-r));
+			 fs->d->store_dir, strerror(-r));
 	fs_reply_err(req, r);
 }
 
@@ -359,7 +359,7 @@ static void acfs_statfs(fuse_req_t req, fuse_ino_t ino)
 	struct statvfs sv;
 
 	(void)ino;
-	if (fstatvfs(fs->staging_dfd, &sv) < 0) {
+	if (fstatvfs(fs->d->staging_dfd, &sv) < 0) {
 		fs_reply_err(req, -errno);
 		return;
 	}

@@ -77,7 +77,7 @@ void acfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
 			after.hash = ((uint64_t)shard << 56) | (v >> 1);
 			after.kind = (enum acfs_kind)(v & 1);
 		}
-		r = acfs_store_foreach_in_shard(fs->store, shard, from_start,
+		r = acfs_store_foreach_in_shard(fs->d->store, shard, from_start,
 						&after, shard_fill_one, &d);
 		if (r > 0)
 			r = 0;

@@ -53,7 +53,7 @@ static void module_attr(fuse_req_t req, struct acfs_fs *fs,
 	void *raw;
 	size_t len;
 
-	if (acfs_store_get_info(fs->store, key, ino, &raw, &len) < 0) {
+	if (acfs_store_get_info(fs->d->store, key, ino, &raw, &len) < 0) {
 		fuse_reply_err(req, ENODATA);
 		return;
 	}
@@ -85,7 +85,7 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	struct inode *in;
 
 	if (ino == INO_ROOT && strcmp(name, "user.aria.store") == 0) {
-		reply_value(req, fs->store_dir, size);
+		reply_value(req, fs->d->store_dir, size);
 		return;
 	}
 	in = entry_of(fs, ino);
@@ -97,7 +97,7 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 	if (strcmp(name, "user.aria.pin") == 0) {
 		/* The store is the truth: aria-cache pin changes it too. */
 		struct acfs_entry e;
-		bool pinned = acfs_store_get(fs->store, &in->key, &e) == 0 &&
+		bool pinned = acfs_store_get(fs->d->store, &in->key, &e) == 0 &&
 			      e.id == in->ino &&
 			      (e.flags & ACFS_ENTRY_PINNED);
 		snprintf(v, sizeof(v), "%d", pinned ? 1 : 0);
@@ -152,7 +152,7 @@ void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 		pthread_mutex_unlock(&in->lock);
 		void *raw;
 		size_t len, n = sizeof(entry_list);
-		if (acfs_store_get_info(FS(req)->store, &key, ino, &raw,
+		if (acfs_store_get_info(FS(req)->d->store, &key, ino, &raw,
 					&len) == 0)
 			free(raw);
 		else
@@ -173,7 +173,7 @@ static int set_pin(struct acfs_fs *fs, struct inode *in, bool pin)
 	acfs_key_format_path(&in->key, path);
 	/* Through a descriptor of a version that was replaced since, the
 	 * pin would land on a version nobody asked for: ESTALE. */
-	r = acfs_store_set_pinned(fs->store, &in->key, in->ino, pin);
+	r = acfs_store_set_pinned(fs->d->store, &in->key, in->ino, pin);
 	pthread_mutex_unlock(&in->lock);
 	if (r == -ENOENT) {
 		acfs_log(LOG_WARNING, "refused %s of %s: version %llu was "

@@ -28,52 +28,52 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		fs_reply_negative(req, fs->neg_timeout);
 		return;
 	}
-	pthread_rwlock_rdlock(&fs->ns_lock);
-	r = acfs_store_get(fs->store, &key, &ent);
+	pthread_rwlock_rdlock(&fs->d->ns_lock);
+	r = acfs_store_get(fs->d->store, &key, &ent);
 	double neg_t = fs->neg_timeout;
-	if (r == -ENOENT && fs->remote && !pending_exists(fs, &key)) {
+	if (r == -ENOENT && fs->d->remote && !pending_exists(fs, &key)) {
 		/* Read-through: the remotes get a bounded wait. */
-		pthread_rwlock_unlock(&fs->ns_lock);
+		pthread_rwlock_unlock(&fs->d->ns_lock);
 		r = fs_remote_fetch(fs, &key, &neg_t);
-		pthread_rwlock_rdlock(&fs->ns_lock);
-		r = r == 0 ? acfs_store_get(fs->store, &key, &ent) : -ENOENT;
+		pthread_rwlock_rdlock(&fs->d->ns_lock);
+		r = r == 0 ? acfs_store_get(fs->d->store, &key, &ent) : -ENOENT;
 	}
 	if (r == -ENOENT) {
 		/* A direct create of this name is being written: do not let
 		 * the kernel remember "absent" past its commit. */
 		double t = pending_exists(fs, &key) ? 0.0 : neg_t;
-		pthread_rwlock_unlock(&fs->ns_lock);
-		acfs_store_count(fs->store, ACFS_STAT_MISSES, 1);
+		pthread_rwlock_unlock(&fs->d->ns_lock);
+		acfs_store_count(fs->d->store, ACFS_STAT_MISSES, 1);
 		fs_reply_negative(req, t);
 		acfs_trace(fs, "miss", &key, 0, t0);
 		return;
 	}
 	if (r < 0) {
-		pthread_rwlock_unlock(&fs->ns_lock);
+		pthread_rwlock_unlock(&fs->d->ns_lock);
 		acfs_log(LOG_ERR, "lookup of monomorph/%02x/%s failed: %s",
 			 shard, name, strerror(-r));
 		fs_reply_err(req, r);
 		return;
 	}
 	in = inode_ref_entry(fs, &key, &ent);
-	pthread_rwlock_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&fs->d->ns_lock);
 	if (!in) {
 		fs_reply_err(req, -ENOMEM);
 		return;
 	}
 	e.ino = in->ino;
-	e.entry_timeout = fs->kernel_hits ? fs->kernel_entry_timeout
+	e.entry_timeout = fs->d->kernel_hits ? fs->kernel_entry_timeout
 					  : fs->entry_timeout;
 	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
 	pthread_mutex_lock(&in->lock);
 	fs_lru_note(fs, in);
 	fs_file_attr_locked(fs, in, &e.attr);
 	pthread_mutex_unlock(&in->lock);
-	if (fs->kernel_hits) {
+	if (fs->d->kernel_hits) {
 		/* No OPEN reaches us in this mode: a found entry is the hit. */
-		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_HITS, 1);
 		acfs_trace(fs, "hit", &key, ent.size, t0);
-		acfs_histogram_observe(&fs->latency[ACFS_LAT_HIT],
+		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
 				       acfs_now_ns() - t0);
 	}
 	if (fuse_reply_entry(req, &e) != 0)
@@ -99,9 +99,9 @@ int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
 	fi->noflush = 1;
 	if (!writing) {
 		fs_lru_note(fs, in);
-		acfs_store_count(fs->store, ACFS_STAT_HITS, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_HITS, 1);
 		acfs_trace(fs, "hit", &in->key, in->size, t0);
-		acfs_histogram_observe(&fs->latency[ACFS_LAT_HIT],
+		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
 				       acfs_now_ns() - t0);
 	}
 	return r;

@@ -33,13 +33,13 @@ static uint64_t mix(uint64_t x)
 /* Open addressing; 0 is "empty" (version ids start at 1024). */
 static bool set_has_locked(struct acfs_fs *fs, uint64_t id)
 {
-	if (!fs->verified_cap)
+	if (!fs->d->verified_cap)
 		return false;
-	for (size_t i = mix(id) & (fs->verified_cap - 1);;
-	     i = (i + 1) & (fs->verified_cap - 1)) {
-		if (fs->verified[i] == id)
+	for (size_t i = mix(id) & (fs->d->verified_cap - 1);;
+	     i = (i + 1) & (fs->d->verified_cap - 1)) {
+		if (fs->d->verified[i] == id)
 			return true;
-		if (fs->verified[i] == 0)
+		if (fs->d->verified[i] == 0)
 			return false;
 	}
 }
@@ -55,52 +55,52 @@ static void set_put_locked(uint64_t *tab, size_t cap, uint64_t id)
 
 static void set_add_locked(struct acfs_fs *fs, uint64_t id)
 {
-	if ((fs->verified_n + 1) * 2 > fs->verified_cap) {
-		size_t cap = fs->verified_cap ? fs->verified_cap * 2 : 4096;
+	if ((fs->d->verified_n + 1) * 2 > fs->d->verified_cap) {
+		size_t cap = fs->d->verified_cap ? fs->d->verified_cap * 2 : 4096;
 		uint64_t *tab = calloc(cap, sizeof(*tab));
 		if (!tab)
 			return; /* verified again next time: safe */
-		for (size_t i = 0; i < fs->verified_cap; i++)
-			if (fs->verified[i])
-				set_put_locked(tab, cap, fs->verified[i]);
-		free(fs->verified);
-		fs->verified = tab;
-		fs->verified_cap = cap;
+		for (size_t i = 0; i < fs->d->verified_cap; i++)
+			if (fs->d->verified[i])
+				set_put_locked(tab, cap, fs->d->verified[i]);
+		free(fs->d->verified);
+		fs->d->verified = tab;
+		fs->d->verified_cap = cap;
 	}
-	set_put_locked(fs->verified, fs->verified_cap, id);
-	fs->verified_n++;
+	set_put_locked(fs->d->verified, fs->d->verified_cap, id);
+	fs->d->verified_n++;
 }
 
 static bool wants_check(struct acfs_fs *fs, struct inode *in)
 {
 	bool seen;
 
-	if (fs->verify_reads == ACFS_VERIFY_NEVER ||
+	if (fs->d->verify_reads == ACFS_VERIFY_NEVER ||
 	    acfs_digest_is_none(in->digest))
 		return false;
-	if (fs->verify_reads == ACFS_VERIFY_ALWAYS)
+	if (fs->d->verify_reads == ACFS_VERIFY_ALWAYS)
 		return true;
-	pthread_mutex_lock(&fs->verified_lock);
+	pthread_mutex_lock(&fs->d->verified_lock);
 	seen = set_has_locked(fs, in->ino);
-	pthread_mutex_unlock(&fs->verified_lock);
+	pthread_mutex_unlock(&fs->d->verified_lock);
 	return !seen;
 }
 
 static void mark_checked(struct acfs_fs *fs, uint64_t id)
 {
-	if (fs->verify_reads != ACFS_VERIFY_FIRST)
+	if (fs->d->verify_reads != ACFS_VERIFY_FIRST)
 		return;
-	pthread_mutex_lock(&fs->verified_lock);
+	pthread_mutex_lock(&fs->d->verified_lock);
 	if (!set_has_locked(fs, id))
 		set_add_locked(fs, id);
-	pthread_mutex_unlock(&fs->verified_lock);
+	pthread_mutex_unlock(&fs->d->verified_lock);
 }
 
 void fs_verified_release(struct acfs_fs *fs)
 {
-	free(fs->verified);
-	fs->verified = NULL;
-	fs->verified_cap = fs->verified_n = 0;
+	free(fs->d->verified);
+	fs->d->verified = NULL;
+	fs->d->verified_cap = fs->d->verified_n = 0;
 }
 
 /* ---- quarantine ----------------------------------------------------------- */
@@ -114,10 +114,10 @@ static void quarantine_locked(struct acfs_fs *fs, struct inode *in,
 	int r;
 
 	in->quarantined = true;
-	pthread_rwlock_wrlock(&fs->ns_lock);
-	r = acfs_store_quarantine(fs->store, &in->key, in->ino,
+	pthread_rwlock_wrlock(&fs->d->ns_lock);
+	r = acfs_store_quarantine(fs->d->store, &in->key, in->ino,
 				  acfs_now_ns(), reason, err);
-	pthread_rwlock_unlock(&fs->ns_lock);
+	pthread_rwlock_unlock(&fs->d->ns_lock);
 	if (r == 0) {
 		acfs_log(LOG_ERR, "quarantined %s (version %llu): %s; "
 			 "`aria-cache verify` lists it, --repair deletes it",
@@ -144,12 +144,12 @@ static void *map_spill(struct acfs_fs *fs, size_t size, int *ret_err)
 	void *p;
 	int fd, r;
 
-	if (fstatvfs(fs->staging_dfd, &sv) == 0 &&
+	if (fstatvfs(fs->d->staging_dfd, &sv) == 0 &&
 	    (uint64_t)sv.f_bavail * sv.f_frsize < size + ACFS_SPACE_RESERVE) {
 		*ret_err = -ENOSPC;
 		return NULL;
 	}
-	fd = openat(fs->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	fd = openat(fs->d->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		*ret_err = -errno;
 		return NULL;
@@ -183,16 +183,16 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 			 "quarantined", path, (unsigned long long)in->ino);
 		return -EIO;
 	}
-	uint64_t held = __atomic_add_fetch(&fs->loaded_bytes, size,
+	uint64_t held = __atomic_add_fetch(&fs->d->loaded_bytes, size,
 					   __ATOMIC_RELAXED);
-	if (size >= ACFS_SPILL_MIN && held > fs->max_loaded) {
-		__atomic_sub_fetch(&fs->loaded_bytes, size, __ATOMIC_RELAXED);
+	if (size >= ACFS_SPILL_MIN && held > fs->d->max_loaded) {
+		__atomic_sub_fetch(&fs->d->loaded_bytes, size, __ATOMIC_RELAXED);
 		buf = map_spill(fs, size ? size : 1, &r);
 		if (!buf) {
 			acfs_log(LOG_ERR, "read of %s failed: %zu bytes do not "
 				 "fit in memory (--max-loaded) and cannot be "
 				 "spilled to the staging directory of %s: %s%s",
-				 path, size, fs->store_dir, strerror(-r),
+				 path, size, fs->d->store_dir, strerror(-r),
 				 r == -ENOSPC ? " (the disk is full; the entry "
 				 "is intact and reads again once there is "
 				 "room)" : "");
@@ -202,7 +202,7 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 	} else {
 		buf = malloc(size ? size : 1);
 		if (!buf) {
-			__atomic_sub_fetch(&fs->loaded_bytes, size,
+			__atomic_sub_fetch(&fs->d->loaded_bytes, size,
 					   __ATOMIC_RELAXED);
 			return -ENOMEM;
 		}
@@ -211,7 +211,7 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 	in->data_len = size;
 	in->data_mapped = mapped;
 
-	r = acfs_store_read_into(fs->store, in->ino, buf, size, err);
+	r = acfs_store_read_into(fs->d->store, in->ino, buf, size, err);
 	if (r < 0) {
 		acfs_log(LOG_ERR, "%s: reading version %llu: %s", path,
 			 (unsigned long long)in->ino,
@@ -234,7 +234,7 @@ int fs_load_locked(struct acfs_fs *fs, struct inode *in)
 	if (wants_check(fs, in)) {
 		unsigned char d[ACFS_DIGEST_SIZE];
 		acfs_digest(buf, size, d);
-		acfs_store_count(fs->store, ACFS_STAT_VERIFIED, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_VERIFIED, 1);
 		if (memcmp(d, in->digest, sizeof(d)) != 0) {
 			char want[ACFS_DIGEST_TEXT_MAX];
 			char got[ACFS_DIGEST_TEXT_MAX], why[ACFS_ERR_MAX];

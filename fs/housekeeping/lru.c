@@ -31,7 +31,7 @@ struct inval {
 
 static void flush_touches(struct acfs_fs *fs, struct acfs_touch *t, size_t n)
 {
-	int r = acfs_store_touch(fs->store, t, n);
+	int r = acfs_store_touch(fs->d->store, t, n);
 
 	if (r < 0)
 		acfs_log(LOG_WARNING, "could not persist %zu access times: %s",
@@ -44,29 +44,29 @@ void fs_lru_note(struct acfs_fs *fs, struct inode *in)
 	size_t n = 0;
 
 	in->atime_ns = acfs_now_ns();
-	pthread_mutex_lock(&fs->lru_lock);
-	if (fs->ntouches == fs->touch_cap) {
-		size_t cap = fs->touch_cap ? fs->touch_cap * 2 : 1024;
+	pthread_mutex_lock(&fs->d->lru_lock);
+	if (fs->d->ntouches == fs->d->touch_cap) {
+		size_t cap = fs->d->touch_cap ? fs->d->touch_cap * 2 : 1024;
 		struct acfs_touch *p = cap <= TOUCH_FLUSH_AT
-			? realloc(fs->touches, cap * sizeof(*p)) : NULL;
+			? realloc(fs->d->touches, cap * sizeof(*p)) : NULL;
 		if (p) {
-			fs->touches = p;
-			fs->touch_cap = cap;
+			fs->d->touches = p;
+			fs->d->touch_cap = cap;
 		} else {
 			/* Full: this thread persists them (rare). */
-			full = fs->touches;
-			n = fs->ntouches;
-			fs->touches = NULL;
-			fs->ntouches = fs->touch_cap = 0;
+			full = fs->d->touches;
+			n = fs->d->ntouches;
+			fs->d->touches = NULL;
+			fs->d->ntouches = fs->d->touch_cap = 0;
 		}
 	}
-	if (fs->ntouches < fs->touch_cap) {
-		struct acfs_touch *t = &fs->touches[fs->ntouches++];
+	if (fs->d->ntouches < fs->d->touch_cap) {
+		struct acfs_touch *t = &fs->d->touches[fs->d->ntouches++];
 		t->key = in->key;
 		t->id = in->ino;
 		t->atime_ns = in->atime_ns;
 	}
-	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_unlock(&fs->d->lru_lock);
 	if (full) {
 		flush_touches(fs, full, n);
 		free(full);
@@ -78,12 +78,12 @@ void fs_lru_flush(struct acfs_fs *fs)
 	struct acfs_touch *t;
 	size_t n;
 
-	pthread_mutex_lock(&fs->lru_lock);
-	t = fs->touches;
-	n = fs->ntouches;
-	fs->touches = NULL;
-	fs->ntouches = fs->touch_cap = 0;
-	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_lock(&fs->d->lru_lock);
+	t = fs->d->touches;
+	n = fs->d->ntouches;
+	fs->d->touches = NULL;
+	fs->d->ntouches = fs->d->touch_cap = 0;
+	pthread_mutex_unlock(&fs->d->lru_lock);
 	if (n)
 		flush_touches(fs, t, n);
 	free(t);
@@ -96,9 +96,9 @@ void fs_evict_batch_lock(bool lock, void *userdata)
 	struct acfs_fs *fs = userdata;
 
 	if (lock)
-		pthread_rwlock_wrlock(&fs->ns_lock);
+		pthread_rwlock_wrlock(&fs->d->ns_lock);
 	else
-		pthread_rwlock_unlock(&fs->ns_lock);
+		pthread_rwlock_unlock(&fs->d->ns_lock);
 }
 
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key)
@@ -140,9 +140,9 @@ static uint64_t general_bytes(struct acfs_fs *fs)
 {
 	struct acfs_tree_counters tc;
 
-	if (!fs->evict_general)
+	if (!fs->d->evict_general)
 		return 0;
-	acfs_tree_get_counters(fs->store, &tc);
+	acfs_tree_get_counters(fs->d->store, &tc);
 	return tc.bytes;
 }
 
@@ -150,10 +150,10 @@ bool fs_over_budget(struct acfs_fs *fs)
 {
 	struct acfs_store_counters c;
 
-	if (!fs->max_size)
+	if (!fs->d->max_size)
 		return false;
-	acfs_store_get_counters(fs->store, &c);
-	return c.stored + general_bytes(fs) > fs->max_size;
+	acfs_store_get_counters(fs->d->store, &c);
+	return c.stored + general_bytes(fs) > fs->d->max_size;
 }
 
 /* --evict-general: general files go after entries, oldest change first. */
@@ -163,10 +163,10 @@ static void evict_general(struct acfs_fs *fs, uint64_t target)
 	uint64_t g = general_bytes(fs), files, bytes;
 	int r;
 
-	acfs_store_get_counters(fs->store, &c);
-	if (!fs->evict_general || c.stored + g <= target)
+	acfs_store_get_counters(fs->d->store, &c);
+	if (!fs->d->evict_general || c.stored + g <= target)
 		return;
-	r = acfs_tree_evict(fs->store, c.stored + g - target, inode_in_use, fs,
+	r = acfs_tree_evict(fs->d->store, c.stored + g - target, inode_in_use, fs,
 			    acfs_now_ns(), &files, &bytes);
 	if (r < 0)
 		acfs_log(LOG_ERR, "eviction of general files failed: %s",
@@ -175,14 +175,14 @@ static void evict_general(struct acfs_fs *fs, uint64_t target)
 		acfs_log(LOG_INFO, "evicted %llu general files (%llu bytes) "
 			 "to stay under the %llu-byte budget",
 			 (unsigned long long)files, (unsigned long long)bytes,
-			 (unsigned long long)fs->max_size);
+			 (unsigned long long)fs->d->max_size);
 }
 
 static void evict_pass(struct acfs_fs *fs)
 {
 	struct acfs_evict_opts o = { 0 };
 	struct acfs_evict_result res;
-	uint64_t target = fs->max_size / 100 * fs->low_water_pct;
+	uint64_t target = fs->d->max_size / 100 * fs->d->low_water_pct;
 	uint64_t g;
 	int r;
 
@@ -195,7 +195,7 @@ static void evict_pass(struct acfs_fs *fs)
 	o.target_stored = target > g ? target - g : 0;
 	o.in_use = inode_in_use;
 	o.userdata = fs;
-	r = acfs_store_evict(fs->store, &o, fs_evicted, fs, &res);
+	r = acfs_store_evict(fs->d->store, &o, fs_evicted, fs, &res);
 	if (r < 0)
 		acfs_log(LOG_ERR, "eviction failed: %s", strerror(-r));
 	else
@@ -203,7 +203,7 @@ static void evict_pass(struct acfs_fs *fs)
 			 "under the %llu-byte budget",
 			 (unsigned long long)res.entries,
 			 (unsigned long long)res.bytes,
-			 (unsigned long long)fs->max_size);
+			 (unsigned long long)fs->d->max_size);
 	evict_general(fs, target);
 }
 
@@ -211,66 +211,66 @@ static void *keeper_main(void *arg)
 {
 	struct acfs_fs *fs = arg;
 
-	pthread_mutex_lock(&fs->lru_lock);
-	while (!fs->stopping) {
+	pthread_mutex_lock(&fs->d->lru_lock);
+	while (!fs->d->stopping) {
 		struct timespec deadline;
 		clock_gettime(CLOCK_REALTIME, &deadline);
-		deadline.tv_sec += fs->flush_secs;
-		while (!fs->stopping && !fs->evict_wanted &&
-		       pthread_cond_timedwait(&fs->lru_cv, &fs->lru_lock,
+		deadline.tv_sec += fs->d->flush_secs;
+		while (!fs->d->stopping && !fs->d->evict_wanted &&
+		       pthread_cond_timedwait(&fs->d->lru_cv, &fs->d->lru_lock,
 					      &deadline) != ETIMEDOUT)
 			;
-		bool evict = fs->evict_wanted;
-		fs->evict_wanted = false;
-		pthread_mutex_unlock(&fs->lru_lock);
+		bool evict = fs->d->evict_wanted;
+		fs->d->evict_wanted = false;
+		pthread_mutex_unlock(&fs->d->lru_lock);
 
 		fs_lru_flush(fs);
 		if (evict)
 			evict_pass(fs);
-		acfs_store_flush_stats(fs->store);
+		acfs_store_flush_stats(fs->d->store);
 		/* Without --sync, a power cut loses at most what was
 		 * written since this fsync of the WAL (a kill -9 loses
 		 * nothing either way). */
-		acfs_store_sync(fs->store);
+		acfs_store_sync(fs->d->store);
 
-		pthread_mutex_lock(&fs->lru_lock);
+		pthread_mutex_lock(&fs->d->lru_lock);
 		if (evict) {
-			fs->evict_passes++;
-			pthread_cond_broadcast(&fs->room_cv);
+			fs->d->evict_passes++;
+			pthread_cond_broadcast(&fs->d->room_cv);
 			/* Waiting commits go on; the disk space of what was
 			 * evicted comes back now. */
-			pthread_mutex_unlock(&fs->lru_lock);
-			acfs_store_reclaim(fs->store);
-			pthread_mutex_lock(&fs->lru_lock);
+			pthread_mutex_unlock(&fs->d->lru_lock);
+			acfs_store_reclaim(fs->d->store);
+			pthread_mutex_lock(&fs->d->lru_lock);
 		}
 	}
-	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_unlock(&fs->d->lru_lock);
 	return NULL;
 }
 
 void fs_lru_kick(struct acfs_fs *fs)
 {
-	pthread_mutex_lock(&fs->lru_lock);
-	fs->evict_wanted = true;
-	pthread_cond_signal(&fs->lru_cv);
-	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_lock(&fs->d->lru_lock);
+	fs->d->evict_wanted = true;
+	pthread_cond_signal(&fs->d->lru_cv);
+	pthread_mutex_unlock(&fs->d->lru_lock);
 }
 
 void fs_lru_wait_room(struct acfs_fs *fs)
 {
 	struct timespec deadline;
 
-	pthread_mutex_lock(&fs->lru_lock);
-	uint64_t pass = fs->evict_passes;
-	fs->evict_wanted = true;
-	pthread_cond_signal(&fs->lru_cv);
+	pthread_mutex_lock(&fs->d->lru_lock);
+	uint64_t pass = fs->d->evict_passes;
+	fs->d->evict_wanted = true;
+	pthread_cond_signal(&fs->d->lru_cv);
 	clock_gettime(CLOCK_REALTIME, &deadline);
 	deadline.tv_sec += 60;
-	while (!fs->stopping && fs->evict_passes == pass &&
-	       pthread_cond_timedwait(&fs->room_cv, &fs->lru_lock,
+	while (!fs->d->stopping && fs->d->evict_passes == pass &&
+	       pthread_cond_timedwait(&fs->d->room_cv, &fs->d->lru_lock,
 				      &deadline) != ETIMEDOUT)
 		;
-	pthread_mutex_unlock(&fs->lru_lock);
+	pthread_mutex_unlock(&fs->d->lru_lock);
 }
 
 /* ---- kernel invalidations ---------------------------------------------------- */
@@ -281,7 +281,7 @@ static void *notifier_main(void *arg)
 
 	pthread_mutex_lock(&fs->inval_lock);
 	for (;;) {
-		while (!fs->inval_head && !fs->stopping)
+		while (!fs->inval_head && !fs->d->stopping)
 			pthread_cond_wait(&fs->inval_cv, &fs->inval_lock);
 		if (!fs->inval_head)
 			break;
@@ -302,10 +302,10 @@ int fs_lru_start(struct acfs_fs *fs)
 {
 	int r;
 
-	r = pthread_create(&fs->keeper, NULL, keeper_main, fs);
+	r = pthread_create(&fs->d->keeper, NULL, keeper_main, fs);
 	if (r)
 		return -r;
-	fs->keeper_started = true;
+	fs->d->keeper_started = true;
 	r = pthread_create(&fs->notifier, NULL, notifier_main, fs);
 	if (r)
 		return -r;
@@ -317,21 +317,21 @@ void fs_lru_stop(struct acfs_fs *fs)
 {
 	/* Both threads read stopping, each under its own lock: it is
 	 * written holding both (lru_lock, then inval_lock). */
-	pthread_mutex_lock(&fs->lru_lock);
+	pthread_mutex_lock(&fs->d->lru_lock);
 	pthread_mutex_lock(&fs->inval_lock);
-	fs->stopping = true;
-	pthread_cond_broadcast(&fs->lru_cv);
-	pthread_cond_broadcast(&fs->room_cv);
+	fs->d->stopping = true;
+	pthread_cond_broadcast(&fs->d->lru_cv);
+	pthread_cond_broadcast(&fs->d->room_cv);
 	pthread_cond_broadcast(&fs->inval_cv);
 	pthread_mutex_unlock(&fs->inval_lock);
-	pthread_mutex_unlock(&fs->lru_lock);
-	if (fs->keeper_started)
-		pthread_join(fs->keeper, NULL);
+	pthread_mutex_unlock(&fs->d->lru_lock);
+	if (fs->d->keeper_started)
+		pthread_join(fs->d->keeper, NULL);
 	if (fs->notifier_started)
 		pthread_join(fs->notifier, NULL);
-	fs->keeper_started = fs->notifier_started = false;
+	fs->d->keeper_started = fs->notifier_started = false;
 	fs_lru_flush(fs);
-	acfs_store_flush_stats(fs->store);
+	acfs_store_flush_stats(fs->d->store);
 	while (fs->inval_head) {
 		struct inval *iv = fs->inval_head;
 		fs->inval_head = iv->next;

@@ -19,14 +19,14 @@ void fs_dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st)
 	if (ino == INO_ROOT) {
 		/* Directories of the general tree beside monomorph and tmp. */
 		struct acfs_tree_counters tc;
-		acfs_tree_get_counters(fs->store, &tc);
+		acfs_tree_get_counters(fs->d->store, &tc);
 		st->st_nlink += (nlink_t)tc.root_dirs;
 	}
 	st->st_uid = fs->uid;
 	st->st_gid = fs->gid;
 	st->st_size = 4096;
 	st->st_blksize = 4096;
-	st->st_atim = st->st_mtim = st->st_ctim = fs_timespec(fs->start_ns);
+	st->st_atim = st->st_mtim = st->st_ctim = fs_timespec(fs->d->start_ns);
 }
 
 /* Caller holds in->lock. */

@@ -243,14 +243,14 @@ static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
 {
 	/* A general file unlinked while the kernel knew it goes now. */
 	if (in->type == INODE_GENERAL && !S_ISDIR(in->mode)) {
-		int r = acfs_tree_drop(fs->store, in->ino);
+		int r = acfs_tree_drop(fs->d->store, in->ino);
 		if (r < 0)
 			acfs_log(LOG_WARNING, "could not drop unlinked file "
 				 "%llu (%s); it is dropped at the next mount",
 				 (unsigned long long)in->ino, strerror(-r));
 	}
 	if (orphaned) {
-		int r = acfs_store_drop_orphan(fs->store, in->ino);
+		int r = acfs_store_drop_orphan(fs->d->store, in->ino);
 		if (r < 0)
 			acfs_log(LOG_WARNING,
 				 "could not drop replaced version %llu (%s); "
@@ -309,7 +309,7 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	 * must not keep files on the store's disk until FORGET (the kernel's
 	 * page cache serves what it has). */
 	if (last && in->type == INODE_ENTRY &&
-	    (!fs->kernel_hits || in->drop_data || in->data_mapped))
+	    (!fs->d->kernel_hits || in->drop_data || in->data_mapped))
 		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	maybe_destroy(fs, in);
@@ -339,7 +339,7 @@ void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept)
 	pthread_mutex_unlock(&fs->itab_lock);
 	if (!in) {
 		/* Left the table between the commit and now: drop it here. */
-		int r = acfs_store_drop_orphan(fs->store, old_id);
+		int r = acfs_store_drop_orphan(fs->d->store, old_id);
 		if (r < 0)
 			acfs_log(LOG_WARNING,
 				 "could not drop replaced version %llu",
@@ -381,7 +381,7 @@ void fs_unload_locked(struct acfs_fs *fs, struct inode *in)
 		munmap(in->data, in->data_len ? in->data_len : 1);
 	} else {
 		free(in->data);
-		__atomic_sub_fetch(&fs->loaded_bytes, in->data_len,
+		__atomic_sub_fetch(&fs->d->loaded_bytes, in->data_len,
 				   __ATOMIC_RELAXED);
 	}
 	in->data = NULL;

@@ -53,7 +53,7 @@ static void admit(uint64_t size, void *fs)
 static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		      struct fetch *f)
 {
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX];
 	bool all_missed = true;
 	int result = -ENOENT;
@@ -74,15 +74,15 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		/* Fetched bytes count with commits in flight: memory stays
 		 * within --max-loaded whatever sizes remotes announce. */
 		int64_t t0 = acfs_now_ns();
-		rc = acfs_remote_fetch(conns[i], &f->key, fs->max_entry_size,
+		rc = acfs_remote_fetch(conns[i], &f->key, fs->d->max_entry_size,
 				       admit, fs, &admitted, &data, &len,
 				       &down, err);
-		acfs_histogram_observe(&fs->latency[ACFS_LAT_REMOTE_FETCH],
+		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_REMOTE_FETCH],
 				       acfs_now_ns() - t0);
 		count(r, C_BYTES_DOWN, down);
 		breaker_result(r, is_failure(rc), err);
 		if (rc == 0) {
-			rc = fs->commit_fetched(fs, &f->key, data, len,
+			rc = fs->d->commit_fetched(fs, &f->key, data, len,
 					       r->url.display);
 			free(data);
 			fs_commit_gate(fs, admitted, false);
@@ -131,7 +131,7 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 void *fetcher_main(void *arg)
 {
 	struct acfs_fs *fs = arg;
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	struct acfs_remote_conn *conns[rs->n ? rs->n : 1];
 
 	char err[ACFS_ERR_MAX];
@@ -190,7 +190,7 @@ static struct fetch *find_fetch(struct fetch *list, const struct acfs_key *key)
 int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
 		    double *neg_timeout)
 {
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	struct timespec until;
 	struct fetch *f;
 	bool any = false;

@@ -16,7 +16,7 @@
 size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 				uint64_t *ids)
 {
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	char path[ACFS_KEY_PATH_MAX];
 	size_t n = 0;
 
@@ -45,7 +45,7 @@ size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 
 void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n)
 {
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 
 	if (!rs || !n)
 		return;
@@ -79,7 +79,7 @@ static bool claim(struct acfs_fs *fs, struct fs_remote *r,
 	for (int pass = 0; pass < 2; pass++) {
 		uint64_t after = r->cursor;
 		for (;;) {
-			if (acfs_store_uploads(fs->store, r->url.id, after,
+			if (acfs_store_uploads(fs->d->store, r->url.id, after,
 					       batch, CLAIM_BATCH, &n) < 0 ||
 			    n == 0)
 				break;
@@ -124,7 +124,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 
 	*drop = true;
 	acfs_key_format_path(&u->key, path);
-	rc = acfs_store_get(fs->store, &u->key, &e);
+	rc = acfs_store_get(fs->d->store, &u->key, &e);
 	if (rc == -ENOENT || (rc == 0 && e.id != u->id)) {
 		/* A newer version has its own row, or came from a remote. */
 		if (rc == -ENOENT) {
@@ -135,7 +135,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 		}
 		return 0;
 	}
-	if (rc < 0 || (rc = acfs_store_read_blob(fs->store, e.id, &data, &len,
+	if (rc < 0 || (rc = acfs_store_read_blob(fs->d->store, e.id, &data, &len,
 						 err)) < 0) {
 		char why[ACFS_ERR_MAX + 64];
 		snprintf(why, sizeof(why), "%s could not be read: %s", path,
@@ -194,7 +194,7 @@ void *uploader_main(void *arg)
 	struct uploader_arg *a = arg;
 	struct acfs_fs *fs = a->fs;
 	struct fs_remote *r = a->r;
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	struct acfs_remote_conn *conn;
 	char err[ACFS_ERR_MAX];
 
@@ -221,7 +221,7 @@ void *uploader_main(void *arg)
 			 * it); the store's rows are the truth. */
 			uint64_t rows;
 			if (r->queued && !r->ninflight &&
-			    acfs_store_upload_count(fs->store, r->url.id,
+			    acfs_store_upload_count(fs->d->store, r->url.id,
 						    &rows) == 0 &&
 			    rows != r->queued) {
 				r->queued = rows;
@@ -236,7 +236,7 @@ void *uploader_main(void *arg)
 		int rc = -EAGAIN;
 		if (breaker_allow(r))
 			rc = upload_one(fs, r, conn, &u, &drop);
-		if (drop && acfs_store_upload_done(fs->store, r->url.id, u.id,
+		if (drop && acfs_store_upload_done(fs->d->store, r->url.id, u.id,
 						   err) < 0) {
 			char path[ACFS_KEY_PATH_MAX];
 			acfs_key_format_path(&u.key, path);
@@ -279,7 +279,7 @@ void *uploader_main(void *arg)
 int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 		   struct acfs_sync_result *res)
 {
-	struct fs_remotes *rs = fs->remote;
+	struct fs_remotes *rs = fs->d->remote;
 	struct timespec until;
 	uint64_t left = 0, shown = UINT64_MAX;
 	int64_t end = acfs_now_ns() + (int64_t)timeout_ms * 1000000;
@@ -341,5 +341,5 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 
 size_t fs_remote_count(struct acfs_fs *fs)
 {
-	return fs->remote ? fs->remote->n : 0;
+	return fs->d->remote ? fs->d->remote->n : 0;
 }

@@ -25,7 +25,7 @@ int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
 	int r = 0;
 
 	FS_ASSERT_HELD(&in->lock);
-	if ((uint64_t)size > fs->max_entry_size)
+	if ((uint64_t)size > fs->d->max_entry_size)
 		r = -EFBIG;
 	else if (ftruncate(in->stage_fd, size) < 0)
 		r = -errno;
@@ -117,7 +117,7 @@ static void note_writer(struct inode *in, pid_t tid)
 
 static int open_staging(struct acfs_fs *fs)
 {
-	int fd = openat(fs->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+	int fd = openat(fs->d->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
 			0600);
 	return fd < 0 ? -errno : fd;
 }
@@ -130,7 +130,7 @@ static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
 		      const struct fuse_ctx *who, const char *path,
 		      struct inode **ret)
 {
-	uint64_t id = acfs_store_alloc_id(fs->store);
+	uint64_t id = acfs_store_alloc_id(fs->d->store);
 	struct inode *in;
 	int fd;
 
@@ -170,13 +170,13 @@ static int create_in_tmp(struct acfs_fs *fs, const char *name, mode_t mode,
 		return -ENAMETOOLONG;
 	pthread_mutex_lock(&fs->itab_lock);
 	bool exists = tmp_find_locked(fs, name) != NULL;
-	bool full = fs->ntmp >= fs->max_tmp_files;
+	bool full = fs->ntmp >= fs->d->max_tmp_files;
 	pthread_mutex_unlock(&fs->itab_lock);
 	if (exists)
 		return -EEXIST;
 	if (full) {
 		acfs_log(LOG_WARNING, "refused tmp/%s: %u temp files exist "
-			 "already (the limit)", name, fs->max_tmp_files);
+			 "already (the limit)", name, fs->d->max_tmp_files);
 		return -ENOSPC;
 	}
 	snprintf(path, sizeof(path), "tmp/%s", name);
@@ -221,7 +221,7 @@ static int create_in_shard(struct acfs_fs *fs, unsigned shard,
 			 "named <14 lowercase hex>.bc or .meta", shard, name);
 		return -EINVAL;
 	}
-	if (acfs_store_get(fs->store, &key, &e) == 0) {
+	if (acfs_store_get(fs->d->store, &key, &e) == 0) {
 		if (excl)
 			return -EEXIST;
 		acfs_log(LOG_WARNING,
@@ -251,7 +251,7 @@ int fs_create_staged(struct acfs_fs *fs, fuse_ino_t parent, const char *name,
 {
 	if (parent == INO_TMP)
 		return create_in_tmp(fs, name, mode, who, ret);
-	if (fs_is_shard(parent) && fs->kernel_hits) {
+	if (fs_is_shard(parent) && fs->d->kernel_hits) {
 		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
 			 "with --hit-mode=kernel entries are stored by writing "
 			 "tmp/ and renaming", (unsigned)(parent - INO_SHARD0),
@@ -375,22 +375,22 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 		acfs_log(LOG_WARNING, "refused write to %s: it is committed "
 			 "and immutable", path);
 		r = -EACCES;
-	} else if ((uint64_t)off + size > fs->max_entry_size) {
+	} else if ((uint64_t)off + size > fs->d->max_entry_size) {
 		char what[300];
 		fs_describe_locked(fs, in, what, sizeof(what));
 		acfs_log(LOG_WARNING, "refused write to %s past %llu bytes "
 			 "(the --max-entry-size)", what,
-			 (unsigned long long)fs->max_entry_size);
-		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+			 (unsigned long long)fs->d->max_entry_size);
+		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 		r = -EFBIG;
 	} else if ((uint64_t)off + size > in->size &&
-		   (r = acfs_store_room(fs->store, size, 1, true, err)) < 0) {
+		   (r = acfs_store_room(fs->d->store, size, 1, true, err)) < 0) {
 		/* The staging directory is on the store's filesystem: its
 		 * reserve is RocksDB's, not the writers'. */
 		char what[300];
 		fs_describe_locked(fs, in, what, sizeof(what));
 		acfs_log(LOG_ERR, "write to %s refused: %s", what, err);
-		acfs_store_count(fs->store, ACFS_STAT_REJECTED, 1);
+		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 	} else {
 		n = pwrite(in->stage_fd, buf, size, off);
 		if (n < 0) {
@@ -398,7 +398,7 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 			r = -errno;
 			fs_describe_locked(fs, in, what, sizeof(what));
 			acfs_log(LOG_ERR, "write to %s: staging file in %s: %s",
-				 what, fs->store_dir, strerror(-r));
+				 what, fs->d->store_dir, strerror(-r));
 		} else {
 			if ((uint64_t)off + (uint64_t)n > in->size)
 				in->size = (uint64_t)off + (uint64_t)n;

@@ -96,7 +96,7 @@ static void reply_node(fuse_req_t req, const struct acfs_gnode *g)
 void gen_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct acfs_gnode g;
-	int r = acfs_tree_lookup(FS(req)->store, parent, name, &g);
+	int r = acfs_tree_lookup(FS(req)->d->store, parent, name, &g);
 
 	if (r == -ENOENT) {
 		struct fuse_entry_param e = { 0 };
@@ -113,7 +113,7 @@ void gen_getattr(fuse_req_t req, fuse_ino_t ino)
 {
 	struct acfs_gnode g;
 	struct stat st;
-	int r = acfs_tree_get(FS(req)->store, ino, &g);
+	int r = acfs_tree_get(FS(req)->d->store, ino, &g);
 
 	if (r < 0) {
 		fs_reply_err(req, r);
@@ -164,7 +164,7 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		val.mtime_ns = time_to_set(&attr->st_mtim, now,
 					   to_set & FUSE_SET_ATTR_MTIME_NOW);
 	}
-	r = acfs_tree_setattr(FS(req)->store, ino, what, &val, now, &g);
+	r = acfs_tree_setattr(FS(req)->d->store, ino, what, &val, now, &g);
 	if (r < 0) {
 		fs_reply_err(req, r);
 		return;
@@ -188,7 +188,7 @@ static void make(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_reply_err(req, -EEXIST);
 		return;
 	}
-	r = acfs_tree_create(fs->store, parent, name, mode, who->uid, who->gid,
+	r = acfs_tree_create(fs->d->store, parent, name, mode, who->uid, who->gid,
 			     target, (uint64_t)rdev, acfs_now_ns(), &g);
 	if (r < 0) {
 		log_failure("create", parent, name, r);
@@ -255,7 +255,7 @@ void gen_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	struct acfs_gnode g;
 	char buf[ACFS_TREE_BLOCK + 1];
-	int r = acfs_tree_get(FS(req)->store, ino, &g);
+	int r = acfs_tree_get(FS(req)->d->store, ino, &g);
 	ssize_t n;
 
 	if (r == 0 && !S_ISLNK(g.mode))
@@ -264,7 +264,7 @@ void gen_readlink(fuse_req_t req, fuse_ino_t ino)
 		fs_reply_err(req, r);
 		return;
 	}
-	n = acfs_tree_read(FS(req)->store, ino, 0, ACFS_TREE_BLOCK, buf);
+	n = acfs_tree_read(FS(req)->d->store, ino, 0, ACFS_TREE_BLOCK, buf);
 	if (n < 0) {
 		fs_reply_err(req, (int)n);
 		return;
@@ -283,7 +283,7 @@ void gen_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 		fs_reply_err(req, -EEXIST);
 		return;
 	}
-	r = acfs_tree_link(FS(req)->store, ino, newparent, newname,
+	r = acfs_tree_link(FS(req)->d->store, ino, newparent, newname,
 			   acfs_now_ns(), &g);
 	if (r < 0) {
 		log_failure("link", newparent, newname, r);
@@ -302,7 +302,7 @@ void gen_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 		fs_reply_err(req, dir ? -EBUSY : -EISDIR);
 		return;
 	}
-	r = acfs_tree_remove(fs->store, parent, name, dir, inode_in_use, fs,
+	r = acfs_tree_remove(fs->d->store, parent, name, dir, inode_in_use, fs,
 			     acfs_now_ns());
 	if (r < 0)
 		log_failure(dir ? "rmdir" : "unlink", parent, name, r);
@@ -323,7 +323,7 @@ void gen_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_reply_err(req, -EINVAL);
 		return;
 	}
-	r = acfs_tree_rename(fs->store, parent, name, newparent, newname,
+	r = acfs_tree_rename(fs->d->store, parent, name, newparent, newname,
 			     flags & RENAME_NOREPLACE, inode_in_use, fs,
 			     acfs_now_ns());
 	if (r < 0)
@@ -341,7 +341,7 @@ void gen_open(fuse_req_t req, struct inode *in, struct fuse_file_info *fi)
 	}
 	if (fi->flags & O_TRUNC) {
 		struct acfs_gnode val = { 0 };
-		int r = acfs_tree_setattr(fs->store, in->ino, ACFS_TREE_SET_SIZE,
+		int r = acfs_tree_setattr(fs->d->store, in->ino, ACFS_TREE_SET_SIZE,
 					  &val, acfs_now_ns(), NULL);
 		if (r < 0) {
 			fs_reply_err(req, r);
@@ -365,7 +365,7 @@ void gen_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 		fs_reply_err(req, -ENOMEM);
 		return;
 	}
-	n = acfs_tree_read(FS(req)->store, ino, (uint64_t)off, size, buf);
+	n = acfs_tree_read(FS(req)->d->store, ino, (uint64_t)off, size, buf);
 	if (n < 0)
 		fs_reply_err(req, (int)n);
 	else
@@ -376,10 +376,10 @@ void gen_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off)
 void gen_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	       off_t off)
 {
-	ssize_t n = acfs_tree_write(FS(req)->store, ino, (uint64_t)off, buf,
+	ssize_t n = acfs_tree_write(FS(req)->d->store, ino, (uint64_t)off, buf,
 				    size, acfs_now_ns());
 
-	if (n > 0 && FS(req)->evict_general && fs_over_budget(FS(req)))
+	if (n > 0 && FS(req)->d->evict_general && fs_over_budget(FS(req)))
 		fs_lru_kick(FS(req));
 	if (n < 0) {
 		if (n == -ENOSPC || n == -EIO)
@@ -410,7 +410,7 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 	struct fill f = { d };
 	/* Offsets are cookies (store ids, 1024 and up); below them the
 	 * fixed names of the directory. */
-	int r = acfs_tree_readdir(fs->store, dir,
+	int r = acfs_tree_readdir(fs->d->store, dir,
 				  off >= ACFS_FIRST_ID ? (uint64_t)off : 0,
 				  fill_one,
 				  &f);
