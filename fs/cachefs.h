@@ -132,7 +132,10 @@ struct inode {
 	bool in_pending;            /* protected by itab_lock */
 
 	pthread_mutex_t lock;
-	enum inode_type type;       /* protected by lock */
+	enum inode_type type;       /* written under lock (atomic stores);
+				       read under lock, or by inode_type()
+				       without it: GENERAL never changes,
+				       TMP/PENDING only become ENTRY */
 	struct acfs_key key;        /* ENTRY/PENDING target; lock */
 	uint64_t size;              /* protected by lock */
 	int64_t atime_ns, mtime_ns, ctime_ns; /* protected by lock */
@@ -282,6 +285,13 @@ struct acfs_fs {
 #include <unistd.h>
 #define FS_ASSERT_HELD(m) assert((m)->__data.__owner == gettid())
 #endif
+
+/* @in's type without its lock (requests routing to the general tree ask
+ * this: an inode is GENERAL from birth or never). */
+static inline enum inode_type inode_type(const struct inode *in)
+{
+	return __atomic_load_n(&in->type, __ATOMIC_RELAXED);
+}
 
 /* The mount's state, from a request. */
 #define FS(req) ((struct acfs_fs *)fuse_req_userdata(req))

@@ -200,7 +200,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	inode_retired(fs, old.id, kept);
 	close(in->stage_fd);
 	in->stage_fd = -1;
-	in->type = INODE_ENTRY;
+	__atomic_store_n(&in->type, INODE_ENTRY, __ATOMIC_RELAXED);
 	in->key = *key;
 	in->mode = 0444;
 	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;

@@ -26,7 +26,7 @@ void acfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_err(req, -ENOENT);
 		return;
 	}
-	if (in->type == INODE_GENERAL) {
+	if (inode_type(in) == INODE_GENERAL) {
 		gen_getattr(req, ino);
 		return;
 	}
@@ -126,7 +126,7 @@ void acfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fs_reply_err(req, -ENOENT);
 		return;
 	}
-	if (in->type == INODE_GENERAL) {
+	if (inode_type(in) == INODE_GENERAL) {
 		gen_setattr(req, ino, attr, to_set);
 		return;
 	}

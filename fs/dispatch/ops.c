@@ -122,7 +122,7 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	e.ino = in->ino;
 	/* A direct create stays invisible to other lookups until committed:
 	 * the kernel must ask again instead of caching this dentry. */
-	e.entry_timeout = in->type == INODE_PENDING ? 0.0 : fs->entry_timeout;
+	e.entry_timeout = inode_type(in) == INODE_PENDING ? 0.0 : fs->entry_timeout;
 	e.attr_timeout = 0.0;
 	fs_file_attr(fs, in, &e.attr);
 	fs_open_set(fi, fs->d->kernel_hits ? NULL : in);
@@ -158,7 +158,7 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		fs_reply_err(req, -ENOENT);
 		return;
 	}
-	if (in->type == INODE_GENERAL) {
+	if (inode_type(in) == INODE_GENERAL) {
 		gen_open(req, in, fi);
 		return;
 	}
@@ -189,7 +189,7 @@ static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fs_reply_err(req, -EBADF);
 		return;
 	}
-	if (in->type == INODE_GENERAL) {
+	if (inode_type(in) == INODE_GENERAL) {
 		gen_read(req, ino, size, off);
 		return;
 	}
@@ -221,7 +221,7 @@ static void acfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 		fs_reply_err(req, -EBADF);
 		return;
 	}
-	if (in->type == INODE_GENERAL) {
+	if (inode_type(in) == INODE_GENERAL) {
 		gen_write(req, ino, buf, size, off);
 		return;
 	}

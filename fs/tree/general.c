@@ -45,7 +45,7 @@ void gen_attr(const struct acfs_gnode *g, struct stat *st)
 static struct inode *general(struct acfs_fs *fs, fuse_ino_t ino)
 {
 	struct inode *in = ino >= ACFS_FIRST_ID ? inode_find(fs, ino) : NULL;
-	return in && in->type == INODE_GENERAL ? in : NULL;
+	return in && inode_type(in) == INODE_GENERAL ? in : NULL;
 }
 
 bool gen_is_node(struct acfs_fs *fs, fuse_ino_t ino)
