@@ -197,13 +197,15 @@ out:
 
 /* The password of a remote given without one: ARIA_CACHE_REMOTE_PASSWORD_FILE
  * (its first line), else ARIA_CACHE_REMOTE_PASSWORD. Keeps secrets off
- * command lines (ps) and out of world-readable configs. */
+ * command lines (ps) and out of world-readable configs. Only for Redis
+ * URLs and HTTP URLs that name a user: an HTTP remote without one (a
+ * public cache, S3 through a URL) never receives the Redis password. */
 static int password_from_env(struct acfs_remote_url *u, char *err)
 {
 	const char *file = getenv("ARIA_CACHE_REMOTE_PASSWORD_FILE");
 	const char *value = getenv("ARIA_CACHE_REMOTE_PASSWORD");
 
-	if (u->password)
+	if (u->password || (u->kind == ACFS_REMOTE_HTTP && !u->user))
 		return 0;
 	if (file && *file) {
 		char line[4096];

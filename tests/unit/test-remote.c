@@ -85,6 +85,14 @@ static void test_urls(void **state)
 	assert_int_equal(acfs_remote_url_parse("redis://ci@cache.lan", &u, err), 0);
 	assert_string_equal(u.password, "from-env");
 	acfs_remote_url_release(&u);
+	/* An HTTP remote naming a user takes it; one without never gets
+	 * the (Redis) password sent as basic auth. */
+	assert_int_equal(acfs_remote_url_parse("http://ci@cache.lan/p", &u, err), 0);
+	assert_string_equal(u.password, "from-env");
+	acfs_remote_url_release(&u);
+	assert_int_equal(acfs_remote_url_parse("http://cache.lan/p", &u, err), 0);
+	assert_null(u.password);
+	acfs_remote_url_release(&u);
 	unsetenv("ARIA_CACHE_REMOTE_PASSWORD");
 
 	const char *bad[] = { "ftp://x", "redis://", "redis://h:0",

@@ -46,7 +46,7 @@ struct acfs_remote_url {
 	int db;
 	/* Both kinds: percent-decoded; NULL when absent. A password given
 	 * nowhere in the URL comes from ARIA_CACHE_REMOTE_PASSWORD_FILE or
-	 * ARIA_CACHE_REMOTE_PASSWORD. */
+	 * ARIA_CACHE_REMOTE_PASSWORD (Redis, and HTTP URLs naming a user). */
 	char *user;
 	char *password;
 	/* http(s)://[USER:PASSWORD@]HOST[:PORT][/PREFIX] without its
