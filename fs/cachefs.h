@@ -23,11 +23,16 @@
  * Invariants:
  *   1. An inode is in the table while nlookup > 0 or nopen > 0, or while
  *      it is a temp file named in tmp/.
- *   2. An ENTRY inode that an entry no longer names is `orphaned`; its
- *      blob is dropped from the store when it leaves the table.
+ *   2. An ENTRY inode that an entry no longer names is `orphaned` (in
+ *      every mount's table that holds it); its blob is dropped from the
+ *      store when it has left the last of them.
  *   3. Lookups hold ns_lock shared from reading the store until the inode
- *      is in the table; commits and removes hold it exclusive, so a
- *      version's "in use" answer cannot go stale during a commit.
+ *      is in the table and the reply is sent; commits and removes hold it
+ *      exclusive, so a version's "in use" answer cannot go stale during a
+ *      commit, and the kernel invalidations a commit sends to the other
+ *      mounts (daemon/mounts.c) come after any answer those mounts gave
+ *      from the store as it was before (the kernel serialises them on the
+ *      directory's lock).
  *
  * Locks, what each protects, and the order they nest in (a thread holding
  * one may take only those below it; leaves take nothing); d-> locks are
@@ -46,6 +51,11 @@
  *   store->lock        entries, lru rows, counters, ids       core/store.c
  *   kv->lock (rw)      RocksDB handles vs a reopen after a     core/kv.c
  *                      failed write
+ *   d->mounts_lock     the list of mounts; a mount's struct    daemon/mounts.c,
+ *                      stays while the lock is held           inodes/inode.c
+ *   d->deliver_lock    telling other mounts' kernels now;      housekeeping/
+ *                      taken with no daemon lock held but      lru.c
+ *                      in->lock, and by mount removal
  *   fs->itab_lock      the inode table, tmp/ names, pending   inodes/inode.c
  *                      list, nlookup/nopen (fields marked
  *                      "itab_lock")
@@ -60,7 +70,8 @@
  *   d->control_lock    control clients                        daemon/control.c
  *
  *   Order: inode->lock > commit_lock > ns_lock > tree_lock > store->lock >
- *   kv->lock > itab_lock > verified_lock > lru_lock > inval_lock; the
+ *   kv->lock > mounts_lock > itab_lock > verified_lock > lru_lock >
+ *   inval_lock; the
  *   remote, validator and control locks are leaves. Commits hold
  *   inode->lock across the whole pipeline (validate, encode, apply) and
  *   take the others inside it; eviction takes ns_lock, then the store's,
@@ -218,8 +229,7 @@ struct acfs_daemon {
 	struct acfs_touch *touches; /* protected by lru_lock */
 	size_t ntouches, touch_cap; /* protected by lru_lock */
 	bool evict_wanted;          /* protected by lru_lock */
-	bool stopping;              /* written under lru_lock and the
-				       mounts' inval_lock; read under either */
+	bool stopping;              /* the housekeeper stops; lru_lock */
 	uint64_t evict_passes;      /* protected by lru_lock */
 	pthread_t keeper;
 	bool keeper_started;
@@ -228,9 +238,36 @@ struct acfs_daemon {
 	struct fs_remotes *remote;
 	/* Where fetched bytes go: fs_commit_fetched (set at start; a
 	 * pointer so that remote/ does not call up into commit/). */
-	int (*commit_fetched)(struct acfs_fs *fs, const struct acfs_key *key,
+	int (*commit_fetched)(struct acfs_daemon *d, const struct acfs_key *key,
 			      const void *data, size_t len,
 			      const char *origin);
+
+	/* daemon/mounts.c: the mounts this daemon serves. A mount joins
+	 * the list once mounted and leaves it when its session ends; its
+	 * struct is freed only after it left, under mounts_lock, so code
+	 * walking the list under the lock never meets a freed mount. */
+	pthread_mutex_t mounts_lock;
+	struct acfs_fs *mounts;     /* protected by mounts_lock */
+	unsigned nmounts;           /* protected by mounts_lock */
+	bool mounts_closed;         /* no more mounts join; mounts_lock */
+	bool signalled;             /* a stop signal ended them; mounts_lock */
+	unsigned mounts_gen;        /* a mount left; control_lock */
+	/* One request at a time tells other mounts' kernels of a change
+	 * (fs_invalidate_mounts_now); a mount is freed only holding it. */
+	pthread_mutex_t deliver_lock;
+	/* Changes to the namespace seen by fs_invalidate_mounts (entries
+	 * committed, replaced, removed); atomic. */
+	uint64_t ns_seq;
+	int wake_fd;                /* eventfd: a mount ended */
+	int signal_fd;              /* SIGTERM, SIGINT, SIGHUP */
+	/* What every mount gets: its owner, group and directory mode, and
+	 * how its session loop runs (FUSE's -s, clone_fd, max_threads). */
+	uid_t mount_uid;
+	gid_t mount_gid;
+	mode_t mount_dir_mode;
+	bool singlethread;
+	int clone_fd;
+	unsigned max_threads, max_idle_threads;
 
 	/* daemon/control.c */
 	int control_fd;
@@ -246,12 +283,26 @@ struct acfs_daemon {
 /*
  * Per-mount state: a FUSE session, what the kernel knows of it (its
  * inode table, tmp/ names, direct creates) and its kernel invalidations.
- * Everything shared goes through d. Today a daemon serves one mount.
+ * Everything shared goes through d; a daemon serves any number of mounts
+ * of its store (daemon/mounts.c).
  */
 struct acfs_fs {
 	struct acfs_daemon *d;
+	struct acfs_fs *next;       /* d->mounts; d->mounts_lock */
 	struct fuse_session *se;
-	const char *mountpoint;     /* absolute; never accessed, only named */
+	char *mountpoint;           /* absolute; never accessed, only named */
+	char **fuse_argv;           /* the FUSE options it was mounted with
+				       (recorded for a restart) */
+	int fuse_argc;
+	pthread_t loop;             /* runs the session (daemon/mounts.c) */
+	bool loop_started;          /* d->mounts_lock */
+	bool ended;                 /* the session ended; d->mounts_lock */
+	bool stopping;              /* the notifier stops; inval_lock */
+	unsigned waiters;           /* control clients waiting for its end;
+				       d->control_lock */
+	/* This mount's share of the store's counters (aria-cache stats);
+	 * atomic. */
+	uint64_t hits, misses, stores;
 	uid_t uid;                  /* owner of the tree and of entries */
 	gid_t gid;                  /* its group (--group) */
 	mode_t dir_mode;            /* 0755, or 0775 with --group */
@@ -339,10 +390,12 @@ static inline struct inode *fs_open_inode(struct acfs_fs *fs, fuse_ino_t ino,
 	return inode_find(fs, ino);
 }
 void inode_close(struct acfs_fs *fs, struct inode *in);
-/* Is version @id known to the kernel or open? (acfs_in_use_fn) */
-bool inode_in_use(uint64_t id, void *fs);
-/* After a commit/remove retired version @old_id: orphan or drop it. */
-void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept);
+/* Is version @id known to the kernel or open through any mount of
+ * daemon @d? (acfs_in_use_fn; userdata is the daemon) */
+bool inode_in_use(uint64_t id, void *d);
+/* After a commit/remove retired version @old_id: orphan it in every mount
+ * that holds it, or drop it. */
+void inode_retired(struct acfs_daemon *d, uint64_t old_id, bool kept);
 /*
  * Direct creates being written: a lookup that finds no entry for such a
  * key must not let the kernel cache "absent" past the commit.
@@ -357,24 +410,44 @@ struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);
 
 /* housekeeping/lru.c */
-int fs_lru_start(struct acfs_fs *fs);
-void fs_lru_stop(struct acfs_fs *fs);
+/* The daemon's housekeeper (uses, eviction) */
+int fs_lru_start(struct acfs_daemon *d);
+void fs_lru_stop(struct acfs_daemon *d);
+/* A mount's notifier thread (its kernel invalidations) */
+int fs_notifier_start(struct acfs_fs *fs);
+void fs_notifier_stop(struct acfs_fs *fs);
 /* Records a use of ENTRY @in (caller holds in->lock). */
 void fs_lru_note(struct acfs_fs *fs, struct inode *in);
 /* Drops the kernel's dentry of @key (from the notifier thread). */
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
 /* Persists recorded uses now. */
-void fs_lru_flush(struct acfs_fs *fs);
+void fs_lru_flush(struct acfs_daemon *d);
 /* Are entries (and general files with --evict-general) over --max-size? */
-bool fs_over_budget(struct acfs_fs *fs);
+bool fs_over_budget(struct acfs_daemon *d);
 /* A commit went over budget: evict in the background. */
-void fs_lru_kick(struct acfs_fs *fs);
+void fs_lru_kick(struct acfs_daemon *d);
 /* Blocks until one eviction pass has run (after a -EAGAIN commit). */
-void fs_lru_wait_room(struct acfs_fs *fs);
+void fs_lru_wait_room(struct acfs_daemon *d);
 /* acfs_evict_opts hooks: the namespace lock, and what was evicted. */
-void fs_evict_batch_lock(bool lock, void *fs);
+void fs_evict_batch_lock(bool lock, void *d);
 void fs_evicted(const struct acfs_key *key, const struct acfs_entry *e,
-		bool kept, void *fs);
+		bool kept, void *d);
+/* Drops every mount's dentry of @key but @except's (NULL: every mount's):
+ * what one mount committed, replaced or removed, the others' kernels must
+ * not answer from their caches. Queued to each mount's notifier. */
+void fs_invalidate_mounts(struct acfs_daemon *d, struct acfs_fs *except,
+			  const struct acfs_key *key);
+/*
+ * The same, told to the kernels before it returns, so that the request
+ * that committed answers only once every other mount sees the change.
+ * One request at a time does so (d->deliver_lock): the kernel takes the
+ * other mount's directory lock, which that mount's own commit may hold
+ * while it waits for its turn here; a request that does not get its turn
+ * within 50 ms queues to the notifiers instead, so two commits never wait
+ * on each other. Call holding none of the daemon's locks but in->lock.
+ */
+void fs_invalidate_mounts_now(struct acfs_daemon *d, struct acfs_fs *except,
+			      const struct acfs_key *key);
 
 /* inodes/attr.c: what stat(2) shows, and the replies carrying it */
 void fs_dir_attr(struct acfs_fs *fs, fuse_ino_t ino, struct stat *st);
@@ -474,55 +547,64 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 
 /* entries/load.c: an entry's bytes for reads (caller holds in->lock) */
 int fs_load_locked(struct acfs_fs *fs, struct inode *in);
-void fs_verified_release(struct acfs_fs *fs);
+void fs_verified_release(struct acfs_daemon *d);
 
 /* remote/remote.c: the remote tiers */
-int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg);
+int fs_remote_start(struct acfs_daemon *d, const struct acfs_config *cfg);
 /* Stops the remotes' threads; fs_remote_free, after the control thread
  * stopped, frees them. */
-void fs_remote_stop(struct acfs_fs *fs);
-void fs_remote_free(struct acfs_fs *fs);
+void fs_remote_stop(struct acfs_daemon *d);
+void fs_remote_free(struct acfs_daemon *d);
 /*
  * A lookup found no entry for @key: asks the remotes, waiting at most
  * --remote-wait. 0 if the entry is now committed locally; else -ENOENT
- * with how long the kernel may remember the absence in *neg_timeout.
+ * with how long the kernel may remember the absence in *neg_timeout (which
+ * comes in holding the mount's own negative timeout).
  * Call without fs->ns_lock.
  */
-int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
+int fs_remote_fetch(struct acfs_daemon *d, const struct acfs_key *key,
 		    double *neg_timeout);
 /* The remotes a commit of @key is to be queued for (ids into @ids, room
  * for every remote); counts and logs full queues. */
-size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
+size_t fs_remote_upload_targets(struct acfs_daemon *d, const struct acfs_key *key,
 				uint64_t *ids);
 /* A commit queued uploads for @ids: wakes the uploaders. */
-void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n);
+void fs_remote_queued(struct acfs_daemon *d, const uint64_t *ids, size_t n);
 /* Waits until every upload queue is empty, at most @timeout_ms, and
  * collects the uploads dropped since the last sync. 0 when every upload
  * reached its remote; -ETIMEDOUT (still queued) or -EIO (dropped), with
  * counts and reasons in *res. */
 struct acfs_sync_result;
-int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
+int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 		   struct acfs_sync_result *res);
 /* The remotes' counters: lines, or a JSON value. */
-void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json);
+void fs_remote_report(struct acfs_daemon *d, FILE *out, bool json);
 /* The remotes' counters in Prometheus text format, each sample with
  * @labels (name="value",...) and remote="URL". */
-void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels);
+void fs_remote_metrics(struct acfs_daemon *d, FILE *out, const char *labels);
 /* Bytes down and up and uploads queued, summed over the remotes. */
-void fs_remote_totals(struct acfs_fs *fs, uint64_t *down, uint64_t *up,
+void fs_remote_totals(struct acfs_daemon *d, uint64_t *down, uint64_t *up,
 		      uint64_t *queued);
+/* remote/prefetch.c: a manifest of every key in the store published as
+ * @ref on the writable remotes (0, or -errno with why); a manifest's
+ * entries fetched and committed, @jobs at once, within the budget. */
+int fs_remote_publish(struct acfs_daemon *d, const char *ref,
+		      uint64_t *ret_keys, char *why, size_t whylen);
+struct acfs_prefetch_result;
+int fs_remote_prefetch(struct acfs_daemon *d, const char *ref, unsigned jobs,
+		       FILE *progress, struct acfs_prefetch_result *res);
 /* Number of remotes (for sizing fs_remote_upload_targets' array). */
-size_t fs_remote_count(struct acfs_fs *fs);
+size_t fs_remote_count(struct acfs_daemon *d);
 
 /* commit/gate.c: waits for room for @bytes more of commits (and fetches) in
  * flight under --max-loaded, or gives it back. */
-void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take);
+void fs_commit_gate(struct acfs_daemon *d, uint64_t bytes, bool take);
 /* commit/commit.c (the remotes reach it through fs->commit_fetched,
  * set by the daemon: remote/ sits below commit/, which queues uploads):
  * commits @data fetched from remote @origin (its URL, for logs)
  * as entry @key, validated as a local commit is; an entry committed
  * meanwhile wins. 0 or -errno. */
-int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
+int fs_commit_fetched(struct acfs_daemon *d, const struct acfs_key *key,
 		      const void *data, size_t len, const char *origin);
 
 /* dispatch/xattr.c */
@@ -536,11 +618,11 @@ void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 /* daemon/control.c: the aria-cache command's socket, STORE/control.sock */
 #define ACFS_CONTROL_CLIENTS_MAX 16
 #define ACFS_CONTROL_STOP_WAIT_S 3
-int fs_control_start(struct acfs_fs *fs);
+int fs_control_start(struct acfs_daemon *d);
 /* Stops accepting, shuts every client's socket and waits up to
  * ACFS_CONTROL_STOP_WAIT_S for their commands; false if one still runs
  * (the store must then stay open: exit without closing it). */
-bool fs_control_stop(struct acfs_fs *fs);
+bool fs_control_stop(struct acfs_daemon *d);
 
 /* daemon/log.c */
 void acfs_log_init(bool use_syslog, bool debug);
@@ -553,7 +635,7 @@ void acfs_log_say(int priority, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
 /* One trace line (hit, miss, store, evict) with the time since @t0. */
-void acfs_trace(struct acfs_fs *fs, const char *event,
+void acfs_trace(struct acfs_daemon *d, const char *event,
 		const struct acfs_key *key, uint64_t bytes, int64_t t0_ns);
 
 /* dispatch/ops.c */

@@ -395,6 +395,26 @@ int main(int argc, char **argv)
 		free(store_dir);
 		return 2;
 	}
+	/* import reads DIR where the daemon runs (not in our cwd). */
+	char *import_dir = NULL;
+	if (strcmp(cmd->name, "import") == 0) {
+		for (int k = 1; k < nargs; k++)
+			if (args[k][0] != '-') {
+				if (!(import_dir = realpath(args[k], NULL))) {
+					fprintf(stderr, "aria-cache import: %s: "
+						"%s\n", args[k], strerror(errno));
+					free(store_dir);
+					return 1;
+				}
+				if (args != with_yes) {
+					for (int j = 0; j < nargs; j++)
+						with_yes[j] = args[j];
+					args = with_yes;
+				}
+				args[k] = import_dir;
+				break;
+			}
+	}
 	if (strcmp(cmd->name, "repair") == 0) {
 		code = repair_local(store_dir, nargs, args);
 		free(store_dir);
@@ -417,6 +437,7 @@ int main(int argc, char **argv)
 	} else {
 		code = run_local(store_dir, nargs, args);
 	}
+	free(import_dir);
 	free(store_dir);
 	return code;
 }

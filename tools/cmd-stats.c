@@ -79,6 +79,11 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			ctx->remote_report(ctx->out, true, ctx->userdata);
 		else
 			fprintf(ctx->out, "null");
+		fprintf(ctx->out, ", \"mounts\": ");
+		if (ctx->mounts_report)
+			ctx->mounts_report(ctx->out, true, ctx->userdata);
+		else
+			fprintf(ctx->out, "[]");
 		fprintf(ctx->out, "}\n");
 		return 0;
 	}
@@ -118,6 +123,8 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	else if (queued)
 		fprintf(ctx->out, "upload queue       %llu (no daemon uploads "
 			"them now)\n", (unsigned long long)queued);
+	if (ctx->mounts_report)
+		ctx->mounts_report(ctx->out, false, ctx->userdata);
 	if (ctx->daemon_start_ns)
 		fprintf(ctx->out, "uptime             %.0fs\n", uptime);
 	else

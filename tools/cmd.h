@@ -31,6 +31,14 @@ struct acfs_sync_result {
 	char why[2048];
 };
 
+/* aria-cache prefetch: what became of a manifest's keys. */
+struct acfs_prefetch_result {
+	uint64_t total, fetched, present, missing, failed, bytes;
+	bool budget_stop;          /* stopped before passing the budget */
+	double seconds;
+	char why[1024];            /* the last failure, or why none ran */
+};
+
 struct acfs_cmd_ctx {
 	struct acfs_store *store;
 	const char *store_dir;
@@ -65,6 +73,21 @@ struct acfs_cmd_ctx {
 	/* The daemon is stopping: a long command ends now. NULL in
 	 * aria-cache. */
 	bool (*stopping)(void *userdata);
+	/* aria-cache stats: each mount's hits, misses and stores since it
+	 * was mounted (lines, or a JSON array); NULL in aria-cache. */
+	void (*mounts_report)(FILE *out, bool json, void *userdata);
+	/* aria-cache publish REF / prefetch REF: a manifest of the store's
+	 * keys onto the remotes, and a manifest's entries fetched from them
+	 * (jobs at once, within the budget). 0 or -errno, why in @why /
+	 * res->why. NULL in aria-cache. */
+	int (*remote_publish)(const char *ref, uint64_t *ret_keys, char *why,
+			      size_t whylen, void *userdata);
+	int (*remote_prefetch)(const char *ref, unsigned jobs, FILE *progress,
+			       struct acfs_prefetch_result *res,
+			       void *userdata);
+	/* aria-cache import committed @key: the mounts' kernels must not
+	 * keep answering it as absent. NULL in aria-cache. */
+	void (*on_stored)(const struct acfs_key *key, void *userdata);
 	void *userdata;
 };
 
@@ -100,6 +123,9 @@ int acfs_cmd_sync(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_repair(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_metrics(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 int acfs_cmd_top(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_import(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_publish(struct acfs_cmd_ctx *ctx, int argc, char **argv);
+int acfs_cmd_prefetch(struct acfs_cmd_ctx *ctx, int argc, char **argv);
 /* repair without a daemon, on STORE/db that does not open (cmd-repair.c);
  * the caller holds the store's lock. Returns the exit code. */
 int acfs_repair_run(const char *store_dir, int argc, char **argv);

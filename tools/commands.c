@@ -60,6 +60,29 @@ static const struct acfs_cmd commands[] = {
 	{ "pin", acfs_cmd_pin, "[--json] KEY|PATH...",
 	  "Pins entries: never evicted. KEY is 16 hex digits (the .bc), or\n"
 	  "KEY.meta, or a path ending in monomorph/<xx>/<14 hex>.bc|.meta.", false },
+	{ "import", acfs_cmd_import, "[--json] DIR",
+	  "Imports a plain cache directory in the compiler's layout\n"
+	  "(DIR/monomorph/<xx>/<14 hex>.bc|.meta, written before the mount\n"
+	  "existed): every file is checked as a commit is (bitcode to the\n"
+	  "validation level, .meta as JSON), its modification time becomes its\n"
+	  "last use, and an entry the store has already stays. Prints each\n"
+	  "refused file with the reason; exits 1 if any was refused. DIR is not\n"
+	  "changed: move it aside, then mount over the emptied directory.\n"
+	  "  --json   machine-readable output", false },
+	{ "publish", acfs_cmd_publish, "[--json] REF",
+	  "Publishes a manifest of every key in the store onto the remotes,\n"
+	  "under REF (a branch or a commit): CI runs it after aria-cache sync,\n"
+	  "so that developers can prefetch what it built. Runs in the daemon.\n"
+	  "  --json   machine-readable output", false },
+	{ "prefetch", acfs_cmd_prefetch, "[--jobs N] [--json] REF",
+	  "Fetches the entries of manifest REF that are not here from the\n"
+	  "remotes, N at once (default 8), validates and stores them: run it\n"
+	  "after git pull, before the build, so the build's probes hit locally.\n"
+	  "Stops before the store passes 90% of its budget (it never evicts).\n"
+	  "Shows progress on a terminal and ends with a summary; exits 1 if the\n"
+	  "manifest is missing or a fetch failed. Runs in the daemon.\n"
+	  "  --jobs N   fetches at once, 1..64\n"
+	  "  --json     machine-readable output", false },
 	{ "unpin", acfs_cmd_unpin, "[--json] KEY|PATH...", "Unpins entries.", false },
 	{ "clear", acfs_cmd_clear, "[--yes] [--json]",
 	  "Removes every entry, pinned ones too. Asks first unless --yes.", false },

@@ -187,6 +187,11 @@ PARSER(EVICT_GENERAL)
 	return bool_into(v, &c->evict_general, why, len);
 }
 
+PARSER(NONEMPTY)
+{
+	return bool_into(v, &c->nonempty, why, len);
+}
+
 PARSER(GROUP)
 {
 	struct group *g = getgrnam(v);

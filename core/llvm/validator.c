@@ -273,6 +273,11 @@ static int start_helper(struct acfs_validator *v, struct helper *h,
 	if (pid == 0) {
 		/* Only async-signal-safe calls until exec. */
 		char *argv[] = { v->exe, (char *)ACFS_VALIDATOR_ARG, NULL };
+		sigset_t none;
+		/* The daemon blocks its stop signals (a signalfd takes
+		 * them): a helper gets the default. */
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
 		if (dup2(sv[1], HELPER_FD) < 0)
 			_exit(127);
 		execv(v->exe, argv);

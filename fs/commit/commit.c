@@ -25,7 +25,7 @@
  * keeps beside the entry (malloc'd, or NULL). A refusal is -EINVAL for the
  * caller, with the key and LLVM's reason in the log.
  */
-static int validate(struct acfs_fs *fs, const struct acfs_key *key,
+static int validate(struct acfs_daemon *d, const struct acfs_key *key,
 		    const void *buf, size_t len, const char *origin,
 		    const void **ret_info, size_t *ret_len)
 {
@@ -35,48 +35,48 @@ static int validate(struct acfs_fs *fs, const struct acfs_key *key,
 
 	*ret_info = NULL;
 	*ret_len = 0;
-	if (fs->d->validate == ACFS_VALIDATE_NONE)
+	if (d->validate == ACFS_VALIDATE_NONE)
 		return 0;
 	int64_t t0 = acfs_now_ns();
 	if (key->kind == ACFS_KIND_META) {
 		r = acfs_json_check(buf, len, err);
 	} else {
 		/* LLVM runs in a helper process: it aborts on some inputs. */
-		r = acfs_validator_check(fs->d->validator, buf, len, fs->d->validate,
-					 fs->d->target, &enc, ret_len, err);
+		r = acfs_validator_check(d->validator, buf, len, d->validate,
+					 d->target, &enc, ret_len, err);
 		*ret_info = enc;
 	}
-	acfs_histogram_observe(&fs->d->latency[ACFS_LAT_VALIDATE],
+	acfs_histogram_observe(&d->latency[ACFS_LAT_VALIDATE],
 			       acfs_now_ns() - t0);
 	if (r < 0) {
 		acfs_key_format_path(key, path);
 		acfs_log(LOG_WARNING, "refused commit of %s (%zu bytes%s%s): %s",
 			 path, len, origin ? " from remote " : "",
 			 origin ? origin : "", err[0] ? err : strerror(-r));
-		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
+		acfs_store_count(d->store, ACFS_STAT_REJECTED, 1);
 		return r == -ENOMEM ? r : -EINVAL;
 	}
 	return 0;
 }
 
-static void unmap_staged(struct acfs_fs *fs, char *buf, uint64_t size)
+static void unmap_staged(struct acfs_daemon *d, char *buf, uint64_t size)
 {
 	if (size)
 		munmap(buf, size);
-	fs_commit_gate(fs, size, false);
+	fs_commit_gate(d, size, false);
 }
 
 /* acfs_store_commit, waiting for eviction while the store is over budget. */
-static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
+static int store_commit(struct acfs_daemon *d, const struct acfs_commit *c,
 			struct acfs_entry *ent, struct acfs_entry *old,
 			bool *kept, char *err)
 {
 	int r;
 
 	for (int tries = 0;; tries++) {
-		pthread_rwlock_wrlock(&fs->d->ns_lock);
-		r = acfs_store_commit(fs->d->store, c, ent, old, kept, err);
-		pthread_rwlock_unlock(&fs->d->ns_lock);
+		pthread_rwlock_wrlock(&d->ns_lock);
+		r = acfs_store_commit(d->store, c, ent, old, kept, err);
+		pthread_rwlock_unlock(&d->ns_lock);
 		if (r != -EAGAIN)
 			return r;
 		if (tries == 3) {
@@ -85,14 +85,14 @@ static int store_commit(struct acfs_fs *fs, const struct acfs_commit *c,
 			snprintf(err, ACFS_ERR_MAX, "the store is over its "
 				 "%llu-byte budget and eviction cannot free "
 				 "space (pinned entries?); unpin or raise "
-				 "--max-size", (unsigned long long)fs->d->max_size);
+				 "--max-size", (unsigned long long)d->max_size);
 			return -ENOSPC;
 		}
-		fs_lru_wait_room(fs);
+		fs_lru_wait_room(d);
 	}
 }
 
-int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
+int fs_commit_fetched(struct acfs_daemon *d, const struct acfs_key *key,
 		      const void *data, size_t len, const char *origin)
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
@@ -102,27 +102,27 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 	int r;
 
 	acfs_key_format_path(key, path);
-	if (len > fs->d->max_entry_size) {
+	if (len > d->max_entry_size) {
 		acfs_log(LOG_WARNING, "refused %s from remote %s: %zu bytes, "
 			 "over --max-entry-size", path, origin, len);
 		return -EFBIG;
 	}
-	r = validate(fs, key, data, len, origin, &c.info, &c.info_len);
+	r = validate(d, key, data, len, origin, &c.info, &c.info_len);
 	if (r < 0)
 		return r;
 	c.key = *key;
-	c.id = acfs_store_alloc_id(fs->d->store);
+	c.id = acfs_store_alloc_id(d->store);
 	c.data = data;
 	c.size = len;
 	c.now_ns = acfs_now_ns();
 	c.noreplace = true; /* a local commit meanwhile wins */
 	c.in_use = inode_in_use;
-	c.userdata = fs;
+	c.userdata = d;
 	if (!c.id) {
 		free((void *)c.info);
 		return -EIO;
 	}
-	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	r = store_commit(d, &c, &ent, &old, &kept, err);
 	free((void *)c.info);
 	if (r == -EEXIST)
 		return 0;
@@ -131,8 +131,12 @@ int fs_commit_fetched(struct acfs_fs *fs, const struct acfs_key *key,
 			 path, origin, err);
 		return r;
 	}
-	if (fs_over_budget(fs))
-		fs_lru_kick(fs);
+	if (fs_over_budget(d))
+		fs_lru_kick(d);
+	/* Every mount may have answered "absent" meanwhile. Queued: the
+	 * lookup that asked for it holds its directory in the kernel until
+	 * this fetch ends. */
+	fs_invalidate_mounts(d, NULL, key);
 	return 0;
 }
 
@@ -155,7 +159,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	acfs_key_format_path(key, path);
 	/* The staged bytes are read through a mapping (page cache, not
 	 * daemon memory); the in->lock held keeps the file from changing. */
-	fs_commit_gate(fs, in->size, true);
+	fs_commit_gate(fs->d, in->size, true);
 	buf = in->size ? mmap(NULL, in->size, PROT_READ, MAP_SHARED,
 			      in->stage_fd, 0)
 		       : (void *)"";
@@ -163,12 +167,12 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		r = -errno;
 		acfs_log(LOG_ERR, "commit of %s: mapping %llu staged bytes: %s",
 			 path, (unsigned long long)in->size, strerror(-r));
-		fs_commit_gate(fs, in->size, false);
+		fs_commit_gate(fs->d, in->size, false);
 		return r;
 	}
-	r = validate(fs, key, buf, in->size, NULL, &c.info, &c.info_len);
+	r = validate(fs->d, key, buf, in->size, NULL, &c.info, &c.info_len);
 	if (r < 0) {
-		unmap_staged(fs, buf, in->size);
+		unmap_staged(fs->d, buf, in->size);
 		return r;
 	}
 	c.key = *key;
@@ -178,15 +182,15 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.now_ns = acfs_now_ns();
 	c.noreplace = noreplace;
 	c.in_use = inode_in_use;
-	c.userdata = fs;
-	uint64_t upload_to[fs_remote_count(fs) + 1];
+	c.userdata = fs->d;
+	uint64_t upload_to[fs_remote_count(fs->d) + 1];
 	c.upload_to = upload_to;
-	c.nupload = fs_remote_upload_targets(fs, key, upload_to);
+	c.nupload = fs_remote_upload_targets(fs->d, key, upload_to);
 
-	r = store_commit(fs, &c, &ent, &old, &kept, err);
+	r = store_commit(fs->d, &c, &ent, &old, &kept, err);
 	if (r == 0)
-		fs_remote_queued(fs, upload_to, c.nupload);
-	unmap_staged(fs, buf, in->size);
+		fs_remote_queued(fs->d, upload_to, c.nupload);
+	unmap_staged(fs->d, buf, in->size);
 	free((void *)c.info);
 	if (r == -EEXIST)
 		return r;
@@ -195,9 +199,14 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 		return r;
 	}
-	if (fs_over_budget(fs))
-		fs_lru_kick(fs);
-	inode_retired(fs, old.id, kept);
+	if (fs_over_budget(fs->d))
+		fs_lru_kick(fs->d);
+	inode_retired(fs->d, old.id, kept);
+	/* The other mounts' kernels may hold "absent" or the version
+	 * replaced (this one's is moved by the rename, or was a pending
+	 * create's). */
+	fs_invalidate_mounts_now(fs->d, fs, key);
+	__atomic_add_fetch(&fs->stores, 1, __ATOMIC_RELAXED);
 	close(in->stage_fd);
 	in->stage_fd = -1;
 	__atomic_store_n(&in->type, INODE_ENTRY, __ATOMIC_RELAXED);
@@ -206,7 +215,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	in->atime_ns = in->mtime_ns = in->ctime_ns = c.now_ns;
 	in->stored = ent.stored;
 	memcpy(in->digest, ent.digest, sizeof(in->digest));
-	acfs_trace(fs, "store", key, in->size, t0);
+	acfs_trace(fs->d, "store", key, in->size, t0);
 	acfs_histogram_observe(&fs->d->latency[ACFS_LAT_STORE],
 			       acfs_now_ns() - t0);
 	acfs_log(LOG_DEBUG, "committed %s (%llu bytes, version %llu)", path,
@@ -302,11 +311,12 @@ int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name)
 	if (acfs_key_parse_name(shard, name, &key) < 0)
 		return -ENOENT;
 	pthread_rwlock_wrlock(&fs->d->ns_lock);
-	r = acfs_store_remove(fs->d->store, &key, 0, inode_in_use, fs, &old, &kept,
-			      err);
+	r = acfs_store_remove(fs->d->store, &key, 0, inode_in_use, fs->d, &old,
+			      &kept, err);
 	pthread_rwlock_unlock(&fs->d->ns_lock);
 	if (r == 0) {
-		inode_retired(fs, old.id, kept);
+		inode_retired(fs->d, old.id, kept);
+		fs_invalidate_mounts_now(fs->d, fs, &key);
 	} else if (r != -ENOENT) {
 		char path[ACFS_KEY_PATH_MAX];
 		acfs_key_format_path(&key, path);

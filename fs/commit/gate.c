@@ -8,17 +8,17 @@
  */
 #include "cachefs.h"
 
-void fs_commit_gate(struct acfs_fs *fs, uint64_t bytes, bool take)
+void fs_commit_gate(struct acfs_daemon *d, uint64_t bytes, bool take)
 {
-	pthread_mutex_lock(&fs->d->commit_lock);
+	pthread_mutex_lock(&d->commit_lock);
 	if (take) {
-		while (fs->d->commit_bytes > 0 &&
-		       fs->d->commit_bytes + bytes > fs->d->max_loaded)
-			pthread_cond_wait(&fs->d->commit_cv, &fs->d->commit_lock);
-		fs->d->commit_bytes += bytes;
+		while (d->commit_bytes > 0 &&
+		       d->commit_bytes + bytes > d->max_loaded)
+			pthread_cond_wait(&d->commit_cv, &d->commit_lock);
+		d->commit_bytes += bytes;
 	} else {
-		fs->d->commit_bytes -= bytes;
-		pthread_cond_broadcast(&fs->d->commit_cv);
+		d->commit_bytes -= bytes;
+		pthread_cond_broadcast(&d->commit_cv);
 	}
-	pthread_mutex_unlock(&fs->d->commit_lock);
+	pthread_mutex_unlock(&d->commit_lock);
 }

@@ -24,6 +24,7 @@
 
 #include "cachefs.h"
 #include "control.h"
+#include "daemon/mounts.h"
 #include "cmd.h"
 
 static void flush_uses(void *userdata)
@@ -31,13 +32,35 @@ static void flush_uses(void *userdata)
 	fs_lru_flush(userdata);
 }
 
+static int remote_publish(const char *ref, uint64_t *ret_keys, char *why,
+			  size_t whylen, void *userdata)
+{
+	return fs_remote_publish(userdata, ref, ret_keys, why, whylen);
+}
+
+static int remote_prefetch(const char *ref, unsigned jobs, FILE *progress,
+			   struct acfs_prefetch_result *res, void *userdata)
+{
+	return fs_remote_prefetch(userdata, ref, jobs, progress, res);
+}
+
+static void stored(const struct acfs_key *key, void *userdata)
+{
+	fs_invalidate_mounts_now(userdata, NULL, key);
+}
+
+static void mounts_report(FILE *out, bool json, void *userdata)
+{
+	fs_mounts_report(userdata, out, json);
+}
+
 static bool stopping(void *userdata)
 {
-	struct acfs_fs *fs = userdata;
+	struct acfs_daemon *d = userdata;
 
-	pthread_mutex_lock(&fs->d->control_lock);
-	bool s = fs->d->control_stopping;
-	pthread_mutex_unlock(&fs->d->control_lock);
+	pthread_mutex_lock(&d->control_lock);
+	bool s = d->control_stopping;
+	pthread_mutex_unlock(&d->control_lock);
 	return s;
 }
 
@@ -67,17 +90,17 @@ static int remote_sync(unsigned timeout_ms, FILE *progress,
 #define CLIENT_SEND_TIMEOUT_S 5
 
 struct client {
-	struct acfs_fs *fs;
+	struct acfs_daemon *d;
 	int fd;
-	struct client *next;       /* fs->d->clients; control_lock */
+	struct client *next;       /* d->clients; control_lock */
 };
 
-static void serve(struct acfs_fs *fs, int fd)
+static void serve(struct acfs_daemon *d, int fd)
 {
 	struct timeval tv = { .tv_sec = 10 };
 	struct timeval stv = { .tv_sec = CLIENT_SEND_TIMEOUT_S };
 	struct acfs_cmd_ctx ctx = { 0 };
-	char **argv = NULL;
+	char **argv = NULL, *mp = NULL;
 	int argc = 0, code;
 	bool progress;
 
@@ -87,26 +110,37 @@ static void serve(struct acfs_fs *fs, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 	if (acfs_control_read_request(fd, &argc, &argv, &progress) < 0)
 		return;
-	ctx.store = fs->d->store;
-	ctx.store_dir = fs->d->store_dir;
+	/* aria-cachefs MOUNTPOINT, run while this daemon serves the store:
+	 * the mount joins this daemon (daemon/mounts.c). */
+	if (argc >= 1 && strcmp(argv[0], ACFS_MOUNT_REQUEST) == 0) {
+		fs_mount_request(d, fd, argc, argv);
+		acfs_control_free_argv(argc, argv);
+		return;
+	}
+	ctx.store = d->store;
+	ctx.store_dir = d->store_dir;
 	ctx.out = acfs_control_stream(fd, 'O');
 	ctx.err = acfs_control_stream(fd, 'R');
 	ctx.progress = progress;
-	ctx.daemon_start_ns = fs->d->start_ns;
-	ctx.config = fs->d->config;
+	ctx.daemon_start_ns = d->start_ns;
+	ctx.config = d->config;
 	ctx.flush_uses = flush_uses;
 	ctx.batch_lock = fs_evict_batch_lock;
 	ctx.in_use = inode_in_use;
-	ctx.validator = fs->d->validator;
+	ctx.validator = d->validator;
 	ctx.on_removed = fs_evicted;
 	ctx.remote_report = remote_report;
 	ctx.remote_sync = remote_sync;
-	ctx.mountpoint = fs->mountpoint;
-	ctx.latency = fs->d->latency;
+	ctx.mountpoint = mp = fs_mounts_first(d);
+	ctx.latency = d->latency;
 	ctx.remote_metrics = remote_metrics;
 	ctx.remote_totals = remote_totals;
 	ctx.stopping = stopping;
-	ctx.userdata = fs;
+	ctx.mounts_report = mounts_report;
+	ctx.on_stored = stored;
+	ctx.remote_publish = remote_publish;
+	ctx.remote_prefetch = remote_prefetch;
+	ctx.userdata = d;
 	if (ctx.out && ctx.err) {
 		acfs_log(LOG_INFO, "aria-cache %s", argc ? argv[0] : "");
 		code = acfs_cmd_run(&ctx, argc, argv);
@@ -119,24 +153,25 @@ static void serve(struct acfs_fs *fs, int fd)
 		fclose(ctx.err);
 	acfs_control_send_exit(fd, code);
 	acfs_control_free_argv(argc, argv);
+	free(mp);
 }
 
 static void *client_main(void *arg)
 {
 	struct client *c = arg;
-	struct acfs_fs *fs = c->fs;
+	struct acfs_daemon *d = c->d;
 
-	serve(fs, c->fd);
-	pthread_mutex_lock(&fs->d->control_lock);
-	for (struct client **p = &fs->d->clients; *p; p = &(*p)->next)
+	serve(d, c->fd);
+	pthread_mutex_lock(&d->control_lock);
+	for (struct client **p = &d->clients; *p; p = &(*p)->next)
 		if (*p == c) {
 			*p = c->next;
 			break;
 		}
-	fs->d->nclients--;
+	d->nclients--;
 	close(c->fd);
-	pthread_cond_broadcast(&fs->d->control_cv);
-	pthread_mutex_unlock(&fs->d->control_lock);
+	pthread_cond_broadcast(&d->control_cv);
+	pthread_mutex_unlock(&d->control_lock);
 	free(c);
 	return NULL;
 }
@@ -156,11 +191,11 @@ static void refuse_busy(int fd)
 
 static void *control_main(void *arg)
 {
-	struct acfs_fs *fs = arg;
+	struct acfs_daemon *d = arg;
 	struct timeval stv = { .tv_sec = 1 };
 
 	for (;;) {
-		int fd = accept4(fs->d->control_fd, NULL, NULL, SOCK_CLOEXEC);
+		int fd = accept4(d->control_fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
 			if (errno == EINTR || errno == ECONNABORTED ||
 			    errno == EMFILE || errno == ENFILE)
@@ -172,23 +207,23 @@ static void *control_main(void *arg)
 		pthread_t t;
 		bool started = false;
 
-		pthread_mutex_lock(&fs->d->control_lock);
-		if (c && fs->d->nclients < ACFS_CONTROL_CLIENTS_MAX &&
-		    !fs->d->control_stopping) {
-			c->fs = fs;
+		pthread_mutex_lock(&d->control_lock);
+		if (c && d->nclients < ACFS_CONTROL_CLIENTS_MAX &&
+		    !d->control_stopping) {
+			c->d = d;
 			c->fd = fd;
 			pthread_attr_init(&attr);
 			pthread_attr_setdetachstate(&attr,
 						    PTHREAD_CREATE_DETACHED);
 			if (pthread_create(&t, &attr, client_main, c) == 0) {
-				c->next = fs->d->clients;
-				fs->d->clients = c;
-				fs->d->nclients++;
+				c->next = d->clients;
+				d->clients = c;
+				d->nclients++;
 				started = true;
 			}
 			pthread_attr_destroy(&attr);
 		}
-		pthread_mutex_unlock(&fs->d->control_lock);
+		pthread_mutex_unlock(&d->control_lock);
 		if (!started) {
 			setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv,
 				   sizeof(stv));
@@ -200,63 +235,64 @@ static void *control_main(void *arg)
 	return NULL;
 }
 
-int fs_control_start(struct acfs_fs *fs)
+int fs_control_start(struct acfs_daemon *d)
 {
-	int r = acfs_control_listen(fs->d->store_dir, &fs->d->control_fd);
+	int r = acfs_control_listen(d->store_dir, &d->control_fd);
 
 	if (r < 0) {
 		acfs_log(LOG_ERR, "cannot listen on %s/control.sock: %s; "
 			 "aria-cache will not reach this daemon",
-			 fs->d->store_dir, strerror(-r));
-		fs->d->control_fd = -1;
+			 d->store_dir, strerror(-r));
+		d->control_fd = -1;
 		return r;
 	}
-	pthread_mutex_init(&fs->d->control_lock, NULL);
-	pthread_cond_init(&fs->d->control_cv, NULL);
-	r = pthread_create(&fs->d->control, NULL, control_main, fs);
+	pthread_mutex_init(&d->control_lock, NULL);
+	pthread_cond_init(&d->control_cv, NULL);
+	r = pthread_create(&d->control, NULL, control_main, d);
 	if (r) {
-		close(fs->d->control_fd);
-		fs->d->control_fd = -1;
+		close(d->control_fd);
+		d->control_fd = -1;
 		return -r;
 	}
-	fs->d->control_started = true;
+	d->control_started = true;
 	return 0;
 }
 
-bool fs_control_stop(struct acfs_fs *fs)
+bool fs_control_stop(struct acfs_daemon *d)
 {
 	char path[4096];
 	struct timespec until;
 	bool done;
 
-	if (!fs->d->control_started)
+	if (!d->control_started)
 		return true;
-	shutdown(fs->d->control_fd, SHUT_RDWR);
-	pthread_join(fs->d->control, NULL);
-	close(fs->d->control_fd);
-	fs->d->control_fd = -1;
-	if (acfs_control_path(fs->d->store_dir, path, sizeof(path)) == 0)
+	shutdown(d->control_fd, SHUT_RDWR);
+	pthread_join(d->control, NULL);
+	close(d->control_fd);
+	d->control_fd = -1;
+	if (acfs_control_path(d->store_dir, path, sizeof(path)) == 0)
 		unlink(path);
 	/* Clients' sockets shut: their reads and sends fail at once, and
 	 * their commands end (or keep running without output). */
 	clock_gettime(CLOCK_REALTIME, &until);
 	until.tv_sec += ACFS_CONTROL_STOP_WAIT_S;
-	pthread_mutex_lock(&fs->d->control_lock);
-	fs->d->control_stopping = true;
-	for (struct client *c = fs->d->clients; c; c = c->next)
+	pthread_mutex_lock(&d->control_lock);
+	d->control_stopping = true;
+	pthread_cond_broadcast(&d->control_cv); /* mount waiters */
+	for (struct client *c = d->clients; c; c = c->next)
 		shutdown(c->fd, SHUT_RDWR);
-	while (fs->d->nclients > 0 &&
-	       pthread_cond_timedwait(&fs->d->control_cv, &fs->d->control_lock,
+	while (d->nclients > 0 &&
+	       pthread_cond_timedwait(&d->control_cv, &d->control_lock,
 				      &until) != ETIMEDOUT)
 		;
-	done = fs->d->nclients == 0;
-	pthread_mutex_unlock(&fs->d->control_lock);
+	done = d->nclients == 0;
+	pthread_mutex_unlock(&d->control_lock);
 	if (!done) {
 		acfs_log(LOG_WARNING, "%u aria-cache commands still running "
 			 "after %d s; exiting without them (the store is "
-			 "crash-safe)", fs->d->nclients, ACFS_CONTROL_STOP_WAIT_S);
+			 "crash-safe)", d->nclients, ACFS_CONTROL_STOP_WAIT_S);
 		return false;
 	}
-	fs->d->control_started = false;
+	d->control_started = false;
 	return true;
 }

@@ -36,12 +36,12 @@ bool acfs_log_debug_enabled(void)
 	return log_debug;
 }
 
-void acfs_trace(struct acfs_fs *fs, const char *event,
+void acfs_trace(struct acfs_daemon *d, const char *event,
 		const struct acfs_key *key, uint64_t bytes, int64_t t0_ns)
 {
 	char path[ACFS_KEY_PATH_MAX];
 
-	if (!fs->d->trace)
+	if (!d->trace)
 		return;
 	acfs_key_format_path(key, path);
 	acfs_log(LOG_INFO, "trace %s %s %llu bytes %.1f us", event, path,

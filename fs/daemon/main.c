@@ -21,8 +21,10 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <syslog.h>
 #include <unistd.h>
+#include <ctype.h>
 #include <dirent.h>
 #include <ftw.h>
 
@@ -32,6 +34,8 @@
 #include "acfs/version.h"
 #include "cachefs.h"
 #include "config.h"
+#include "control.h"
+#include "daemon/mounts.h"
 #include "daemon/notify.h"
 #include "daemon/options.h"
 
@@ -120,12 +124,31 @@ static int mkdir_p(const char *path, mode_t mode)
 	return r;
 }
 
-/* A daemon killed with -9 leaves "Transport endpoint is not connected". */
-/* Files in the bare mountpoint: a compiler that wrote while no daemon
- * served it (between a crash and the restart) left them there, and the
- * mount is about to hide them. */
-static unsigned long hidden_files;
+/* Files in the bare mountpoint: a plain cache from before the mount
+ * existed, or what a compiler wrote while no daemon served it. A mount
+ * would hide them. */
+static unsigned long hidden_files, hidden_entries;
 static char hidden_first[PATH_MAX];
+static size_t hidden_root_len;
+
+/* monomorph/<xx>/<name>.bc|.meta under the mountpoint: the compiler's
+ * layout. */
+static bool entry_layout(const char *rel)
+{
+	const char *name, *dot;
+
+	if (strncmp(rel, "/monomorph/", 11) != 0)
+		return false;
+	rel += 11;
+	if (!isxdigit((unsigned char)rel[0]) ||
+	    !isxdigit((unsigned char)rel[1]) || rel[2] != '/')
+		return false;
+	name = rel + 3;
+	if (strchr(name, '/'))
+		return false;
+	dot = strrchr(name, '.');
+	return dot && (strcmp(dot, ".bc") == 0 || strcmp(dot, ".meta") == 0);
+}
 
 static int count_hidden(const char *path, const struct stat *st, int type,
 			struct FTW *ftw)
@@ -135,56 +158,55 @@ static int count_hidden(const char *path, const struct stat *st, int type,
 	if (type == FTW_F || type == FTW_SL) {
 		if (!hidden_files++)
 			snprintf(hidden_first, sizeof(hidden_first), "%s", path);
+		if (entry_layout(path + hidden_root_len))
+			hidden_entries++;
 	}
 	return hidden_files >= 1000000 ? 1 : 0;
 }
 
-static void report_hidden(const char *mp)
+/*
+ * The bare mountpoint @mp must be empty unless --nonempty: a mount over
+ * files hides them, and a plain cache there is worth importing first.
+ * Returns 0 to go on, or -1 (refused, said why).
+ */
+static int check_bare(const char *mp, const char *store, bool nonempty)
 {
-	hidden_files = 0;
+	hidden_files = hidden_entries = 0;
+	hidden_root_len = strlen(mp);
 	nftw(mp, count_hidden, 16, FTW_PHYS | FTW_MOUNT);
 	if (!hidden_files)
-		return;
-	fprintf(stderr, "aria-cachefs: %lu files were written into the bare "
-		"mountpoint %s while no daemon served it (%s, ...); the mount "
-		"hides them, nothing was imported: unmount to see them, move "
-		"them aside, and store them again through the mount\n",
-		hidden_files, mp, hidden_first);
-}
-
-static int clear_stale_mount(const char *mp)
-{
-	struct statfs sfs;
-
-	/* statfs always reaches the filesystem; stat may be answered from
-	 * attributes the kernel still caches for a dead daemon's root. */
-	if (statfs(mp, &sfs) == 0 || errno != ENOTCONN)
 		return 0;
-	fprintf(stderr, "aria-cachefs: %s is a stale mount of a daemon that "
-		"died; unmounting it first\n", mp);
-	if (geteuid() == 0 && umount2(mp, MNT_DETACH) == 0)
+	if (nonempty) {
+		fprintf(stderr, "aria-cachefs: %lu files were in the bare "
+			"mountpoint %s (%s, ...); --nonempty: the mount hides "
+			"them, untouched (unmount to see them)\n",
+			hidden_files, mp, hidden_first);
 		return 0;
-	pid_t pid = fork();
-	if (pid == 0) {
-		execlp("fusermount3", "fusermount3", "-u", "-z", mp,
-		       (char *)NULL);
-		_exit(127);
 	}
-	int status = 0;
-	if (pid < 0 || waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) ||
-	    WEXITSTATUS(status) != 0) {
-		fprintf(stderr, "aria-cachefs: could not clear the stale mount "
-			"at %s; run: fusermount3 -u -z %s\n", mp, mp);
-		return -EBUSY;
-	}
-	return 0;
+	if (hidden_entries)
+		fprintf(stderr, "aria-cachefs: %s holds a plain cache: %lu "
+			"entries in the compiler's layout (%s, ...), %lu files "
+			"in all. A mount would hide them; keep what was built:\n"
+			"  aria-cache --store %s import %s\n"
+			"then move the directory's contents aside and mount "
+			"again (or mount over them with --nonempty)\n", mp,
+			hidden_entries, hidden_first, hidden_files, store, mp);
+	else
+		fprintf(stderr, "aria-cachefs: %s is not empty (%lu files, "
+			"%s, ...): a mount would hide them. Move them aside, "
+			"or mount over them with --nonempty\n", mp,
+			hidden_files, hidden_first);
+	return -1;
 }
 
 /* ---- the store lock ----------------------------------------------------- */
 
-static int lock_store(const char *store, const char *mp, int *ret_fd)
+/* The daemon's lock on @store: 0 (held in *ret_fd), -EBUSY when another
+ * daemon holds it (its "pid N mountpoint M" line in @info), or -errno. */
+static int lock_store(const char *store, int *ret_fd, char *info,
+		      size_t infolen)
 {
-	char path[PATH_MAX], info[PATH_MAX + 64] = "";
+	char path[PATH_MAX];
 	int fd;
 
 	snprintf(path, sizeof(path), "%s/daemon.lock", store);
@@ -195,22 +217,117 @@ static int lock_store(const char *store, const char *mp, int *ret_fd)
 		return -errno;
 	}
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		ssize_t n = pread(fd, info, sizeof(info) - 1, 0);
+		ssize_t n = pread(fd, info, infolen - 1, 0);
 		info[n > 0 ? n : 0] = '\0';
 		for (char *c = info; *c; c++)
 			if (*c == '\n')
 				*c = ' ';
-		fprintf(stderr, "aria-cachefs: store %s is in use by another "
-			"aria-cachefs (%s); unmount that one first or pass "
-			"another --store\n", store,
-			info[0] ? info : "pid unknown");
 		close(fd);
 		return -EBUSY;
 	}
-	if (ftruncate(fd, 0) == 0)
-		dprintf(fd, "pid %d mountpoint %s\n", (int)getpid(), mp);
 	*ret_fd = fd;
 	return 0;
+}
+
+/* The "pid N mountpoint M" line of @store's daemon, without locking. */
+static void read_lock_info(const char *store, char *info, size_t len)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/daemon.lock", store);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	ssize_t n = pread(fd, info, len - 1, 0);
+	info[n > 0 ? n : 0] = '\0';
+	info[strcspn(info, "\n")] = '\0';
+	close(fd);
+}
+
+static void lock_info(int fd, const char *mp)
+{
+	if (ftruncate(fd, 0) == 0)
+		dprintf(fd, "pid %d mountpoint %s", (int)getpid(), mp);
+}
+
+/* ---- another daemon serves the store -------------------------------------- */
+
+/* Is @mp a live aria-cachefs mount? Its store in @store. */
+static bool live_mount(const char *mp, char *store, size_t len)
+{
+	ssize_t n = getxattr(mp, "user.aria.store", store, len - 1);
+
+	if (n < 0)
+		return false;
+	store[n] = '\0';
+	return true;
+}
+
+/* Runs @argv in the daemon serving @store_dir: its exit code, or -errno
+ * when no daemon answers. */
+static int ask_daemon(const char *store_dir, int argc, char **argv)
+{
+	int fd, r = acfs_control_connect(store_dir, &fd);
+
+	if (r < 0)
+		return r;
+	r = acfs_control_call(fd, argc, argv, false, stdout, stderr);
+	close(fd);
+	return r;
+}
+
+/* In the foreground: until the mount at @mp is gone (0), or its daemon
+ * went away (1: a unit restarts us, and we serve it anew). */
+static int wait_mount(const char *store_dir, const char *mp)
+{
+	char *argv[] = { ACFS_MOUNT_REQUEST, "wait", (char *)mp };
+	char state[PATH_MAX + 64];
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=%s served by the "
+		 "store's daemon", mp);
+	daemon_notify(state);
+	int r = ask_daemon(store_dir, 3, argv);
+	if (r == 0)
+		return 0;
+	fprintf(stderr, "aria-cachefs: the daemon serving %s stopped\n", mp);
+	return 1;
+}
+
+#define JOIN_STOPPING 75 /* the daemon asked is stopping: start anew */
+
+/*
+ * The store's daemon runs: asks it to serve @mp too (FUSE options @fargv).
+ * Returns the exit status for main, or -EAGAIN when the daemon went away
+ * (the caller then starts one). In the foreground, stays until the mount
+ * is gone, so that a unit (Type=notify) has a process for it.
+ */
+static int join_daemon(const char *store_dir, const char *mp, int fargc,
+		       char **fargv, bool foreground, const char *info)
+{
+	char *argv[ACFS_CONTROL_MAX_ARGS];
+	int argc = 0, r;
+
+	argv[argc++] = ACFS_MOUNT_REQUEST;
+	argv[argc++] = "add";
+	argv[argc++] = (char *)mp;
+	for (int i = 0; i < fargc && argc < ACFS_CONTROL_MAX_ARGS; i++)
+		argv[argc++] = fargv[i];
+	r = ask_daemon(store_dir, argc, argv);
+	if (r == -ENOENT || r == -ECONNREFUSED || r == JOIN_STOPPING)
+		return -EAGAIN;
+	if (r < 0) {
+		fprintf(stderr, "aria-cachefs: the daemon serving %s (%s) does "
+			"not answer: %s\n", store_dir, info, strerror(-r));
+		return 1;
+	}
+	if (r != 0)
+		return r;
+	fprintf(stderr, "aria-cachefs: mounted %s (store %s, served by the "
+		"daemon already running: %s)\n", mp, store_dir, info);
+	if (!foreground)
+		return 0;
+	return wait_mount(store_dir, mp);
 }
 
 /* Staged bytes do not outlive a mount (the SPEC: discarded at mount). */
@@ -343,20 +460,19 @@ static int plan_fds(int *ret_rocksdb, unsigned *ret_tmp)
 }
 
 /* The settings the requests read, from @cfg (parsed and checked). */
-static void apply_config(struct acfs_fs *fs, const struct acfs_config *cfg)
+static void apply_config(struct acfs_daemon *d, const struct acfs_config *cfg)
 {
 	const char *t = getenv("ARIA_CACHE_TRACE");
 
-	fs->d->max_size = cfg->max_size;
-	fs->d->max_entry_size = cfg->max_entry_size;
-	fs->d->validate = cfg->validate;
-	fs->d->target = cfg->value[ACFS_SET_TARGET];
-	fs->d->kernel_hits = cfg->kernel_hits;
-	fs->d->verify_reads = cfg->verify_reads;
-	fs->d->evict_general = cfg->evict_general;
-	fs->d->max_loaded = cfg->max_loaded;
-	fs->kernel_entry_timeout = 30.0;
-	fs->d->trace = t && *t && strcmp(t, "0") != 0;
+	d->max_size = cfg->max_size;
+	d->max_entry_size = cfg->max_entry_size;
+	d->validate = cfg->validate;
+	d->target = cfg->value[ACFS_SET_TARGET];
+	d->kernel_hits = cfg->kernel_hits;
+	d->verify_reads = cfg->verify_reads;
+	d->evict_general = cfg->evict_general;
+	d->max_loaded = cfg->max_loaded;
+	d->trace = t && *t && strcmp(t, "0") != 0;
 }
 
 int main(int argc, char *argv[])
@@ -365,12 +481,11 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmd = { 0 };
 	struct options opts = { 0 };
 	struct acfs_store_options sopts = { 0 };
-	struct acfs_daemon daemon = { .staging_dfd = -1 };
-	struct acfs_fs fs = { .d = &daemon };
-	struct fuse_loop_config *loop = NULL;
+	struct acfs_daemon daemon = { .staging_dfd = -1, .wake_fd = -1,
+				      .signal_fd = -1 };
 	char *store_dir = NULL, *mp = NULL, err[ACFS_ERR_MAX] = "";
 	struct acfs_config cfg = { 0 };
-	char dbdir[PATH_MAX];
+	char dbdir[PATH_MAX], *recorded = NULL;
 	int lock_fd = -1, notify_fd = -1, ret = 1, r;
 
 	/* A bitcode helper process of ours (acfs/validator.h). */
@@ -436,10 +551,10 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
-	apply_config(&fs, &cfg);
+	apply_config(&daemon, &cfg);
 	/* One LLVM helper per core; started at the first commit. */
 	if (acfs_validator_new(NULL, (unsigned)sysconf(_SC_NPROCESSORS_ONLN),
-			       &fs.d->validator) < 0) {
+			       &daemon.validator) < 0) {
 		fprintf(stderr, "aria-cachefs: out of memory\n");
 		goto out_args;
 	}
@@ -473,18 +588,75 @@ int main(int argc, char *argv[])
 	}
 	free(real_store);
 
+	/* A live aria-cachefs mount here already: stacking a second one on
+	 * it would switch compilers to another cache without a word. */
+	char info[PATH_MAX + 64] = "", other[PATH_MAX] = "";
+	if (live_mount(mp, other, sizeof(other))) {
+		char *real_other = realpath(other, NULL);
+		char *real_mine = realpath(store_dir, NULL);
+		bool same = real_other && real_mine &&
+			    strcmp(real_other, real_mine) == 0;
+		free(real_other);
+		free(real_mine);
+		if (same && lock_store(store_dir, &lock_fd, info,
+				       sizeof(info)) == -EBUSY &&
+		    cmd.foreground) {
+			/* A unit restarted while its mount lives on (its
+			 * daemon brought it back): stay for it. */
+			ret = wait_mount(store_dir, mp);
+			goto out_args;
+		}
+		if (!info[0])
+			read_lock_info(other, info, sizeof(info));
+		fprintf(stderr, "aria-cachefs: %s is already a live "
+			"aria-cachefs mount (store %s%s%s); unmount it first: "
+			"fusermount3 -u %s\n", mp, other,
+			info[0] ? ", daemon " : "", info, mp);
+		goto out_lock;
+	}
+	/* One daemon serves every mount of a store: if one runs, it adds
+	 * this mount. */
+	for (int tries = 0;; tries++) {
+		info[0] = '\0';
+		r = lock_store(store_dir, &lock_fd, info, sizeof(info));
+		if (r != -EBUSY)
+			break;
+		if (tries == 0 && check_bare(mp, store_dir, cfg.nonempty) < 0)
+			goto out_args;
+		r = join_daemon(store_dir, mp, args.argc - 1, args.argv + 1,
+				cmd.foreground, info);
+		if (r != -EAGAIN) {
+			ret = r;
+			goto out_args;
+		}
+		/* The daemon is starting (no control socket yet) or
+		 * stopping (its lock goes with it): ask again shortly. */
+		if (tries == 300) {
+			fprintf(stderr, "aria-cachefs: store %s is locked by "
+				"a daemon that does not answer (%s)\n",
+				store_dir, info);
+			goto out_args;
+		}
+		usleep(100 * 1000);
+	}
+	if (r < 0)
+		goto out_args;
 	if (!cmd.foreground && go_background(&notify_fd) < 0) {
 		perror("aria-cachefs: fork");
-		goto out_args;
+		goto out_lock;
 	}
-	if (lock_store(store_dir, mp, &lock_fd) < 0)
-		goto out_args;
-	if ((r = prepare_staging(store_dir, &fs.d->staging_dfd)) < 0) {
+	lock_info(lock_fd, mp);
+	/* Before RocksDB starts threads: they inherit the signal mask. */
+	if ((r = fs_mounts_signals(&daemon)) < 0) {
+		fprintf(stderr, "aria-cachefs: signals: %s\n", strerror(-r));
+		goto out_lock;
+	}
+	if ((r = prepare_staging(store_dir, &daemon.staging_dfd)) < 0) {
 		fprintf(stderr, "aria-cachefs: staging directory in %s: %s\n",
 			store_dir, strerror(-r));
 		goto out_lock;
 	}
-	if (plan_fds(&sopts.max_open_files, &fs.d->max_tmp_files) < 0)
+	if (plan_fds(&sopts.max_open_files, &daemon.max_tmp_files) < 0)
 		goto out_lock;
 	if (acfs_store_db_path(store_dir, dbdir, sizeof(dbdir)) < 0) {
 		fprintf(stderr, "aria-cachefs: store path too long: %s\n",
@@ -493,79 +665,66 @@ int main(int argc, char *argv[])
 	}
 	sopts.sync = cfg.sync;
 	sopts.zstd_level = cfg.compress_level ? cfg.compress_level : -1;
-	if ((r = acfs_store_open(dbdir, &sopts, &fs.d->store, err)) < 0) {
+	if ((r = acfs_store_open(dbdir, &sopts, &daemon.store, err)) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot open store %s: %s\n",
 			dbdir, err);
 		goto out_lock;
 	}
-	fs.d->store_dir = store_dir;
-	fs.mountpoint = mp;
-	fs.d->config = &cfg;
-	fs.d->low_water_pct = 90;
-	fs.d->flush_secs = 5;
-	fs.d->control_fd = -1;
-	pthread_mutex_init(&fs.d->lru_lock, NULL);
-	pthread_cond_init(&fs.d->lru_cv, NULL);
-	pthread_cond_init(&fs.d->room_cv, NULL);
-	pthread_mutex_init(&fs.inval_lock, NULL);
-	pthread_cond_init(&fs.inval_cv, NULL);
-	if ((r = acfs_store_set_budget(fs.d->store, fs.d->max_size)) < 0)
+	daemon.store_dir = store_dir;
+	daemon.config = &cfg;
+	daemon.low_water_pct = 90;
+	daemon.flush_secs = 5;
+	daemon.control_fd = -1;
+	if ((r = acfs_store_set_budget(daemon.store, daemon.max_size)) < 0)
 		fprintf(stderr, "aria-cachefs: cannot record the budget in %s: "
 			"%s\n", store_dir, strerror(-r));
-	fs.uid = getuid();
-	fs.gid = cfg.has_group ? (gid_t)cfg.group_gid : getgid();
-	fs.dir_mode = cfg.has_group ? 0775 : 0755;
-	fs.d->start_ns = acfs_now_ns();
-	fs.entry_timeout = 86400.0;
-	fs.neg_timeout = 86400.0;
-	pthread_rwlock_init(&fs.d->ns_lock, NULL);
-	pthread_mutex_init(&fs.d->verified_lock, NULL);
-	pthread_mutex_init(&fs.d->commit_lock, NULL);
-	pthread_cond_init(&fs.d->commit_cv, NULL);
-	if (inode_table_init(&fs) < 0)
-		goto out_store;
-
-	fs.se = fuse_session_new(&args, &acfs_ops, sizeof(acfs_ops), &fs);
-	if (!fs.se)
-		goto out_itab;
-	if (fuse_set_signal_handlers(fs.se) != 0)
-		goto out_session;
-	/* The store is open and the session ready: only now is a stale
-	 * mount (of a daemon that died; its lock is ours) cleared, so the
-	 * mountpoint is bare for the time of one nftw and one mount(2), not
-	 * for the store's recovery. */
-	if (clear_stale_mount(mp) < 0)
-		goto out_signals;
-	report_hidden(mp);
-	if (fuse_session_mount(fs.se, mp) != 0) {
-		/* A stale mount of another store's daemon that died meanwhile:
-		 * clear it and try once more. */
-		struct statfs sfs;
-		if (statfs(mp, &sfs) < 0 && errno == ENOTCONN &&
-		    clear_stale_mount(mp) == 0 &&
-		    fuse_session_mount(fs.se, mp) == 0)
-			goto mounted;
-		fprintf(stderr, "aria-cachefs: cannot mount at %s\n", mp);
-		goto out_signals;
-	}
-mounted:
+	daemon.mount_uid = getuid();
+	daemon.mount_gid = cfg.has_group ? (gid_t)cfg.group_gid : getgid();
+	daemon.mount_dir_mode = cfg.has_group ? 0775 : 0755;
+	daemon.singlethread = cmd.singlethread;
+	daemon.clone_fd = cmd.clone_fd;
+	daemon.max_threads = cmd.max_threads > 0 && cmd.max_threads <= 1024
+			     ? cmd.max_threads : 16;
+	daemon.max_idle_threads = cmd.max_idle_threads;
+	daemon.start_ns = acfs_now_ns();
+	pthread_rwlock_init(&daemon.ns_lock, NULL);
+	pthread_mutex_init(&daemon.verified_lock, NULL);
+	pthread_mutex_init(&daemon.commit_lock, NULL);
+	pthread_cond_init(&daemon.commit_cv, NULL);
+	pthread_mutex_init(&daemon.mounts_lock, NULL);
+	pthread_mutex_init(&daemon.deliver_lock, NULL);
 	acfs_log_init(!cmd.foreground, cmd.debug);
-	if (hidden_files)
-		acfs_log(LOG_WARNING, "%lu files were written into the bare "
-			 "mountpoint %s while no daemon served it (%s, ...); "
-			 "the mount hides them", hidden_files, mp,
-			 hidden_first);
-	if (fs_lru_start(&fs) < 0) {
+	if (fs_lru_start(&daemon) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot start the housekeeping "
 			"thread\n");
-		goto out_unmount;
+		goto out_store;
 	}
-	fs.d->commit_fetched = fs_commit_fetched;
-	if (fs_remote_start(&fs, &cfg) < 0)
+	daemon.commit_fetched = fs_commit_fetched;
+	if (fs_remote_start(&daemon, &cfg) < 0)
 		acfs_log(LOG_ERR, "cannot start the remote tiers (see "
 			 "above); serving local data only");
-	fs_control_start(&fs);
-	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, store_dir);
+	/* The store is open: only now is a stale mount (of a daemon that
+	 * died; its lock is ours) cleared, so the mountpoint is bare for the
+	 * time of one nftw and one mount(2), not for the store's recovery. */
+	if (fs_clear_stale_mount(mp) < 0)
+		goto out_threads;
+	if (check_bare(mp, store_dir, cfg.nonempty) < 0)
+		goto out_threads;
+	recorded = fs_mounts_recorded(&daemon);
+	if (fs_mount_add(&daemon, mp, args.argc - 1, args.argv + 1, err,
+			 sizeof(err)) < 0) {
+		fprintf(stderr, "aria-cachefs: %s\n", err);
+		goto out_threads;
+	}
+	if (hidden_files)
+		acfs_log(LOG_WARNING, "%lu files were in the bare mountpoint "
+			 "%s (%s, ...); --nonempty: the mount hides them",
+			 hidden_files, mp, hidden_first);
+	/* The other mounts this store's daemon served when it died. */
+	fs_mounts_recover(&daemon, recorded, mp);
+	free(recorded);
+	recorded = NULL;
+	fs_control_start(&daemon);
 	{
 		char state[PATH_MAX * 2 + 100];
 		snprintf(state, sizeof(state), "READY=1\nMAINPID=%d\n"
@@ -586,56 +745,35 @@ mounted:
 		if (chdir("/") < 0)
 			acfs_log(LOG_WARNING, "chdir /: %s", strerror(errno));
 	}
-
-	loop = fuse_loop_cfg_create();
-	fuse_loop_cfg_set_clone_fd(loop, cmd.clone_fd);
-	fuse_loop_cfg_set_max_threads(loop, cmd.max_threads > 0 &&
-					 cmd.max_threads <= 1024
-					 ? cmd.max_threads
-					 : 16);
-	/* libfuse 3.14 warns about its own "unset" value if passed on. */
-	if (cmd.max_idle_threads != UINT_MAX)
-		fuse_loop_cfg_set_idle_threads(loop, cmd.max_idle_threads);
-	/* The loop returns the signal that ended it (libfuse 3.14 keeps it
-	 * as the session's error): SIGTERM, SIGINT and SIGHUP are a clean
-	 * stop, exit 0. */
-	int lr = cmd.singlethread ? fuse_session_loop(fs.se)
-				  : fuse_session_loop_mt(fs.se, loop);
-	ret = lr == 0 || lr == SIGTERM || lr == SIGINT || lr == SIGHUP ? 0 : 1;
-	fuse_loop_cfg_destroy(loop);
-	acfs_log(LOG_INFO, "unmounting %s", mp);
+	/* Until the last mount is gone; a stop signal unmounts them all
+	 * (exit 0, as an unmount). */
+	ret = fs_mounts_run(&daemon) == 0 ? 0 : 1;
+	acfs_log(LOG_INFO, "the last mount is gone: stopping");
 	daemon_notify("STOPPING=1");
-out_unmount:
-	fs_remote_stop(&fs);
-	if (!fs_control_stop(&fs)) {
+out_threads:
+	free(recorded);
+	fs_remote_stop(&daemon);
+	if (!fs_control_stop(&daemon)) {
 		/* A command still uses the store: leave it open, make every
 		 * write so far durable, and go as kill -9 would (the WAL
 		 * replays at the next mount). Never hold the store's lock
 		 * past an unmount or a SIGTERM. */
-		fuse_session_unmount(fs.se);
-		acfs_store_sync(fs.d->store);
+		acfs_store_sync(daemon.store);
 		_exit(ret);
 	}
-	fs_remote_free(&fs);
-	fs_lru_stop(&fs);
-	fuse_session_unmount(fs.se);
-out_signals:
-	fuse_remove_signal_handlers(fs.se);
-out_session:
-	fuse_session_destroy(fs.se);
-out_itab:
-	inode_table_release(&fs);
-	fs_verified_release(&fs);
-	pthread_rwlock_destroy(&fs.d->ns_lock);
+	fs_remote_free(&daemon);
+	fs_lru_stop(&daemon);
+	fs_verified_release(&daemon);
+	pthread_rwlock_destroy(&daemon.ns_lock);
 out_store:
-	acfs_store_close(fs.d->store);
+	acfs_store_close(daemon.store);
 out_lock:
-	if (fs.d->staging_dfd >= 0)
-		close(fs.d->staging_dfd);
+	if (daemon.staging_dfd >= 0)
+		close(daemon.staging_dfd);
 	if (lock_fd >= 0)
 		close(lock_fd);
 out_args:
-	acfs_validator_free(fs.d->validator);
+	acfs_validator_free(daemon.validator);
 	free(store_dir);
 	free(mp);
 	free(cmd.mountpoint);

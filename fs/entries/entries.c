@@ -13,6 +13,22 @@
 
 #include "cachefs.h"
 
+/*
+ * A lookup answered @key from the store as it was at namespace change
+ * @seq. If another mount committed or removed an entry since, its
+ * invalidation of this mount may have reached the kernel before this
+ * answer did, and the kernel would keep the answer: drop it once more
+ * (the kernel takes the directory's lock for it, so this one comes after
+ * the answer is in place).
+ */
+static void answered(struct acfs_fs *fs, const struct acfs_key *key,
+		     uint64_t seq)
+{
+	if (__atomic_load_n(&fs->d->nmounts, __ATOMIC_RELAXED) > 1 &&
+	    __atomic_load_n(&fs->d->ns_seq, __ATOMIC_ACQUIRE) != seq)
+		fs_invalidate(fs, key);
+}
+
 void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 {
 	struct acfs_fs *fs = FS(req);
@@ -30,12 +46,14 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	}
 	pthread_rwlock_rdlock(&fs->d->ns_lock);
 	r = acfs_store_get(fs->d->store, &key, &ent);
+	uint64_t seq = __atomic_load_n(&fs->d->ns_seq, __ATOMIC_ACQUIRE);
 	double neg_t = fs->neg_timeout;
 	if (r == -ENOENT && fs->d->remote && !pending_exists(fs, &key)) {
 		/* Read-through: the remotes get a bounded wait. */
 		pthread_rwlock_unlock(&fs->d->ns_lock);
-		r = fs_remote_fetch(fs, &key, &neg_t);
+		r = fs_remote_fetch(fs->d, &key, &neg_t);
 		pthread_rwlock_rdlock(&fs->d->ns_lock);
+		seq = __atomic_load_n(&fs->d->ns_seq, __ATOMIC_ACQUIRE);
 		r = r == 0 ? acfs_store_get(fs->d->store, &key, &ent) : -ENOENT;
 	}
 	if (r == -ENOENT) {
@@ -44,8 +62,10 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		double t = pending_exists(fs, &key) ? 0.0 : neg_t;
 		pthread_rwlock_unlock(&fs->d->ns_lock);
 		acfs_store_count(fs->d->store, ACFS_STAT_MISSES, 1);
+		__atomic_add_fetch(&fs->misses, 1, __ATOMIC_RELAXED);
 		fs_reply_negative(req, t);
-		acfs_trace(fs, "miss", &key, 0, t0);
+		answered(fs, &key, seq);
+		acfs_trace(fs->d, "miss", &key, 0, t0);
 		return;
 	}
 	if (r < 0) {
@@ -72,12 +92,15 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	if (fs->d->kernel_hits) {
 		/* No OPEN reaches us in this mode: a found entry is the hit. */
 		acfs_store_count(fs->d->store, ACFS_STAT_HITS, 1);
-		acfs_trace(fs, "hit", &key, ent.size, t0);
+		__atomic_add_fetch(&fs->hits, 1, __ATOMIC_RELAXED);
+		acfs_trace(fs->d, "hit", &key, ent.size, t0);
 		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
 				       acfs_now_ns() - t0);
 	}
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(fs, in, 1);
+	else
+		answered(fs, &key, seq);
 }
 
 int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
@@ -100,7 +123,8 @@ int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
 	if (!writing) {
 		fs_lru_note(fs, in);
 		acfs_store_count(fs->d->store, ACFS_STAT_HITS, 1);
-		acfs_trace(fs, "hit", &in->key, in->size, t0);
+		__atomic_add_fetch(&fs->hits, 1, __ATOMIC_RELAXED);
+		acfs_trace(fs->d, "hit", &in->key, in->size, t0);
 		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
 				       acfs_now_ns() - t0);
 	}

@@ -96,11 +96,11 @@ static void mark_checked(struct acfs_fs *fs, uint64_t id)
 	pthread_mutex_unlock(&fs->d->verified_lock);
 }
 
-void fs_verified_release(struct acfs_fs *fs)
+void fs_verified_release(struct acfs_daemon *d)
 {
-	free(fs->d->verified);
-	fs->d->verified = NULL;
-	fs->d->verified_cap = fs->d->verified_n = 0;
+	free(d->verified);
+	d->verified = NULL;
+	d->verified_cap = d->verified_n = 0;
 }
 
 /* ---- quarantine ----------------------------------------------------------- */

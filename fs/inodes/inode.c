@@ -38,6 +38,10 @@ void inode_free(struct acfs_fs *fs, struct inode *in)
 	free(in);
 }
 
+static void let_go(struct acfs_fs *fs, struct inode *in, bool orphaned);
+
+/* After the mount left d->mounts (or the daemon stops): replaced versions
+ * and unlinked files that no other mount holds go now. */
 void inode_table_release(struct acfs_fs *fs)
 {
 	if (!fs->buckets)
@@ -46,6 +50,8 @@ void inode_table_release(struct acfs_fs *fs)
 		struct inode *in = fs->buckets[i], *next;
 		for (; in; in = next) {
 			next = in->hnext;
+			if (fs->d->store)
+				let_go(fs, in, in->orphaned);
 			inode_free(fs, in);
 		}
 	}
@@ -238,9 +244,18 @@ struct inode *inode_ref_general(struct acfs_fs *fs, const struct acfs_gnode *g)
 	return in;
 }
 
-/* Called without locks once @in has left the table. */
-static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
+/*
+ * Called without locks once @in has left @fs's table. What it held for
+ * the store (a replaced version, an unlinked general file) goes unless
+ * another mount still holds the same number: the last mount to let go
+ * drops it (each checks the others after leaving its own table).
+ */
+static void let_go(struct acfs_fs *fs, struct inode *in, bool orphaned)
 {
+	if (!orphaned && !(in->type == INODE_GENERAL && !S_ISDIR(in->mode)))
+		return;
+	if (inode_in_use(in->ino, fs->d))
+		return;
 	/* A general file unlinked while the kernel knew it goes now. */
 	if (in->type == INODE_GENERAL && !S_ISDIR(in->mode)) {
 		int r = acfs_tree_drop(fs->d->store, in->ino);
@@ -257,6 +272,11 @@ static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
 				 "it is swept at the next mount",
 				 (unsigned long long)in->ino, strerror(-r));
 	}
+}
+
+static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
+{
+	let_go(fs, in, orphaned);
 	inode_free(fs, in);
 }
 
@@ -315,31 +335,48 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	maybe_destroy(fs, in);
 }
 
-bool inode_in_use(uint64_t id, void *userdata)
+static bool mount_has(struct acfs_fs *fs, uint64_t id)
 {
-	struct acfs_fs *fs = userdata;
-	bool used;
+	bool has;
 
 	pthread_mutex_lock(&fs->itab_lock);
-	used = find_locked(fs, id) != NULL;
+	has = find_locked(fs, id) != NULL;
 	pthread_mutex_unlock(&fs->itab_lock);
+	return has;
+}
+
+bool inode_in_use(uint64_t id, void *userdata)
+{
+	struct acfs_daemon *d = userdata;
+	bool used = false;
+
+	pthread_mutex_lock(&d->mounts_lock);
+	for (struct acfs_fs *m = d->mounts; m && !used; m = m->next)
+		used = mount_has(m, id);
+	pthread_mutex_unlock(&d->mounts_lock);
 	return used;
 }
 
-void inode_retired(struct acfs_fs *fs, uint64_t old_id, bool kept)
+void inode_retired(struct acfs_daemon *d, uint64_t old_id, bool kept)
 {
-	struct inode *in;
+	bool found = false;
 
 	if (!old_id || !kept)
 		return;
-	pthread_mutex_lock(&fs->itab_lock);
-	in = find_locked(fs, old_id);
-	if (in)
-		in->orphaned = true;
-	pthread_mutex_unlock(&fs->itab_lock);
-	if (!in) {
-		/* Left the table between the commit and now: drop it here. */
-		int r = acfs_store_drop_orphan(fs->d->store, old_id);
+	pthread_mutex_lock(&d->mounts_lock);
+	for (struct acfs_fs *m = d->mounts; m; m = m->next) {
+		pthread_mutex_lock(&m->itab_lock);
+		struct inode *in = find_locked(m, old_id);
+		if (in) {
+			in->orphaned = true;
+			found = true;
+		}
+		pthread_mutex_unlock(&m->itab_lock);
+	}
+	pthread_mutex_unlock(&d->mounts_lock);
+	if (!found) {
+		/* Left every table between the commit and now: drop it. */
+		int r = acfs_store_drop_orphan(d->store, old_id);
 		if (r < 0)
 			acfs_log(LOG_WARNING,
 				 "could not drop replaced version %llu",

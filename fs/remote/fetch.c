@@ -44,16 +44,16 @@ static void fetch_put(struct fetch *f)
 		free(f);
 }
 
-static void admit(uint64_t size, void *fs)
+static void admit(uint64_t size, void *d)
 {
-	fs_commit_gate(fs, size, true);
+	fs_commit_gate(d, size, true);
 }
 
 /* Asks each readable remote for @f->key; commits what passes. */
-static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
+static void fetch_one(struct acfs_daemon *d, struct acfs_remote_conn **conns,
 		      struct fetch *f)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX];
 	bool all_missed = true;
 	int result = -ENOENT;
@@ -74,18 +74,18 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 		/* Fetched bytes count with commits in flight: memory stays
 		 * within --max-loaded whatever sizes remotes announce. */
 		int64_t t0 = acfs_now_ns();
-		rc = acfs_remote_fetch(conns[i], &f->key, fs->d->max_entry_size,
-				       admit, fs, &admitted, &data, &len,
+		rc = acfs_remote_fetch(conns[i], &f->key, d->max_entry_size,
+				       admit, d, &admitted, &data, &len,
 				       &down, err);
-		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_REMOTE_FETCH],
+		acfs_histogram_observe(&d->latency[ACFS_LAT_REMOTE_FETCH],
 				       acfs_now_ns() - t0);
 		count(r, C_BYTES_DOWN, down);
 		breaker_result(r, is_failure(rc), err);
 		if (rc == 0) {
-			rc = fs->d->commit_fetched(fs, &f->key, data, len,
+			rc = d->commit_fetched(d, &f->key, data, len,
 					       r->url.display);
 			free(data);
-			fs_commit_gate(fs, admitted, false);
+			fs_commit_gate(d, admitted, false);
 			if (rc == 0) {
 				count(r, C_HITS, 1);
 				acfs_log(LOG_DEBUG, "fetched %s from %s (%zu "
@@ -96,15 +96,15 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 				all_missed = false;
 			}
 		} else if (rc == -ENOENT) {
-			fs_commit_gate(fs, admitted, false);
+			fs_commit_gate(d, admitted, false);
 			count(r, C_MISSES, 1);
 		} else if (rc == -EBADMSG || rc == -EFBIG) {
-			fs_commit_gate(fs, admitted, false);
+			fs_commit_gate(d, admitted, false);
 			count(r, C_REJECTED, 1);
 			acfs_log(LOG_WARNING, "refused %s from remote %s: %s",
 				 path, r->url.display, err);
 		} else {
-			fs_commit_gate(fs, admitted, false);
+			fs_commit_gate(d, admitted, false);
 			count(r, rc == -ETIMEDOUT ? C_TIMEOUTS : C_ERRORS, 1);
 			all_missed = false;
 			acfs_log(LOG_WARNING, "fetching %s from remote %s: %s",
@@ -130,8 +130,8 @@ static void fetch_one(struct acfs_fs *fs, struct acfs_remote_conn **conns,
 
 void *fetcher_main(void *arg)
 {
-	struct acfs_fs *fs = arg;
-	struct fs_remotes *rs = fs->d->remote;
+	struct acfs_daemon *d = arg;
+	struct fs_remotes *rs = d->remote;
 	struct acfs_remote_conn *conns[rs->n ? rs->n : 1];
 
 	char err[ACFS_ERR_MAX];
@@ -162,7 +162,7 @@ void *fetcher_main(void *arg)
 		for (size_t i = 0; i < rs->n; i++)
 			ok = ok && conns[i];
 		if (ok) {
-			fetch_one(fs, conns, f);
+			fetch_one(d, conns, f);
 		} else {
 			pthread_mutex_lock(&rs->lock);
 			f->done = true;
@@ -187,16 +187,16 @@ static struct fetch *find_fetch(struct fetch *list, const struct acfs_key *key)
 	return NULL;
 }
 
-int fs_remote_fetch(struct acfs_fs *fs, const struct acfs_key *key,
+int fs_remote_fetch(struct acfs_daemon *d, const struct acfs_key *key,
 		    double *neg_timeout)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	struct timespec until;
 	struct fetch *f;
 	bool any = false;
 	int r;
 
-	*neg_timeout = fs->neg_timeout;
+	/* *neg_timeout comes in as the mount's own negative timeout. */
 	if (!rs || !readable(rs))
 		return -ENOENT; /* write-only: absent is absent */
 	*neg_timeout = 0.0;

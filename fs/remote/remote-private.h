@@ -135,7 +135,7 @@ bool is_failure(int r);
 void *fetcher_main(void *arg);
 /* upload.c */
 struct uploader_arg {
-	struct acfs_fs *fs;
+	struct acfs_daemon *d;
 	struct fs_remote *r;
 };
 void *uploader_main(void *arg);

@@ -27,7 +27,7 @@
  * counted). Past --remote-queue-max rows, commits still succeed but are
  * not queued: counted as queue_full and logged.
  *
- * Lock order: fs->d->ns_lock (never held here while waiting), rs->lock or
+ * Lock order: d->ns_lock (never held here while waiting), rs->lock or
  * rs->up_lock (never both), r->lock.
  */
 #include <errno.h>
@@ -56,9 +56,9 @@ static const char *mode_name(enum acfs_remote_mode m)
 					     : "read-write";
 }
 
-void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
+void fs_remote_report(struct acfs_daemon *d, FILE *out, bool json)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	char a[32], b[32];
 
 	if (!rs) {
@@ -142,7 +142,7 @@ void fs_remote_report(struct acfs_fs *fs, FILE *out, bool json)
 		fprintf(out, "]}");
 }
 
-void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels)
+void fs_remote_metrics(struct acfs_daemon *d, FILE *out, const char *labels)
 {
 	static const char *const help[C_COUNT] = {
 		"Entries fetched from the remote and committed.",
@@ -158,7 +158,7 @@ void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels)
 		"Commits not queued for upload: the queue was full.",
 		"Times the circuit breaker opened.",
 	};
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 
 	if (!rs)
 		return;
@@ -200,10 +200,10 @@ void fs_remote_metrics(struct acfs_fs *fs, FILE *out, const char *labels)
 	}
 }
 
-void fs_remote_totals(struct acfs_fs *fs, uint64_t *down, uint64_t *up,
+void fs_remote_totals(struct acfs_daemon *d, uint64_t *down, uint64_t *up,
 		      uint64_t *queued)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 
 	*down = *up = *queued = 0;
 	if (!rs)
@@ -222,7 +222,7 @@ void fs_remote_totals(struct acfs_fs *fs, uint64_t *down, uint64_t *up,
 
 /* ---- start / stop ---------------------------------------------------------- */
 
-int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
+int fs_remote_start(struct acfs_daemon *d, const struct acfs_config *cfg)
 {
 	const char *list = cfg->value[ACFS_SET_REMOTE];
 	struct acfs_remote_url *urls;
@@ -257,7 +257,7 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 		if (cfg->value[ACFS_SET_REMOTE_CA] && *cfg->value[ACFS_SET_REMOTE_CA])
 			x->url.ca_file = strdup(cfg->value[ACFS_SET_REMOTE_CA]);
 		pthread_mutex_init(&x->lock, NULL);
-		if (acfs_store_upload_count(fs->d->store, x->url.id, &x->queued) < 0)
+		if (acfs_store_upload_count(d->store, x->url.id, &x->queued) < 0)
 			x->queued = 0;
 	}
 	free(urls);
@@ -273,11 +273,11 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 	pthread_cond_init(&rs->done_cv, NULL);
 	pthread_cond_init(&rs->upload_cv, NULL);
 	pthread_cond_init(&rs->drained_cv, NULL);
-	fs->d->remote = rs;
+	d->remote = rs;
 	if (readable(rs))
 		for (unsigned i = 0; i < FETCHERS; i++)
 			if (pthread_create(&rs->fetchers[i], NULL, fetcher_main,
-					   fs) == 0)
+					   d) == 0)
 				rs->nfetchers++;
 	if (readable(rs) && rs->nfetchers == 0)
 		acfs_log(LOG_ERR, "cannot start a fetcher thread: lookups "
@@ -290,7 +290,7 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 			struct uploader_arg *a = malloc(sizeof(*a));
 			if (!a)
 				break;
-			a->fs = fs;
+			a->d = d;
 			a->r = x;
 			if (pthread_create(&x->uploaders[k], NULL,
 					   uploader_main, a) != 0) {
@@ -309,7 +309,7 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 	 * LLVM helpers that validate fetched entries are started now, and
 	 * each remote is asked once, its answer logged and printed. */
 	if (readable(rs))
-		acfs_validator_warm(fs->d->validator);
+		acfs_validator_warm(d->validator);
 	for (size_t i = 0; i < n; i++) {
 		struct fs_remote *x = &rs->r[i];
 		struct acfs_remote_conn *c =
@@ -339,9 +339,9 @@ int fs_remote_start(struct acfs_fs *fs, const struct acfs_config *cfg)
 	return 0;
 }
 
-void fs_remote_stop(struct acfs_fs *fs)
+void fs_remote_stop(struct acfs_daemon *d)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 
 	if (!rs)
 		return;
@@ -365,9 +365,9 @@ void fs_remote_stop(struct acfs_fs *fs)
 	}
 }
 
-void fs_remote_free(struct acfs_fs *fs)
+void fs_remote_free(struct acfs_daemon *d)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 
 	if (!rs)
 		return;
@@ -386,5 +386,5 @@ void fs_remote_free(struct acfs_fs *fs)
 	free(rs->neg);
 	free(rs->r);
 	free(rs);
-	fs->d->remote = NULL;
+	d->remote = NULL;
 }

@@ -13,10 +13,10 @@
 
 /* ---- uploading ------------------------------------------------------------- */
 
-size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
+size_t fs_remote_upload_targets(struct acfs_daemon *d, const struct acfs_key *key,
 				uint64_t *ids)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	char path[ACFS_KEY_PATH_MAX];
 	size_t n = 0;
 
@@ -43,9 +43,9 @@ size_t fs_remote_upload_targets(struct acfs_fs *fs, const struct acfs_key *key,
 	return n;
 }
 
-void fs_remote_queued(struct acfs_fs *fs, const uint64_t *ids, size_t n)
+void fs_remote_queued(struct acfs_daemon *d, const uint64_t *ids, size_t n)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 
 	if (!rs || !n)
 		return;
@@ -68,7 +68,7 @@ static bool in_flight(struct fs_remote *r, uint64_t id)
 
 /* The oldest queued upload of @r nobody is working on (rs->up_lock held).
  * A pass goes up through the ids; after a failure it starts again. */
-static bool claim(struct acfs_fs *fs, struct fs_remote *r,
+static bool claim(struct acfs_daemon *d, struct fs_remote *r,
 		  struct acfs_upload *ret)
 {
 	struct acfs_upload batch[CLAIM_BATCH];
@@ -79,7 +79,7 @@ static bool claim(struct acfs_fs *fs, struct fs_remote *r,
 	for (int pass = 0; pass < 2; pass++) {
 		uint64_t after = r->cursor;
 		for (;;) {
-			if (acfs_store_uploads(fs->d->store, r->url.id, after,
+			if (acfs_store_uploads(d->store, r->url.id, after,
 					       batch, CLAIM_BATCH, &n) < 0 ||
 			    n == 0)
 				break;
@@ -110,12 +110,12 @@ static void unclaim(struct fs_remote *r, uint64_t id)
 }
 
 /* Uploads one queued version; returns 0, or the failure to retry. */
-static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
+static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 		      struct acfs_remote_conn *conn, const struct acfs_upload *u,
 		      bool *drop)
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
-	unsigned char d[ACFS_DIGEST_SIZE];
+	unsigned char dg[ACFS_DIGEST_SIZE];
 	struct acfs_entry e;
 	uint64_t up = 0;
 	void *data;
@@ -124,7 +124,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 
 	*drop = true;
 	acfs_key_format_path(&u->key, path);
-	rc = acfs_store_get(fs->d->store, &u->key, &e);
+	rc = acfs_store_get(d->store, &u->key, &e);
 	if (rc == -ENOENT || (rc == 0 && e.id != u->id)) {
 		/* A newer version has its own row, or came from a remote. */
 		if (rc == -ENOENT) {
@@ -135,7 +135,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 		}
 		return 0;
 	}
-	if (rc < 0 || (rc = acfs_store_read_blob(fs->d->store, e.id, &data, &len,
+	if (rc < 0 || (rc = acfs_store_read_blob(d->store, e.id, &data, &len,
 						 err)) < 0) {
 		char why[ACFS_ERR_MAX + 64];
 		snprintf(why, sizeof(why), "%s could not be read: %s", path,
@@ -145,8 +145,8 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 			 "%s", path, r->url.display, err[0] ? err : strerror(-rc));
 		return 0;
 	}
-	acfs_digest(data, len, d);
-	if (!acfs_digest_is_none(e.digest) && memcmp(d, e.digest, sizeof(d))) {
+	acfs_digest(data, len, dg);
+	if (!acfs_digest_is_none(e.digest) && memcmp(dg, e.digest, sizeof(dg))) {
 		free(data);
 		char why[ACFS_KEY_PATH_MAX + 64];
 		snprintf(why, sizeof(why), "%s no longer matches its digest",
@@ -157,7 +157,7 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 			 r->url.display);
 		return 0;
 	}
-	rc = acfs_remote_upload(conn, &u->key, data, len, d, &up, err);
+	rc = acfs_remote_upload(conn, &u->key, data, len, dg, &up, err);
 	free(data);
 	count(r, C_BYTES_UP, up);
 	if (rc == -ECANCELED) {
@@ -192,9 +192,9 @@ static int upload_one(struct acfs_fs *fs, struct fs_remote *r,
 void *uploader_main(void *arg)
 {
 	struct uploader_arg *a = arg;
-	struct acfs_fs *fs = a->fs;
+	struct acfs_daemon *d = a->d;
 	struct fs_remote *r = a->r;
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	struct acfs_remote_conn *conn;
 	char err[ACFS_ERR_MAX];
 
@@ -215,13 +215,13 @@ void *uploader_main(void *arg)
 			pthread_cond_timedwait(&rs->upload_cv, &rs->up_lock, &ts);
 			continue;
 		}
-		if (!r->queued || !claim(fs, r, &u)) {
+		if (!r->queued || !claim(d, r, &u)) {
 			/* Nothing to take: the count may be ahead of the rows
 			 * (an upload can finish before its commit counted
 			 * it); the store's rows are the truth. */
 			uint64_t rows;
 			if (r->queued && !r->ninflight &&
-			    acfs_store_upload_count(fs->d->store, r->url.id,
+			    acfs_store_upload_count(d->store, r->url.id,
 						    &rows) == 0 &&
 			    rows != r->queued) {
 				r->queued = rows;
@@ -235,8 +235,8 @@ void *uploader_main(void *arg)
 		bool drop = false;
 		int rc = -EAGAIN;
 		if (breaker_allow(r))
-			rc = upload_one(fs, r, conn, &u, &drop);
-		if (drop && acfs_store_upload_done(fs->d->store, r->url.id, u.id,
+			rc = upload_one(d, r, conn, &u, &drop);
+		if (drop && acfs_store_upload_done(d->store, r->url.id, u.id,
 						   err) < 0) {
 			char path[ACFS_KEY_PATH_MAX];
 			acfs_key_format_path(&u.key, path);
@@ -276,10 +276,10 @@ void *uploader_main(void *arg)
 	return NULL;
 }
 
-int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
+int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 		   struct acfs_sync_result *res)
 {
-	struct fs_remotes *rs = fs->d->remote;
+	struct fs_remotes *rs = d->remote;
 	struct timespec until;
 	uint64_t left = 0, shown = UINT64_MAX;
 	int64_t end = acfs_now_ns() + (int64_t)timeout_ms * 1000000;
@@ -339,7 +339,7 @@ int fs_remote_sync(struct acfs_fs *fs, unsigned timeout_ms, FILE *progress,
 	return left ? -ETIMEDOUT : res->dropped ? -EIO : 0;
 }
 
-size_t fs_remote_count(struct acfs_fs *fs)
+size_t fs_remote_count(struct acfs_daemon *d)
 {
-	return fs->d->remote ? fs->d->remote->n : 0;
+	return d->remote ? d->remote->n : 0;
 }

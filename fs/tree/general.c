@@ -302,7 +302,7 @@ void gen_remove(fuse_req_t req, fuse_ino_t parent, const char *name, bool dir)
 		fs_reply_err(req, dir ? -EBUSY : -EISDIR);
 		return;
 	}
-	r = acfs_tree_remove(fs->d->store, parent, name, dir, inode_in_use, fs,
+	r = acfs_tree_remove(fs->d->store, parent, name, dir, inode_in_use, fs->d,
 			     acfs_now_ns());
 	if (r < 0)
 		log_failure(dir ? "rmdir" : "unlink", parent, name, r);
@@ -324,7 +324,7 @@ void gen_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return;
 	}
 	r = acfs_tree_rename(fs->d->store, parent, name, newparent, newname,
-			     flags & RENAME_NOREPLACE, inode_in_use, fs,
+			     flags & RENAME_NOREPLACE, inode_in_use, fs->d,
 			     acfs_now_ns());
 	if (r < 0)
 		log_failure("rename", parent, name, r);
@@ -379,8 +379,8 @@ void gen_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size,
 	ssize_t n = acfs_tree_write(FS(req)->d->store, ino, (uint64_t)off, buf,
 				    size, acfs_now_ns());
 
-	if (n > 0 && FS(req)->d->evict_general && fs_over_budget(FS(req)))
-		fs_lru_kick(FS(req));
+	if (n > 0 && FS(req)->d->evict_general && fs_over_budget(FS(req)->d))
+		fs_lru_kick(FS(req)->d);
 	if (n < 0) {
 		if (n == -ENOSPC || n == -EIO)
 			acfs_log(LOG_ERR, "write of %zu bytes to file %llu "

@@ -35,17 +35,18 @@ bg_says() {
 	grep -q "^aria-cachefs: mounted $MNT (store $STORE, pid $(daemon_pid))" "$WORK/bg.err"
 }
 ok "mount (default options): says where, with which store and pid" bg_says
+# Another mountpoint of the same store joins the daemon serving it (one
+# RocksDB, one budget): tests/mount/multi.sh tests that in depth.
 second() {
 	local out rc=0
 	out=$("$ACFS_DAEMON" --store "$STORE" "$WORK/mnt2" 2>&1) || rc=$?
 	echo "$out"
-	[ "$rc" -ne 0 ] || return 1
-	echo "$out" | grep -q "store $STORE is in use" &&
-		echo "$out" | grep -q "pid $(daemon_pid)" &&
-		echo "$out" | grep -q "mountpoint $MNT" &&
-		! mountpoint -q "$WORK/mnt2"
+	[ "$rc" -eq 0 ] || return 1
+	echo "$out" | grep -q "served by the daemon already running: pid $(daemon_pid) mountpoint $MNT" &&
+		mountpoint -q "$WORK/mnt2" && fusermount3 -u "$WORK/mnt2" &&
+		kill -0 "$(daemon_pid)" && stat -f "$MNT" >/dev/null
 }
-ok "a second daemon on the store fails, naming store, pid and mountpoint" second
+ok "a second mountpoint of the store joins its daemon (named, pid and mountpoint); unmounting it leaves the first" second
 sigterm() {
 	local pid
 	pid=$(daemon_pid)
@@ -55,14 +56,21 @@ sigterm() {
 }
 ok "SIGTERM unmounts cleanly" sigterm
 # A compiler wrote into the bare mountpoint while no daemon served it:
-# the next mount says so, with the count and a path, before hiding them.
+# the mount refuses to hide the files, naming the count and a path, and
+# offers the import; --nonempty mounts over them, saying so.
 mkdir -p "$MNT/monomorph/ab" && echo stray >"$MNT/monomorph/ab/00000000000001.bc" && echo x >"$MNT/tmp.1"
 hidden() {
-	"$ACFS_DAEMON" --store "$STORE" "$MNT" 2>"$WORK/hidden.err"
+	local rc=0
+	"$ACFS_DAEMON" --store "$STORE" "$MNT" 2>"$WORK/hidden.err" || rc=$?
 	cat "$WORK/hidden.err"
-	grep -q "2 files were written into the bare mountpoint $MNT while no daemon served it" "$WORK/hidden.err"
+	[ "$rc" -ne 0 ] && ! mountpoint -q "$MNT" &&
+		grep -q "$MNT holds a plain cache: 1 entries in the compiler's layout ($MNT/monomorph/ab/00000000000001.bc, ...), 2 files in all" "$WORK/hidden.err" &&
+		grep -q "aria-cache --store $STORE import $MNT" "$WORK/hidden.err" || return 1
+	"$ACFS_DAEMON" --store "$STORE" --nonempty "$MNT" 2>"$WORK/hidden.err" || return 1
+	cat "$WORK/hidden.err"
+	grep -q "2 files were in the bare mountpoint $MNT" "$WORK/hidden.err"
 }
-ok "a mount over files in the bare mountpoint reports them" hidden
+ok "a mount over files in the bare mountpoint is refused (offering the import); --nonempty mounts over them" hidden
 ok "unmount" unmount_cache
 ok "they are still there, untouched" sh -c "[ \"\$(cat '$MNT/monomorph/ab/00000000000001.bc')\" = stray ]"
 rm -rf "$MNT/monomorph" "$MNT/tmp.1"

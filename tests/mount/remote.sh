@@ -101,6 +101,51 @@ ok "W never fetches: the 40 uploaded keys are absent there" none_of "$WORK/w" "$
 ok "W asked the remote nothing" test "$(rstat w hits 0) $(rstat w misses 0)" = "0 0"
 ok "unmount W" daemon_down w
 
+# Prefetch: A (CI) publishes a manifest of what it has under a ref; a
+# developer's fresh mount P fetches those entries before its build, which
+# then answers every probe locally; a small budget stops it short of
+# eviction.
+ok "A publishes manifest ci-main-1 (40 keys)" sh -c \
+	"'$ACFS_TOOL' --store '$WORK/a.store' publish ci-main-1 | grep -qx 'published ci-main-1: 40 keys'"
+ok "mount P (fresh store, read-only, default wait)" daemon_up p --remote "$URL" --remote-mode read-only
+prefetch_p() {
+	tool p prefetch --json ci-main-1 >"$WORK/pf.json" || { cat "$WORK/pf.json"; return 1; }
+	cat "$WORK/pf.json"
+	python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert (r["keys"], r["fetched"], r["missing"], r["failed"], r["present"]) == (40, 40, 0, 0, 0), r
+assert r["entries_per_second"] > 0 and not r["stopped_at_budget"], r' "$WORK/pf.json"
+}
+ok "aria-cache prefetch ci-main-1: 40 keys fetched, none missing or failed" prefetch_p
+ok "P holds the 40 entries before any build" test "$(rstat p entries)" = 40
+ok "P's build reads all 40, byte for byte" same_all "$WORK/p" "$WORK/c1"
+ok "every probe answered locally: no remote fetch during the build" test "$(rstat p hits 0) $(rstat p misses 0)" = "0 0"
+ok "prefetch again: all 40 already here" sh -c \
+	"'$ACFS_TOOL' --store '$WORK/p.store' prefetch ci-main-1 | grep -q '40 keys: 0 fetched .* 40 already here, 0 missing'"
+no_manifest() {
+	local rc=0
+	tool p prefetch no-such-ref >"$WORK/pf.out" 2>&1 || rc=$?
+	cat "$WORK/pf.out"
+	[ "$rc" -eq 1 ] && grep -q "no remote has a manifest for no-such-ref" "$WORK/pf.out"
+}
+ok "prefetch of a ref nobody published: exit 1, says so" no_manifest
+ok "prefetch without a REF is a usage error (exit 2)" sh -c \
+	"'$ACFS_TOOL' --store '$WORK/p.store' prefetch 2>/dev/null; [ \$? -eq 2 ]"
+ok "unmount P" daemon_down p
+ok "mount Q (fresh store, 1M budget)" daemon_up q --remote "$URL" --remote-mode read-only --max-size 1M
+prefetch_budget() {
+	tool q prefetch --json --jobs 2 ci-main-1 >"$WORK/pfq.json" || { cat "$WORK/pfq.json"; return 1; }
+	cat "$WORK/pfq.json"
+	python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+assert r["stopped_at_budget"] and 0 < r["fetched"] < 40, r' "$WORK/pfq.json" &&
+		[ "$(rstat q stored_bytes)" -le $((1024 * 1024 * 9 / 10)) ] && [ "$(rstat q evictions)" = 0 ]
+}
+ok "prefetch into a 1M budget stops before 90% of it, evicting nothing" prefetch_budget
+ok "unmount Q" daemon_down q
+
 # Poison: (1) the bytes of key 1 replaced by another module; (2) an action
 # result for a new key naming bytes that are not bitcode (digest right).
 k1=$(basename "$(ls "$WORK"/c1/*.bc | head -1)" .bc)

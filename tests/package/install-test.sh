@@ -77,6 +77,70 @@ units() {
 		"$d/aria-cache-gc@$inst.timer"
 }
 ok "systemd user units verify (systemd-analyze)" units
+units_two() {
+	local d=$WORK/units2 a b
+	a=$(systemd-escape --path "$WORK/projA/.aria/cache")
+	b=$(systemd-escape --path "$WORK/projB/.aria/cache")
+	mkdir -p "$d"
+	cp /usr/lib/systemd/user/aria-cachefs@.service "$d/aria-cachefs@$a.service"
+	cp /usr/lib/systemd/user/aria-cachefs@.service "$d/aria-cachefs@$b.service"
+	systemd-analyze verify --man=no "$d/aria-cachefs@$a.service" "$d/aria-cachefs@$b.service"
+}
+ok "the unit for two projects verifies (systemd-analyze)" units_two
+
+# The unit's ExecStart and ExecStop, run as systemd runs them (Type=notify:
+# READY=1 on $NOTIFY_SOCKET) for two projects of the default store: the
+# first runs the daemon, the second joins it; both are ready and share
+# entries; stopping the first's unit (ExecStop, then SIGTERM to what is
+# left) ends the second's mount, whose process exits non-zero so that
+# Restart=on-failure brings it back, now as the daemon.
+wait_for() { # wait_for SECONDS CONDITION (polls, never a fixed sleep)
+	local deadline=$(($(date +%s) + $1))
+	until eval "$2"; do
+		[ "$(date +%s)" -lt "$deadline" ] || { echo "# timed out: $2"; return 1; }
+		sleep 0.05
+	done
+}
+unit_cmd() { # unit_cmd Start|Stop MOUNTPOINT: the unit's command for it
+	sed -n "s/^Exec$1=//p" /usr/lib/systemd/user/aria-cachefs@.service | sed "s|%f|$2|g"
+}
+two_projects() {
+	local A=$WORK/projA/.aria/cache B=$WORK/projB/.aria/cache pa pb pb2 rc
+	export ARIA_CACHE_STORE=$WORK/shared-store NOTIFY_SOCKET=$WORK/notify.sock
+	python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.bind(sys.argv[1])
+with open(sys.argv[2], "a", buffering=1) as out:
+    while True:
+        out.write(s.recv(4096).decode().replace("\n", " ") + "\n")
+' "$NOTIFY_SOCKET" "$WORK/notified" &
+	local listener=$!
+	wait_for 10 "[ -S '$NOTIFY_SOCKET' ]" || return 1
+	$(unit_cmd Start "$A") 2>"$WORK/unitA.err" & pa=$!
+	wait_for 30 "grep -q READY=1 '$WORK/notified' 2>/dev/null" || return 1
+	$(unit_cmd Start "$B") 2>"$WORK/unitB.err" & pb=$!
+	wait_for 30 "[ \$(grep -c READY=1 '$WORK/notified') -ge 2 ]" || return 1
+	cat "$WORK/unitB.err"
+	grep -q "served by the daemon already running: pid $pa" "$WORK/unitB.err" || return 1
+	# Real bitcode, from LLVM's assembler (llvm-14, a dependency of the
+	# build's llvm-14-dev).
+	printf 'define i32 @unit_%s() {\n  ret i32 7\n}\n' c1 |
+		/usr/lib/llvm-14/bin/llvm-as -o "$WORK/u.bc" || return 1
+	cp "$WORK/u.bc" "$A/tmp/u" && mv "$A/tmp/u" "$A/monomorph/ab/000000000000c1.bc" &&
+		cmp "$WORK/u.bc" "$B/monomorph/ab/000000000000c1.bc" || return 1
+	# Stop A's unit: ExecStop, then SIGTERM to its process.
+	$(unit_cmd Stop "$A") && kill -TERM "$pa" && wait "$pa" || return 1
+	rc=0; wait "$pb" || rc=$?
+	[ "$rc" -ne 0 ] || { echo "# B's process exited 0: no restart"; return 1; }
+	$(unit_cmd Start "$B") 2>>"$WORK/unitB.err" & pb2=$!
+	wait_for 30 "stat -f '$B' >/dev/null 2>&1 && [ \$(grep -c READY=1 '$WORK/notified') -ge 3 ]" || return 1
+	cmp "$WORK/u.bc" "$B/monomorph/ab/000000000000c1.bc" || return 1
+	$(unit_cmd Stop "$B") && wait "$pb2" || return 1
+	kill "$listener"
+	unset ARIA_CACHE_STORE NOTIFY_SOCKET
+}
+ok "the unit for two projects: one daemon serves both, ready twice; stopping the first restarts the second as the daemon" two_projects
 mkdir -p "$MNT"
 ok "mount -t fuse.aria-cachefs STORE MOUNTPOINT -o max_size=...,noauto" \
 	mount -t fuse.aria-cachefs "$WORK/store" "$MNT" -o max_size=64M,validate=verify,noauto

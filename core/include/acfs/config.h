@@ -52,6 +52,7 @@ struct acfs_config {
 	enum acfs_verify_reads verify_reads;
 	uint64_t max_loaded;           /* entry bytes held in memory */
 	bool evict_general;            /* general files in the budget */
+	bool nonempty;                 /* mount over files in the mountpoint */
 	bool has_group;                /* group = NAME|GID: may write */
 	unsigned group_gid;
 	/* remote = URL [URL...] (space separated; tried in order) */

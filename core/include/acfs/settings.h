@@ -62,6 +62,10 @@
 	  FLAG, "false", NULL, "ordinary files beside monomorph/ and tmp/ " \
 	  "count in --max-size and are evicted after entries, least " \
 	  "recently changed first") \
+	X(NONEMPTY, "nonempty", "nonempty", "nonempty", FLAG, "false", NULL, \
+	  "mount over a mountpoint that holds files (they stay, hidden and " \
+	  "untouched); without it such a mount is refused, and a plain " \
+	  "cache found there is offered to aria-cache import") \
 	X(REMOTE, "remote", "remote", "remote", LIST, "", "URL", \
 	  "share entries through a remote tier, redis://HOST[:PORT][/DB] " \
 	  "or http(s)://HOST[:PORT][/PREFIX] (Bazel HTTP cache layout: " \

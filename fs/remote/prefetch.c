@@ -1,0 +1,396 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Manifests and prefetch: CI publishes the keys it has for a ref (a
+ * branch, a commit) and a developer's mount fetches those entries before
+ * the first build after `git pull` probes them.
+ *
+ * A manifest is a JSON document,
+ *   {"aria_cachefs_manifest": 1, "ref": "REF", "keys": ["<key16>", ...]}
+ * ("<key16>.meta" for .meta entries), stored on the remotes as if it were
+ * the .meta entry of a key derived from REF (manifest_key): the same
+ * upload and fetch as entries, so the layout stays Bazel's (bazel-remote,
+ * S3 and nginx serve it unchanged) and a manifest is checked against its
+ * digest like any entry. It is never committed locally.
+ *
+ * Prefetch runs @jobs fetchers, each with its own connections; each
+ * fetched entry is validated and committed as a read-through fetch is
+ * (d->commit_fetched). It stops before the store would pass 90% of its
+ * budget: prefetching never evicts what the developer used.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "acfs/digest.h"
+#include "cmd.h"
+#include "remote/remote-private.h"
+
+#define MANIFEST_MAX (64u << 20)
+#define PREFETCH_JOBS_MAX 64
+
+static void manifest_key(const char *ref, struct acfs_key *key)
+{
+	static const char prefix[] = "aria-cachefs manifest";
+	unsigned char dg[ACFS_DIGEST_SIZE];
+	size_t n = strlen(ref);
+	char *buf = malloc(sizeof(prefix) + n);
+	uint64_t h = 0;
+
+	if (buf) {
+		memcpy(buf, prefix, sizeof(prefix)); /* with its NUL */
+		memcpy(buf + sizeof(prefix), ref, n);
+		acfs_digest(buf, sizeof(prefix) + n, dg);
+		free(buf);
+	} else {
+		acfs_digest(ref, n, dg);
+	}
+	for (int i = 0; i < 8; i++)
+		h = h << 8 | dg[i];
+	key->hash = h;
+	key->kind = ACFS_KIND_META;
+}
+
+/* ---- publish ------------------------------------------------------------- */
+
+struct listing {
+	FILE *m;
+	uint64_t n;
+};
+
+static int list_key(const struct acfs_key *key, const struct acfs_entry *e,
+		    void *userdata)
+{
+	struct listing *l = userdata;
+
+	(void)e;
+	fprintf(l->m, "%s\"%016llx%s\"", l->n++ ? ", " : "",
+		(unsigned long long)key->hash,
+		key->kind == ACFS_KIND_META ? ".meta" : "");
+	return 0;
+}
+
+static void json_string(FILE *m, const char *s)
+{
+	fputc('"', m);
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c == '"' || c == '\\')
+			fprintf(m, "\\%c", c);
+		else if (c < 0x20)
+			fprintf(m, "\\u%04x", c);
+		else
+			fputc(c, m);
+	}
+	fputc('"', m);
+}
+
+int fs_remote_publish(struct acfs_daemon *d, const char *ref,
+		      uint64_t *ret_keys, char *why, size_t whylen)
+{
+	struct fs_remotes *rs = d->remote;
+	struct listing l = { 0 };
+	unsigned char dg[ACFS_DIGEST_SIZE];
+	struct acfs_key mkey;
+	char *text = NULL, err[ACFS_ERR_MAX];
+	size_t len = 0;
+	unsigned ok = 0, tried = 0;
+	int r;
+
+	*ret_keys = 0;
+	if (!rs || !writable(rs)) {
+		snprintf(why, whylen, "no remote to publish to (--remote, "
+			 "not read-only)");
+		return -ENOTSUP;
+	}
+	if (!(l.m = open_memstream(&text, &len)))
+		return -ENOMEM;
+	fprintf(l.m, "{\"aria_cachefs_manifest\": 1, \"ref\": ");
+	json_string(l.m, ref);
+	fprintf(l.m, ", \"keys\": [");
+	r = acfs_store_foreach(d->store, list_key, &l);
+	fprintf(l.m, "]}\n");
+	fclose(l.m);
+	if (r < 0) {
+		free(text);
+		snprintf(why, whylen, "listing the store's entries failed");
+		return r;
+	}
+	manifest_key(ref, &mkey);
+	acfs_digest(text, len, dg);
+	why[0] = '\0';
+	for (size_t i = 0; i < rs->n; i++) {
+		struct acfs_remote_conn *c;
+		uint64_t up = 0;
+
+		tried++;
+		c = acfs_remote_conn_new(&rs->r[i].url, rs->timeout_ms,
+					 &rs->stopping);
+		r = c ? acfs_remote_upload(c, &mkey, text, len, dg, &up, err)
+		      : -ENOMEM;
+		acfs_remote_conn_free(c);
+		if (r == 0) {
+			ok++;
+		} else {
+			size_t used = strlen(why);
+			snprintf(why + used, whylen - used, "%s: %s\n",
+				 rs->r[i].url.display,
+				 r == -ENOMEM ? "out of memory" : err);
+		}
+	}
+	free(text);
+	*ret_keys = l.n;
+	acfs_log(LOG_INFO, "published manifest %s: %llu keys to %u of %u "
+		 "remotes", ref, (unsigned long long)l.n, ok, tried);
+	return ok == tried ? 0 : -EIO;
+}
+
+/* ---- prefetch ------------------------------------------------------------ */
+
+struct prefetch {
+	struct acfs_daemon *d;
+	struct acfs_key *keys;
+	size_t n, next, done;
+	uint64_t room;              /* stored bytes we may still add */
+	pthread_mutex_t lock;
+	FILE *progress;
+	struct acfs_prefetch_result *res;
+};
+
+static void admit(uint64_t size, void *d)
+{
+	fs_commit_gate(d, size, true);
+}
+
+/* One key: 0 fetched, 1 present, 2 missing, 3 stop (budget), <0 failed. */
+static int prefetch_one(struct prefetch *p, struct acfs_remote_conn **conns,
+			const struct acfs_key *key, char *err)
+{
+	struct acfs_daemon *d = p->d;
+	struct fs_remotes *rs = d->remote;
+	struct acfs_entry e;
+	int last = -ENOENT;
+
+	if (acfs_store_get(d->store, key, &e) == 0)
+		return 1;
+	for (size_t i = 0; i < rs->n; i++) {
+		uint64_t admitted = 0, down = 0;
+		void *data = NULL;
+		size_t len = 0;
+		int rc;
+
+		if (!conns[i])
+			continue;
+		rc = acfs_remote_fetch(conns[i], key, d->max_entry_size, admit,
+				       d, &admitted, &data, &len, &down, err);
+		count(&rs->r[i], C_BYTES_DOWN, down);
+		if (rc == -ENOENT) {
+			fs_commit_gate(d, admitted, false);
+			continue;
+		}
+		if (rc < 0) {
+			fs_commit_gate(d, admitted, false);
+			last = rc;
+			continue;
+		}
+		pthread_mutex_lock(&p->lock);
+		bool fits = len <= p->room;
+		if (fits)
+			p->room -= len;
+		pthread_mutex_unlock(&p->lock);
+		if (!fits) {
+			free(data);
+			fs_commit_gate(d, admitted, false);
+			return 3;
+		}
+		rc = d->commit_fetched(d, key, data, len, rs->r[i].url.display);
+		free(data);
+		fs_commit_gate(d, admitted, false);
+		if (rc == 0) {
+			pthread_mutex_lock(&p->lock);
+			p->res->bytes += len;
+			pthread_mutex_unlock(&p->lock);
+			return 0;
+		}
+		snprintf(err, ACFS_ERR_MAX, "refused: %s (see the log)",
+			 strerror(-rc));
+		return rc;
+	}
+	return last == -ENOENT ? 2 : last;
+}
+
+static void *prefetcher_main(void *arg)
+{
+	struct prefetch *p = arg;
+	struct fs_remotes *rs = p->d->remote;
+	struct acfs_remote_conn *conns[rs->n ? rs->n : 1];
+	char err[ACFS_ERR_MAX];
+
+	for (size_t i = 0; i < rs->n; i++)
+		conns[i] = acfs_remote_conn_new(&rs->r[i].url, rs->timeout_ms,
+						&rs->stopping);
+	for (;;) {
+		pthread_mutex_lock(&p->lock);
+		if (p->next >= p->n || p->res->budget_stop || rs->stopping) {
+			pthread_mutex_unlock(&p->lock);
+			break;
+		}
+		struct acfs_key key = p->keys[p->next++];
+		pthread_mutex_unlock(&p->lock);
+
+		err[0] = '\0';
+		int r = prefetch_one(p, conns, &key, err);
+
+		pthread_mutex_lock(&p->lock);
+		p->done++;
+		switch (r) {
+		case 0: p->res->fetched++; break;
+		case 1: p->res->present++; break;
+		case 2: p->res->missing++; break;
+		case 3: p->res->budget_stop = true; break;
+		default:
+			p->res->failed++;
+			snprintf(p->res->why, sizeof(p->res->why), "%016llx: %s",
+				 (unsigned long long)key.hash,
+				 err[0] ? err : strerror(-r));
+		}
+		if (p->progress && (p->done % 64 == 0 || p->done == p->n)) {
+			fprintf(p->progress, "\rprefetch: %zu/%zu keys, %llu "
+				"fetched", p->done, p->n,
+				(unsigned long long)p->res->fetched);
+			fflush(p->progress);
+		}
+		pthread_mutex_unlock(&p->lock);
+	}
+	for (size_t i = 0; i < rs->n; i++)
+		acfs_remote_conn_free(conns[i]);
+	return NULL;
+}
+
+/* The keys of manifest @text (every quoted key after "keys"). */
+static int parse_manifest(const char *text, size_t len, struct acfs_key **ret,
+			  size_t *ret_n)
+{
+	const char *end = text + len, *p = memmem(text, len, "\"keys\"", 6);
+	struct acfs_key *keys = NULL;
+	size_t n = 0, cap = 0;
+
+	if (!p || !memmem(text, len, "\"aria_cachefs_manifest\"", 23))
+		return -EBADMSG;
+	for (p += 6; p < end; p++) {
+		if (*p != '"')
+			continue;
+		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+		char k[32];
+		if (!q)
+			break;
+		if ((size_t)(q - p - 1) < sizeof(k)) {
+			memcpy(k, p + 1, (size_t)(q - p - 1));
+			k[q - p - 1] = '\0';
+			struct acfs_key key;
+			if (acfs_key_parse_any(k, &key) == 0) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 1024;
+					void *nk = realloc(keys,
+							   cap * sizeof(*keys));
+					if (!nk) {
+						free(keys);
+						return -ENOMEM;
+					}
+					keys = nk;
+				}
+				keys[n++] = key;
+			}
+		}
+		p = q;
+	}
+	*ret = keys;
+	*ret_n = n;
+	return 0;
+}
+
+int fs_remote_prefetch(struct acfs_daemon *d, const char *ref, unsigned jobs,
+		       FILE *progress, struct acfs_prefetch_result *res)
+{
+	struct fs_remotes *rs = d->remote;
+	struct prefetch p = { .d = d, .progress = progress, .res = res };
+	struct acfs_key mkey;
+	struct acfs_store_counters c;
+	char err[ACFS_ERR_MAX] = "";
+	void *text = NULL;
+	size_t len = 0;
+	int64_t t0 = acfs_now_ns();
+	int r = -ENOENT;
+
+	memset(res, 0, sizeof(*res));
+	if (!rs || !readable(rs)) {
+		snprintf(res->why, sizeof(res->why), "no remote to fetch from "
+			 "(--remote, not write-only)");
+		return -ENOTSUP;
+	}
+	manifest_key(ref, &mkey);
+	for (size_t i = 0; i < rs->n && r != 0; i++) {
+		struct acfs_remote_conn *conn =
+			acfs_remote_conn_new(&rs->r[i].url, rs->timeout_ms,
+					     &rs->stopping);
+		uint64_t down = 0, admitted = 0;
+		r = conn ? acfs_remote_fetch(conn, &mkey, MANIFEST_MAX, NULL,
+					     NULL, &admitted, &text, &len,
+					     &down, err)
+			 : -ENOMEM;
+		acfs_remote_conn_free(conn);
+		if (r < 0 && r != -ENOENT) {
+			size_t used = strlen(res->why);
+			snprintf(res->why + used, sizeof(res->why) - used,
+				 "%s: %s\n", rs->r[i].url.display, err);
+		}
+	}
+	if (r == -ENOENT && !res->why[0])
+		snprintf(res->why, sizeof(res->why), "no remote has a manifest "
+			 "for %s (published with aria-cache publish %s?)", ref,
+			 ref);
+	if (r < 0)
+		return r;
+	r = parse_manifest(text, len, &p.keys, &p.n);
+	free(text);
+	if (r < 0) {
+		snprintf(res->why, sizeof(res->why), "the manifest of %s is "
+			 "not one", ref);
+		return r;
+	}
+	res->total = p.n;
+	/* Room: up to the low water mark, never into eviction. */
+	acfs_store_get_counters(d->store, &c);
+	uint64_t cap = d->max_size ? d->max_size / 100 * d->low_water_pct
+				   : UINT64_MAX;
+	p.room = c.stored < cap ? cap - c.stored : 0;
+	pthread_mutex_init(&p.lock, NULL);
+	if (jobs < 1)
+		jobs = 1;
+	if (jobs > PREFETCH_JOBS_MAX)
+		jobs = PREFETCH_JOBS_MAX;
+	pthread_t t[PREFETCH_JOBS_MAX];
+	unsigned started = 0;
+	for (unsigned i = 0; i < jobs; i++)
+		if (pthread_create(&t[started], NULL, prefetcher_main, &p) == 0)
+			started++;
+	if (!started)
+		prefetcher_main(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(t[i], NULL);
+	if (progress && p.n >= 64)
+		fprintf(progress, "\r\033[K");
+	pthread_mutex_destroy(&p.lock);
+	free(p.keys);
+	res->seconds = (double)(acfs_now_ns() - t0) / 1e9;
+	acfs_log(LOG_INFO, "prefetched %s: %llu of %llu keys fetched, %llu "
+		 "present, %llu missing, %llu failed%s (%.1f s)", ref,
+		 (unsigned long long)res->fetched,
+		 (unsigned long long)res->total,
+		 (unsigned long long)res->present,
+		 (unsigned long long)res->missing,
+		 (unsigned long long)res->failed,
+		 res->budget_stop ? ", stopped at the budget" : "",
+		 res->seconds);
+	return res->failed ? -EIO : 0;
+}
