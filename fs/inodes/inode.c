@@ -280,31 +280,36 @@ static void destroy(struct acfs_fs *fs, struct inode *in, bool orphaned)
 	inode_free(fs, in);
 }
 
-static void maybe_destroy(struct acfs_fs *fs, struct inode *in)
+/*
+ * Takes @in out of the table if nothing holds it any more (caller holds
+ * itab_lock, in the same hold that dropped the last reference, so that
+ * exactly one thread sees it go: a READ's pin, a RELEASE and a FORGET
+ * race once the kernel has a reply). Returns whether the caller is to
+ * destroy it.
+ */
+static bool unref_locked(struct acfs_fs *fs, struct inode *in, bool *orphaned)
 {
-	bool orphaned = false, gone = false;
-
-	pthread_mutex_lock(&fs->itab_lock);
 	/* A temp file still named in tmp/ stays: the kernel forgets
 	 * dentries under memory pressure (or drop_caches), and the next
 	 * lookup of its name must find it, bytes and all. Removing its name
 	 * takes a lookup first, whose FORGET then ends it. */
-	if (in->nlookup == 0 && in->nopen == 0 && !in->in_tmp) {
-		remove_locked(fs, in);
-		orphaned = in->orphaned;
-		gone = true;
-	}
-	pthread_mutex_unlock(&fs->itab_lock);
-	if (gone)
-		destroy(fs, in, orphaned);
+	if (in->nlookup || in->nopen || in->in_tmp)
+		return false;
+	remove_locked(fs, in);
+	*orphaned = in->orphaned;
+	return true;
 }
 
 void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup)
 {
+	bool orphaned = false, gone;
+
 	pthread_mutex_lock(&fs->itab_lock);
 	in->nlookup = nlookup > in->nlookup ? 0 : in->nlookup - nlookup;
+	gone = unref_locked(fs, in, &orphaned);
 	pthread_mutex_unlock(&fs->itab_lock);
-	maybe_destroy(fs, in);
+	if (gone)
+		destroy(fs, in, orphaned);
 }
 
 void inode_open(struct acfs_fs *fs, struct inode *in)
@@ -316,12 +321,15 @@ void inode_open(struct acfs_fs *fs, struct inode *in)
 
 void inode_close(struct acfs_fs *fs, struct inode *in)
 {
+	bool orphaned = false, gone;
+
 	/* Decided under in->lock so a concurrent open+read cannot see the
 	 * bytes freed under it. Loaded bytes live only while it is open. */
 	pthread_mutex_lock(&in->lock);
 	pthread_mutex_lock(&fs->itab_lock);
 	in->nopen--;
 	bool last = in->nopen == 0;
+	gone = unref_locked(fs, in, &orphaned);
 	pthread_mutex_unlock(&fs->itab_lock);
 	/* Kernel hit mode has no RELEASE: bytes in memory stay until a
 	 * read reaches the end of the file (or FORGET), not one load per
@@ -332,7 +340,8 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	    (!fs->d->kernel_hits || in->drop_data || in->data_mapped))
 		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
-	maybe_destroy(fs, in);
+	if (gone)
+		destroy(fs, in, orphaned);
 }
 
 static bool mount_has(struct acfs_fs *fs, uint64_t id)

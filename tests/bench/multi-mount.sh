@@ -13,7 +13,18 @@ WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/acfs-multi.XXXXXX")
 M1=$WORK/m1
 M2=$WORK/m2
 BUSY=
-trap '[ -n "$BUSY" ] && kill "$BUSY" 2>/dev/null; wait 2>/dev/null; fusermount3 -u -z "$M2" 2>/dev/null; fusermount3 -u -z "$M1" 2>/dev/null; rm -rf "$WORK"' EXIT
+cleanup() {
+	[ -n "$BUSY" ] && kill "$BUSY" 2>/dev/null
+	wait 2>/dev/null
+	local pid
+	pid=$(awk '{print $2}' "$WORK/store/daemon.lock" 2>/dev/null)
+	fusermount3 -u -z "$M2" 2>/dev/null
+	fusermount3 -u -z "$M1" 2>/dev/null
+	# The daemon exits with its last mount; the store goes after it.
+	while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
 
 GEN_BITCODE=$BUILD/tests/gen-bitcode
 . "$(dirname "$0")/../corpus.sh"

@@ -11,9 +11,15 @@ set -eu
 BUILD=$(cd "${1:-build}" && pwd)
 N=${2:-10000}
 WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/acfs-prefetch.XXXXXX")
+export ARIA_CACHE_LOG_FILE=${ARIA_CACHE_LOG_FILE:-$WORK/daemon.log}
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() {
-	for m in a p q; do fusermount3 -u -z "$WORK/$m" 2>/dev/null || true; done
+	local m pid
+	for m in a p q; do
+		pid=$(awk '{print $2}' "$WORK/$m.store/daemon.lock" 2>/dev/null)
+		fusermount3 -u -z "$WORK/$m" 2>/dev/null || true
+		while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	done
 	redis-cli -p "$PORT" shutdown nosave >/dev/null 2>&1 || true
 	rm -rf "$WORK"
 }

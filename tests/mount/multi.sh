@@ -98,6 +98,47 @@ ok "compilers in A, B and C at once: every read byte-identical" run_sims "$A" "$
 ok "they stored and hit through every mount" sh -c \
 	"grep -h 'hits' '$WORK'/sim.* | awk '{h+=\$4; s+=\$9} END {print h\" hits \"s\" stores\"; exit !(h>0 && s>0)}'"
 
+# Readers in B and C while A replaces the same keys without pause: every
+# replace drops B's and C's dentries, so their kernels FORGET inodes right
+# after the replies to READs on them (a READ's pin, RELEASE and FORGET
+# racing freed an inode twice before).
+race_forget() {
+	python3 - "$A" "$B" "$C" "$WORK/e1.bc" "$WORK/e2.bc" <<'PY'
+import os, sys, threading, time
+a, b, c, v1, v2 = sys.argv[1:]
+vs = [open(v1, 'rb').read(), open(v2, 'rb').read()]
+keys = ['monomorph/5e/%014x.bc' % i for i in range(16)]
+for i, k in enumerate(keys):
+    t = os.path.join(a, 'tmp', 'w%d' % i)
+    open(t, 'wb').write(vs[0]); os.rename(t, os.path.join(a, k))
+stop = time.monotonic() + 6
+bad = []
+def writer():
+    n = 0
+    while time.monotonic() < stop:
+        k = keys[n % len(keys)]
+        t = os.path.join(a, 'tmp', 'w')
+        open(t, 'wb').write(vs[n % 2]); os.rename(t, os.path.join(a, k))
+        n += 1
+def reader(m):
+    n = 0
+    while time.monotonic() < stop:
+        for k in keys:
+            with open(os.path.join(m, k), 'rb') as f:
+                d = f.read()
+            if d not in vs:
+                bad.append(k)
+            n += 1
+    print(m, n, 'reads')
+ts = [threading.Thread(target=writer)] + [threading.Thread(target=reader, args=(m,)) for m in (b, c, b, c)]
+for t in ts: t.start()
+for t in ts: t.join()
+assert not bad, bad
+PY
+	kill -0 "$PID" && serving "$B" && serving "$C"
+}
+ok "readers in B and C while A replaces their keys: every read whole, the daemon alive" race_forget
+
 # B unmounted while compilers work in A and C.
 unmount_b_while_busy() {
 	run_sims "$A" "$C" "$A" "$C" &
