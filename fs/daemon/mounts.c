@@ -515,8 +515,20 @@ void fs_mount_request(struct acfs_daemon *d, int fd, int argc, char **argv)
 	char msg[PATH_MAX + 256] = "";
 	int code = 0;
 
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+
 	if (argc < 3 || !err) {
 		code = 2;
+	} else if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0 ||
+		   cred.uid != getuid()) {
+		/* The socket is the owner's alone (0600); a mount of another
+		 * user's store through it is refused all the same. */
+		fprintf(err, "aria-cachefs: store %s belongs to uid %d; mount "
+			"your own store\n", d->store_dir, (int)getuid());
+		acfs_log(LOG_WARNING, "refused a mount of %s asked by uid %d",
+			 argv[2], (int)cred.uid);
+		code = 1;
 	} else if (strcmp(argv[1], "add") == 0) {
 		if (serves(d, argv[2])) {
 			fprintf(err, "aria-cachefs: %s is served already "

@@ -70,21 +70,6 @@ static int list_key(const struct acfs_key *key, const struct acfs_entry *e,
 	return 0;
 }
 
-static void json_string(FILE *m, const char *s)
-{
-	fputc('"', m);
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c == '"' || c == '\\')
-			fprintf(m, "\\%c", c);
-		else if (c < 0x20)
-			fprintf(m, "\\u%04x", c);
-		else
-			fputc(c, m);
-	}
-	fputc('"', m);
-}
-
 int fs_remote_publish(struct acfs_daemon *d, const char *ref,
 		      uint64_t *ret_keys, char *why, size_t whylen)
 {
@@ -106,7 +91,7 @@ int fs_remote_publish(struct acfs_daemon *d, const char *ref,
 	if (!(l.m = open_memstream(&text, &len)))
 		return -ENOMEM;
 	fprintf(l.m, "{\"aria_cachefs_manifest\": 1, \"ref\": ");
-	json_string(l.m, ref);
+	acfs_cmd_json_string(l.m, ref);
 	fprintf(l.m, ", \"keys\": [");
 	r = acfs_store_foreach(d->store, list_key, &l);
 	fprintf(l.m, "]}\n");

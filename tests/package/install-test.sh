@@ -152,6 +152,8 @@ store_one() {
 	! mv "$MNT/tmp/x.tmp" "$MNT/monomorph/ab/00000000000001.bc" 2>/dev/null
 }
 ok "the installed daemon validates commits" store_one
+ok "a second mount -t fuse.aria-cachefs of the store joins its daemon" sh -c \
+	"mkdir -p '$WORK/mnt2' && mount -t fuse.aria-cachefs '$WORK/store' '$WORK/mnt2' -o noauto 2>&1 | grep -q 'served by the daemon already running' && mountpoint -q '$WORK/mnt2' && [ \$(pgrep -xc aria-cachefs) -eq 1 ] && umount '$WORK/mnt2' && mountpoint -q '$MNT'"
 ok "aria-cache config shows its sources" sh -c \
 	"ARIA_CACHE_MAX_SIZE=3G aria-cache config | grep max_size | grep -q 'environment (ARIA_CACHE_MAX_SIZE)'"
 ok "umount" umount "$MNT"
