@@ -324,12 +324,12 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	bool orphaned = false, gone;
 
 	/* Decided under in->lock so a concurrent open+read cannot see the
-	 * bytes freed under it. Loaded bytes live only while it is open. */
+	 * bytes freed under it (it loads them again). Loaded bytes live only
+	 * while it is open. Our open still pins it here: the reference goes
+	 * last, below, so a FORGET meanwhile cannot free it under us. */
 	pthread_mutex_lock(&in->lock);
 	pthread_mutex_lock(&fs->itab_lock);
-	in->nopen--;
-	bool last = in->nopen == 0;
-	gone = unref_locked(fs, in, &orphaned);
+	bool last = in->nopen == 1;
 	pthread_mutex_unlock(&fs->itab_lock);
 	/* Kernel hit mode has no RELEASE: bytes in memory stay until a
 	 * read reaches the end of the file (or FORGET), not one load per
@@ -340,6 +340,10 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	    (!fs->d->kernel_hits || in->drop_data || in->data_mapped))
 		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
+	pthread_mutex_lock(&fs->itab_lock);
+	in->nopen--;
+	gone = unref_locked(fs, in, &orphaned);
+	pthread_mutex_unlock(&fs->itab_lock);
 	if (gone)
 		destroy(fs, in, orphaned);
 }
