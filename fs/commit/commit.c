@@ -133,10 +133,12 @@ int fs_commit_fetched(struct acfs_daemon *d, const struct acfs_key *key,
 	}
 	if (fs_over_budget(d))
 		fs_lru_kick(d);
-	/* Every mount may have answered "absent" meanwhile. Queued: the
+	/* Another mount may have answered "absent" meanwhile. Queued: the
 	 * lookup that asked for it holds its directory in the kernel until
-	 * this fetch ends. */
-	fs_invalidate_mounts(d, NULL, key);
+	 * this fetch ends. With one mount, that lookup answers the entry
+	 * itself (prefetch drops dentries on its own). */
+	if (__atomic_load_n(&d->nmounts, __ATOMIC_RELAXED) > 1)
+		fs_invalidate_mounts(d, NULL, key);
 	return 0;
 }
 

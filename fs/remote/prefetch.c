@@ -192,6 +192,8 @@ static int prefetch_one(struct prefetch *p, struct acfs_remote_conn **conns,
 		free(data);
 		fs_commit_gate(d, admitted, false);
 		if (rc == 0) {
+			/* A mount may remember the key as absent. */
+			fs_invalidate_mounts(d, NULL, key);
 			pthread_mutex_lock(&p->lock);
 			p->res->bytes += len;
 			pthread_mutex_unlock(&p->lock);
