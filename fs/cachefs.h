@@ -298,8 +298,6 @@ struct acfs_fs {
 	bool loop_started;          /* d->mounts_lock */
 	bool ended;                 /* the session ended; d->mounts_lock */
 	bool stopping;              /* the notifier stops; inval_lock */
-	unsigned waiters;           /* control clients waiting for its end;
-				       d->control_lock */
 	/* This mount's share of the store's counters (aria-cache stats);
 	 * atomic. */
 	uint64_t hits, misses, stores;

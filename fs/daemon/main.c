@@ -294,8 +294,6 @@ static int wait_mount(const char *store_dir, const char *mp)
 	return 1;
 }
 
-#define JOIN_STOPPING 75 /* the daemon asked is stopping: start anew */
-
 /*
  * The store's daemon runs: asks it to serve @mp too (FUSE options @fargv).
  * Returns the exit status for main, or -EAGAIN when the daemon went away
@@ -314,7 +312,7 @@ static int join_daemon(const char *store_dir, const char *mp, int fargc,
 	for (int i = 0; i < fargc && argc < ACFS_CONTROL_MAX_ARGS; i++)
 		argv[argc++] = fargv[i];
 	r = ask_daemon(store_dir, argc, argv);
-	if (r == -ENOENT || r == -ECONNREFUSED || r == JOIN_STOPPING)
+	if (r == -ENOENT || r == -ECONNREFUSED || r == ACFS_MOUNT_STOPPING)
 		return -EAGAIN;
 	if (r < 0) {
 		fprintf(stderr, "aria-cachefs: the daemon serving %s (%s) does "

@@ -513,7 +513,7 @@ void fs_mount_request(struct acfs_daemon *d, int fd, int argc, char **argv)
 {
 	FILE *err = acfs_control_stream(fd, 'R');
 	char msg[PATH_MAX + 256] = "";
-	int code = 0;
+	int code = 0, r;
 
 	struct ucred cred;
 	socklen_t clen = sizeof(cred);
@@ -535,10 +535,15 @@ void fs_mount_request(struct acfs_daemon *d, int fd, int argc, char **argv)
 				"(store %s, pid %d)\n", argv[2], d->store_dir,
 				(int)getpid());
 			code = 1;
-		} else if (fs_mount_add(d, argv[2], argc - 3, argv + 3, msg,
-					sizeof(msg)) < 0) {
-			fprintf(err, "aria-cachefs: %s\n", msg);
-			code = 1;
+		} else if ((r = fs_mount_add(d, argv[2], argc - 3, argv + 3, msg,
+					     sizeof(msg))) < 0) {
+			/* Stopping: the caller waits for our lock and serves
+			 * the store itself, so say nothing. */
+			if (r == -ESHUTDOWN)
+				code = ACFS_MOUNT_STOPPING;
+			else
+				fprintf(err, "aria-cachefs: %s\n", msg);
+			code = code ? code : 1;
 		}
 	} else if (strcmp(argv[1], "wait") == 0) {
 		struct timeval tv = { 0 };

@@ -10,6 +10,8 @@ struct acfs_daemon;
 
 /* The control request another aria-cachefs of the same store sends. */
 #define ACFS_MOUNT_REQUEST "__mount"
+/* Its exit status when the daemon is stopping: the caller starts anew. */
+#define ACFS_MOUNT_STOPPING 75
 
 /* Unmounts a stale mount (of a daemon that died) at @mp; 0 if there was
  * none or it is gone, -EBUSY (with a message) if it stays. */
