@@ -123,6 +123,10 @@ static inline bool fs_fixed_name(fuse_ino_t parent, const char *name)
 /* Entries: atime moves with use, and ls -lu should show it within 1 s. */
 #define ENTRY_ATTR_TIMEOUT 1.0
 
+/* Staged files up to this size keep their bytes in the daemon's memory:
+ * no staging file to create, write and map for a typical entry. */
+#define ACFS_STAGE_MEM_MAX (1024 * 1024)
+
 /* Entries smaller than this are always loaded into memory. */
 #define ACFS_SPILL_MIN (256 * 1024)
 
@@ -154,7 +158,17 @@ struct inode {
 	mode_t mode;                /* permission bits; lock */
 	uid_t uid;                  /* TMP/PENDING: the creator; lock */
 	gid_t gid;                  /* (entries belong to the mount's owner) */
-	int stage_fd;               /* TMP/PENDING: staging file; lock */
+	int stage_fd;               /* TMP/PENDING: staging file, or -1
+				       while the bytes fit in stage_mem;
+				       lock */
+	char *stage_mem;            /* TMP/PENDING: staged bytes in memory
+				       (stage_cap counted in
+				       d->stage_mem_bytes); lock */
+	size_t stage_cap;           /* protected by lock */
+	uint64_t wgen;              /* TMP/PENDING: bumped by each write and
+				       truncate; lock */
+	struct fs_prepared *prep;   /* TMP: its commit prepared at close;
+				       lock */
 	bool written;               /* PENDING: a write arrived; lock */
 	bool drop_data;             /* kernel mode: a read reached EOF; lock */
 	bool failed;                /* PENDING: its commit was refused */
@@ -164,6 +178,15 @@ struct inode {
 	bool data_mapped;           /* data is a mapped spill file; lock */
 	bool quarantined;           /* failed its digest: reads fail; lock */
 	unsigned char digest[ACFS_DIGEST_SIZE]; /* ENTRY: from its record */
+};
+
+/* A temp file's commit prepared at its close (commit/commit.c). */
+struct fs_prepared {
+	uint64_t wgen;
+	struct acfs_encoded enc;
+	void *info;             /* from the bitcode check at --validate */
+	size_t info_len;
+	uint64_t charged;       /* counted in d->stage_mem_bytes */
 };
 
 struct acfs_fs;
@@ -198,6 +221,11 @@ struct acfs_daemon {
 	 */
 	bool kernel_hits;
 	unsigned max_tmp_files;     /* staging files the fd budget allows */
+	/* Bytes staged in memory, daemon-wide (atomic); files beyond
+	 * ACFS_STAGE_MEM_MAX each, or past stage_mem_max in all, are staged
+	 * in a file instead. */
+	uint64_t stage_mem_bytes;
+	uint64_t stage_mem_max;
 	enum acfs_verify_reads verify_reads;
 	bool evict_general;         /* general files count in the budget */
 	struct acfs_validator *validator; /* LLVM in helper processes */
@@ -485,6 +513,9 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 			   size_t *written);
 /* Sets a staged file's size; refuses past --max-entry-size. */
 int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size);
+ssize_t fs_read_staged_locked(struct inode *in, void *buf, size_t size,
+			      off_t off);
+void fs_stage_free(struct acfs_daemon *d, struct inode *in);
 void fs_lookup_tmp(fuse_req_t req, const char *name);
 int fs_fill_tmp(struct acfs_fs *fs, struct dirbuf *d, off_t off);
 int fs_rename_in_tmp(struct acfs_fs *fs, const char *name,
@@ -501,6 +532,8 @@ int fs_rename_to_entry(struct acfs_fs *fs, const char *name, unsigned shard,
 /* FLUSH of direct create @in by thread @tid: commits if the writer is
  * closing it and nobody else holds it. */
 int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid);
+void fs_prepare_at_close(struct acfs_fs *fs, struct inode *in);
+void fs_prepared_free(struct acfs_daemon *d, struct inode *in);
 /* RELEASE: the last close commits a direct create no flush committed. */
 void fs_commit_at_release(struct acfs_fs *fs, struct inode *in);
 /* unlink(2) of monomorph/@shard/@name. */

@@ -2,6 +2,7 @@
 #include "blob.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,45 @@
 #include "acfs/store.h" /* ACFS_ERR_MAX */
 
 enum { FMT_RAW = 0, FMT_ZSTD = 1 };
+
+/*
+ * One zstd context of each kind per thread, kept: a fresh context per call
+ * allocates and clears its tables each time (for a 64 KiB entry that
+ * clearing, page faults included, cost more than the compression).
+ */
+static pthread_key_t cctx_key, dctx_key;
+static pthread_once_t ctx_once = PTHREAD_ONCE_INIT;
+
+static void free_cctx(void *c) { ZSTD_freeCCtx(c); }
+static void free_dctx(void *c) { ZSTD_freeDCtx(c); }
+
+static void make_keys(void)
+{
+	pthread_key_create(&cctx_key, free_cctx);
+	pthread_key_create(&dctx_key, free_dctx);
+}
+
+static ZSTD_CCtx *thread_cctx(void)
+{
+	ZSTD_CCtx *c;
+
+	pthread_once(&ctx_once, make_keys);
+	c = pthread_getspecific(cctx_key);
+	if (!c && (c = ZSTD_createCCtx()))
+		pthread_setspecific(cctx_key, c);
+	return c;
+}
+
+static ZSTD_DCtx *thread_dctx(void)
+{
+	ZSTD_DCtx *c;
+
+	pthread_once(&ctx_once, make_keys);
+	c = pthread_getspecific(dctx_key);
+	if (!c && (c = ZSTD_createDCtx()))
+		pthread_setspecific(dctx_key, c);
+	return c;
+}
 
 int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
 		     size_t *ret_len)
@@ -24,8 +64,11 @@ int acfs_blob_encode(const void *data, size_t len, int level, void **ret,
 		out = malloc(1 + bound);
 		if (!out)
 			return -ENOMEM;
-		size_t n = ZSTD_compress(out + 1, bound, data, len,
-					 level ? level : 3);
+		ZSTD_CCtx *cc = thread_cctx();
+		size_t n = cc ? ZSTD_compressCCtx(cc, out + 1, bound, data,
+						  len, level ? level : 3)
+			      : ZSTD_compress(out + 1, bound, data, len,
+					      level ? level : 3);
 		if (!ZSTD_isError(n) && n < len) {
 			out[0] = FMT_ZSTD;
 			*ret = out;
@@ -91,7 +134,9 @@ int acfs_blob_decode_into(const void *val, size_t vlen, void *dst,
 			memcpy(dst, v + 1, size);
 		return 0;
 	}
-	size_t n = ZSTD_decompress(dst, size, v + 1, vlen - 1);
+	ZSTD_DCtx *dc = thread_dctx();
+	size_t n = dc ? ZSTD_decompressDCtx(dc, dst, size, v + 1, vlen - 1)
+		      : ZSTD_decompress(dst, size, v + 1, vlen - 1);
 	if (ZSTD_isError(n) || n != size) {
 		snprintf(err, ACFS_ERR_MAX, "zstd: %s",
 			 ZSTD_isError(n) ? ZSTD_getErrorName(n)

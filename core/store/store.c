@@ -367,6 +367,29 @@ static void note_peak(struct acfs_store *s, uint64_t stored)
 		;
 }
 
+int acfs_store_encode(struct acfs_store *s, const void *data, size_t size,
+		      struct acfs_encoded *enc, char *err)
+{
+	int r = acfs_blob_encode(data, size, s->zstd_level, &enc->val,
+				 &enc->vlen);
+
+	if (r < 0)
+		return r;
+	acfs_digest(data, size, enc->digest);
+	r = acfs_store_room(s, enc->vlen, 2, true, err);
+	if (r < 0) {
+		acfs_encoded_free(enc);
+		return r;
+	}
+	return 0;
+}
+
+void acfs_encoded_free(struct acfs_encoded *enc)
+{
+	free(enc->val);
+	enc->val = NULL;
+}
+
 int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 		      struct acfs_entry *ret_new, struct acfs_entry *ret_old,
 		      bool *ret_kept, char *err)
@@ -374,24 +397,24 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 	unsigned char k[ENTRY_KEY_SIZE], idk[8], rec[REC_SIZE], lk[LRU_KEY_SIZE];
 	struct acfs_entry old = { 0 }, e = { 0 };
 	struct acfs_store_counters cnt;
+	struct acfs_encoded own = { 0 };
+	const struct acfs_encoded *enc = c->enc;
 	struct acfs_kv_batch *b;
 	bool kept = false;
-	void *val;
-	size_t vlen;
 	int r;
 
 	if (s->read_only)
 		return -EROFS;
-	/* Compress before taking the lock: commits of other keys go on. */
-	r = acfs_blob_encode(c->data, c->size, s->zstd_level, &val, &vlen);
-	if (r < 0)
-		return r;
-	acfs_digest(c->data, c->size, e.digest);
-	r = acfs_store_room(s, vlen, 2, true, err);
-	if (r < 0) {
-		free(val);
-		return r;
+	/* Encode before taking the lock: commits of other keys go on. */
+	if (!enc) {
+		r = acfs_store_encode(s, c->data, c->size, &own, err);
+		if (r < 0)
+			return r;
+		enc = &own;
 	}
+	const void *val = enc->val;
+	size_t vlen = enc->vlen;
+	memcpy(e.digest, enc->digest, sizeof(e.digest));
 	store_encode_key(&c->key, k);
 	store_put_be64(idk, c->id);
 	e.id = c->id;
@@ -450,7 +473,7 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 out:
 	pthread_mutex_unlock(&s->lock);
 	acfs_kv_batch_free(b);
-	free(val);
+	acfs_encoded_free(&own);
 	if (r == 0 && ret_old)
 		*ret_old = old;
 	if (r == 0 && ret_new)

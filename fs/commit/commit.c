@@ -10,6 +10,7 @@
  * version the same way.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,26 +60,100 @@ static int validate(struct acfs_daemon *d, const struct acfs_key *key,
 	return 0;
 }
 
-static void unmap_staged(struct acfs_daemon *d, char *buf, uint64_t size)
+static bool looks_like_bitcode(const unsigned char *p, uint64_t n)
 {
-	if (size)
-		munmap(buf, size);
-	fs_commit_gate(d, size, false);
+	static const unsigned char raw[4] = { 'B', 'C', 0xC0, 0xDE };
+	static const unsigned char wrapper[4] = { 0xDE, 0xC0, 0x17, 0x0B };
+
+	return n >= 4 && (!memcmp(p, raw, 4) || !memcmp(p, wrapper, 4));
 }
 
-/* acfs_store_commit, waiting for eviction while the store is over budget. */
-static int store_commit(struct acfs_daemon *d, const struct acfs_commit *c,
-			struct acfs_entry *ent, struct acfs_entry *old,
-			bool *kept, char *err)
+/*
+ * A temp file's commit, prepared when its writer closed it. The compiler
+ * writes tmp/X, closes it and renames it into a shard; the kernel holds
+ * tmp/'s lock (and the shard's) across the RENAME, so every other store
+ * waits for the one renaming. Validation, compression and the digest done
+ * at close run beside the other writers instead; the rename then only
+ * writes. Kept while the bytes stay unchanged (wgen); its bytes count in
+ * the staging budget.
+ */
+void fs_prepare_at_close(struct acfs_fs *fs, struct inode *in)
 {
-	int r;
+	struct acfs_daemon *d = fs->d;
+	char err[ACFS_ERR_MAX] = "";
+	struct fs_prepared *p;
+	int r = 0;
 
+	pthread_mutex_lock(&in->lock);
+	/* Only bitcode staged in memory: what the compiler renames into a
+	 * shard next. Anything else is checked at its rename, as before. */
+	if (in->type != INODE_TMP || in->stage_fd >= 0 || !in->written ||
+	    (in->prep && in->prep->wgen == in->wgen) ||
+	    !looks_like_bitcode((const unsigned char *)in->stage_mem,
+				in->size))
+		goto out;
+	fs_prepared_free(d, in);
+	if (__atomic_add_fetch(&d->stage_mem_bytes, in->size,
+			       __ATOMIC_RELAXED) > d->stage_mem_max ||
+	    !(p = calloc(1, sizeof(*p)))) {
+		__atomic_sub_fetch(&d->stage_mem_bytes, in->size,
+				   __ATOMIC_RELAXED);
+		goto out;
+	}
+	p->charged = in->size;
+	p->wgen = in->wgen;
+	if (d->validate != ACFS_VALIDATE_NONE) {
+		int64_t t0 = acfs_now_ns();
+		r = acfs_validator_check(d->validator, in->stage_mem, in->size,
+					 d->validate, d->target, &p->info,
+					 &p->info_len, err);
+		acfs_histogram_observe(&d->latency[ACFS_LAT_VALIDATE],
+				       acfs_now_ns() - t0);
+	}
+	if (r == 0)
+		r = acfs_store_encode(d->store, in->stage_mem, in->size,
+				      &p->enc, err);
+	if (r < 0) {
+		/* The rename checks again, and says why with the key. */
+		p->enc.val = NULL;
+		in->prep = p;
+		fs_prepared_free(d, in);
+		goto out;
+	}
+	in->prep = p;
+out:
+	pthread_mutex_unlock(&in->lock);
+}
+
+static void unmap_staged(struct acfs_daemon *d, struct inode *in, char *buf)
+{
+	if (in->size && in->stage_fd >= 0)
+		munmap(buf, in->size);
+	fs_commit_gate(d, in->size, false);
+}
+
+/*
+ * acfs_store_commit, waiting for eviction while the store is over budget.
+ * Compression, the digest and the space check run first, outside the
+ * namespace lock: lookups wait only for the write itself.
+ */
+static int store_commit(struct acfs_daemon *d, struct acfs_commit *c,
+			const struct acfs_encoded *pre, struct acfs_entry *ent,
+			struct acfs_entry *old, bool *kept, char *err)
+{
+	struct acfs_encoded enc = { 0 };
+	int r = pre ? acfs_store_room(d->store, pre->vlen, 2, true, err)
+		    : acfs_store_encode(d->store, c->data, c->size, &enc, err);
+
+	if (r < 0)
+		return r;
+	c->enc = pre ? pre : &enc;
 	for (int tries = 0;; tries++) {
 		pthread_rwlock_wrlock(&d->ns_lock);
 		r = acfs_store_commit(d->store, c, ent, old, kept, err);
 		pthread_rwlock_unlock(&d->ns_lock);
 		if (r != -EAGAIN)
-			return r;
+			break;
 		if (tries == 3) {
 			/* Eviction ran and could not make room: what is
 			 * left is pinned. */
@@ -86,10 +161,14 @@ static int store_commit(struct acfs_daemon *d, const struct acfs_commit *c,
 				 "%llu-byte budget and eviction cannot free "
 				 "space (pinned entries?); unpin or raise "
 				 "--max-size", (unsigned long long)d->max_size);
-			return -ENOSPC;
+			r = -ENOSPC;
+			break;
 		}
 		fs_lru_wait_room(d);
 	}
+	c->enc = NULL;
+	acfs_encoded_free(&enc);
+	return r;
 }
 
 int fs_commit_fetched(struct acfs_daemon *d, const struct acfs_key *key,
@@ -122,7 +201,7 @@ int fs_commit_fetched(struct acfs_daemon *d, const struct acfs_key *key,
 		free((void *)c.info);
 		return -EIO;
 	}
-	r = store_commit(d, &c, &ent, &old, &kept, err);
+	r = store_commit(d, &c, NULL, &ent, &old, &kept, err);
 	free((void *)c.info);
 	if (r == -EEXIST)
 		return 0;
@@ -159,12 +238,16 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 
 	FS_ASSERT_HELD(&in->lock);
 	acfs_key_format_path(key, path);
-	/* The staged bytes are read through a mapping (page cache, not
-	 * daemon memory); the in->lock held keeps the file from changing. */
+	/* Bytes staged in a file are read through a mapping (page cache,
+	 * not daemon memory); the in->lock held keeps them from changing. */
 	fs_commit_gate(fs->d, in->size, true);
-	buf = in->size ? mmap(NULL, in->size, PROT_READ, MAP_SHARED,
-			      in->stage_fd, 0)
-		       : (void *)"";
+	if (!in->size)
+		buf = (char *)"";
+	else if (in->stage_fd < 0)
+		buf = in->stage_mem;
+	else
+		buf = mmap(NULL, in->size, PROT_READ, MAP_SHARED,
+			   in->stage_fd, 0);
 	if (buf == MAP_FAILED) {
 		r = -errno;
 		acfs_log(LOG_ERR, "commit of %s: mapping %llu staged bytes: %s",
@@ -172,9 +255,18 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 		fs_commit_gate(fs->d, in->size, false);
 		return r;
 	}
-	r = validate(fs->d, key, buf, in->size, NULL, &c.info, &c.info_len);
+	struct fs_prepared *prep = in->prep && in->prep->wgen == in->wgen
+					   ? in->prep : NULL;
+	if (prep && key->kind == ACFS_KIND_BC) {
+		c.info = prep->info; /* prep keeps it */
+		c.info_len = prep->info_len;
+		r = 0;
+	} else {
+		r = validate(fs->d, key, buf, in->size, NULL, &c.info,
+			     &c.info_len);
+	}
 	if (r < 0) {
-		unmap_staged(fs->d, buf, in->size);
+		unmap_staged(fs->d, in, buf);
 		return r;
 	}
 	c.key = *key;
@@ -189,11 +281,13 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.upload_to = upload_to;
 	c.nupload = fs_remote_upload_targets(fs->d, key, upload_to);
 
-	r = store_commit(fs->d, &c, &ent, &old, &kept, err);
+	r = store_commit(fs->d, &c, prep ? &prep->enc : NULL, &ent, &old,
+			 &kept, err);
 	if (r == 0)
 		fs_remote_queued(fs->d, upload_to, c.nupload);
-	unmap_staged(fs->d, buf, in->size);
-	free((void *)c.info);
+	unmap_staged(fs->d, in, buf);
+	if (!prep || c.info != prep->info)
+		free((void *)c.info);
 	if (r == -EEXIST)
 		return r;
 	if (r < 0) {
@@ -209,8 +303,7 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	 * create's). */
 	fs_invalidate_mounts_now(fs->d, fs, key);
 	__atomic_add_fetch(&fs->stores, 1, __ATOMIC_RELAXED);
-	close(in->stage_fd);
-	in->stage_fd = -1;
+	fs_stage_free(fs->d, in);
 	__atomic_store_n(&in->type, INODE_ENTRY, __ATOMIC_RELAXED);
 	in->key = *key;
 	in->mode = 0444;
@@ -274,8 +367,13 @@ int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid)
 	 * process that wrote commits before its close returns, and only if
 	 * no other process still holds the file: in `{ head; tail; } > f`
 	 * head's close is not the end of the writing. */
+	/* The writer may also be gone already: in `{ head; tail; } > f` the
+	 * shell's close is the last, after tail exited; it commits then,
+	 * not at the RELEASE that follows close's return. */
 	if (in->type == INODE_PENDING && in->written &&
-	    in->writer_tgid != 0 && fs_tgid_of(tid) == in->writer_tgid &&
+	    in->writer_tgid != 0 &&
+	    (fs_tgid_of(tid) == in->writer_tgid ||
+	     (kill(in->writer_tgid, 0) < 0 && errno == ESRCH)) &&
 	    !fs_held_elsewhere(fs, in)) {
 		r = commit_locked(fs, in, &in->key, false);
 		if (r == 0)

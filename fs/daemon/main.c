@@ -470,6 +470,7 @@ static void apply_config(struct acfs_daemon *d, const struct acfs_config *cfg)
 	d->verify_reads = cfg->verify_reads;
 	d->evict_general = cfg->evict_general;
 	d->max_loaded = cfg->max_loaded;
+	d->stage_mem_max = cfg->max_loaded / 4;
 	d->trace = t && *t && strcmp(t, "0") != 0;
 }
 

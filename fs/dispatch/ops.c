@@ -199,7 +199,7 @@ static void acfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		return;
 	}
 	char *buf = malloc(size ? size : 1);
-	ssize_t n = buf ? pread(in->stage_fd, buf, size, off) : -1;
+	ssize_t n = buf ? fs_read_staged_locked(in, buf, size, off) : -1;
 	r = n < 0 ? (buf ? -errno : -ENOMEM) : 0;
 	pthread_mutex_unlock(&in->lock);
 	if (r < 0)
@@ -247,6 +247,8 @@ static void acfs_flush(fuse_req_t req, fuse_ino_t ino,
 		return;
 	}
 	in = fs_open_inode(fs, ino, fi);
+	if (in && inode_type(in) == INODE_TMP)
+		fs_prepare_at_close(fs, in);
 	fs_reply_err(req, in ? fs_commit_at_flush(fs, in,
 						  fuse_req_ctx(req)->pid) : 0);
 }

@@ -26,12 +26,42 @@ int inode_table_init(struct acfs_fs *fs)
 	return 0;
 }
 
+void fs_prepared_free(struct acfs_daemon *d, struct inode *in)
+{
+	struct fs_prepared *p = in->prep;
+
+	if (!p)
+		return;
+	__atomic_sub_fetch(&d->stage_mem_bytes, p->charged, __ATOMIC_RELAXED);
+	acfs_encoded_free(&p->enc);
+	free(p->info);
+	free(p);
+	in->prep = NULL;
+}
+
+/* Gives back a staged inode's bytes: its memory (and its share of the
+ * staging budget) or its file. */
+void fs_stage_free(struct acfs_daemon *d, struct inode *in)
+{
+	fs_prepared_free(d, in);
+	if (in->stage_mem || in->stage_cap) {
+		free(in->stage_mem);
+		__atomic_sub_fetch(&d->stage_mem_bytes, in->stage_cap,
+				   __ATOMIC_RELAXED);
+		in->stage_mem = NULL;
+		in->stage_cap = 0;
+	}
+	if (in->stage_fd >= 0) {
+		close(in->stage_fd);
+		in->stage_fd = -1;
+	}
+}
+
 void inode_free(struct acfs_fs *fs, struct inode *in)
 {
 	if (!in)
 		return;
-	if (in->stage_fd >= 0)
-		close(in->stage_fd);
+	fs_stage_free(fs->d, in);
 	fs_unload_locked(fs, in);
 	free(in->name);
 	pthread_mutex_destroy(&in->lock);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Staging: files being written before they become entries. A temp file in
- * tmp/ (TMP) or a direct create in a shard (PENDING) keeps its bytes in an
- * unnamed O_TMPFILE in the staging directory, on the store's filesystem;
- * nothing here touches the store's entries. The commit pipeline
+ * tmp/ (TMP) or a direct create in a shard (PENDING) keeps its bytes in the
+ * daemon's memory while it is at most ACFS_STAGE_MEM_MAX bytes and the
+ * daemon's staging budget (a quarter of --max-loaded) has room, and
+ * otherwise in an unnamed O_TMPFILE in the staging directory, on the
+ * store's filesystem; nothing here touches the store's entries. The commit pipeline
  * (commit/commit.c) turns a staged inode into an entry.
  */
 #include <dirent.h>
@@ -18,6 +20,122 @@
 
 #include "cachefs.h"
 
+static int open_staging(struct acfs_fs *fs)
+{
+	int fd = openat(fs->d->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
+			0600);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Room in memory for @len staged bytes of @in, if it is staged in memory
+ * and the file and the daemon's budget allow; false: stage in a file. */
+static bool mem_reserve(struct acfs_daemon *d, struct inode *in, uint64_t len)
+{
+	size_t cap;
+	char *p;
+
+	if (in->stage_fd >= 0 || len > ACFS_STAGE_MEM_MAX)
+		return false;
+	if (len <= in->stage_cap)
+		return true;
+	for (cap = in->stage_cap ? in->stage_cap : 4096; cap < len; cap *= 2)
+		;
+	if (cap > ACFS_STAGE_MEM_MAX)
+		cap = ACFS_STAGE_MEM_MAX;
+	uint64_t grow = cap - in->stage_cap;
+	if (__atomic_add_fetch(&d->stage_mem_bytes, grow, __ATOMIC_RELAXED) >
+	    d->stage_mem_max ||
+	    !(p = realloc(in->stage_mem, cap))) {
+		__atomic_sub_fetch(&d->stage_mem_bytes, grow, __ATOMIC_RELAXED);
+		return false;
+	}
+	in->stage_mem = p;
+	in->stage_cap = cap;
+	return true;
+}
+
+/* Moves memory-staged bytes into a staging file: the file outgrew
+ * memory, or the budget is spent. */
+static int spill(struct acfs_fs *fs, struct inode *in)
+{
+	uint64_t done = 0;
+	int fd;
+
+	if (in->stage_fd >= 0)
+		return 0;
+	fd = open_staging(fs);
+	if (fd < 0)
+		return fd;
+	while (done < in->size) {
+		ssize_t n = pwrite(fd, in->stage_mem + done, in->size - done,
+				   (off_t)done);
+		if (n <= 0) {
+			int r = n < 0 ? -errno : -EIO;
+			close(fd);
+			return r;
+		}
+		done += (uint64_t)n;
+	}
+	fs_stage_free(fs->d, in);
+	in->stage_fd = fd;
+	return 0;
+}
+
+/* Extends memory-staged bytes to @size with zeros (the caller reserved). */
+static void mem_zero_to(struct inode *in, uint64_t size)
+{
+	if (size > in->size)
+		memset(in->stage_mem + in->size, 0, size - in->size);
+}
+
+ssize_t fs_read_staged_locked(struct inode *in, void *buf, size_t size,
+			      off_t off)
+{
+	FS_ASSERT_HELD(&in->lock);
+	if (in->stage_fd >= 0)
+		return pread(in->stage_fd, buf, size, off);
+	if ((uint64_t)off >= in->size)
+		return 0;
+	if (size > in->size - (uint64_t)off)
+		size = (size_t)(in->size - (uint64_t)off);
+	memcpy(buf, in->stage_mem + off, size);
+	return (ssize_t)size;
+}
+
+static ssize_t stage_write(struct acfs_fs *fs, struct inode *in,
+			   const char *buf, size_t size, off_t off)
+{
+	uint64_t end = (uint64_t)off + size;
+
+	if (in->stage_fd < 0) {
+		if (mem_reserve(fs->d, in, end > in->size ? end : in->size)) {
+			mem_zero_to(in, (uint64_t)off);
+			memcpy(in->stage_mem + off, buf, size);
+			return (ssize_t)size;
+		}
+		int r = spill(fs, in);
+		if (r < 0) {
+			errno = -r;
+			return -1;
+		}
+	}
+	return pwrite(in->stage_fd, buf, size, off);
+}
+
+static int stage_truncate(struct acfs_fs *fs, struct inode *in, off_t size)
+{
+	if (in->stage_fd < 0) {
+		if (mem_reserve(fs->d, in, (uint64_t)size)) {
+			mem_zero_to(in, (uint64_t)size);
+			return 0;
+		}
+		int r = spill(fs, in);
+		if (r < 0)
+			return r;
+	}
+	return ftruncate(in->stage_fd, size) < 0 ? -errno : 0;
+}
+
 /* Sets a staged file's size; refuses past --max-entry-size. */
 int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
 {
@@ -27,8 +145,10 @@ int fs_truncate_staged(struct acfs_fs *fs, struct inode *in, off_t size)
 	FS_ASSERT_HELD(&in->lock);
 	if ((uint64_t)size > fs->d->max_entry_size)
 		r = -EFBIG;
-	else if (ftruncate(in->stage_fd, size) < 0)
-		r = -errno;
+	else
+		r = stage_truncate(fs, in, size);
+	in->wgen++;
+	fs_prepared_free(fs->d, in);
 	if (r < 0) {
 		fs_describe_locked(fs, in, what, sizeof(what));
 		acfs_log(LOG_WARNING, "truncate of %s to %lld bytes failed: %s",
@@ -115,15 +235,9 @@ static void note_writer(struct inode *in, pid_t tid)
 	in->writer_tgid = fs_tgid_of(tid);
 }
 
-static int open_staging(struct acfs_fs *fs)
-{
-	int fd = openat(fs->d->staging_dfd, ".", O_TMPFILE | O_RDWR | O_CLOEXEC,
-			0600);
-	return fd < 0 ? -errno : fd;
-}
-
 /*
- * A new staged inode: a fresh version id and an unnamed staging file.
+ * A new staged inode: a fresh version id, its bytes in memory until they
+ * outgrow it.
  * @path names it in the log if that fails.
  */
 static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
@@ -132,25 +246,15 @@ static int new_staged(struct acfs_fs *fs, enum inode_type type, mode_t mode,
 {
 	uint64_t id = acfs_store_alloc_id(fs->d->store);
 	struct inode *in;
-	int fd;
 
 	if (!id) {
 		acfs_log(LOG_ERR, "cannot create %s: no inode number: the "
 			 "store could not record its id counter", path);
 		return -EIO;
 	}
-	fd = open_staging(fs);
-	if (fd < 0) {
-		acfs_log(LOG_ERR, "cannot create %s: staging file in the "
-			 "store: %s", path, strerror(-fd));
-		return fd;
-	}
 	in = inode_new(id, type);
-	if (!in) {
-		close(fd);
+	if (!in)
 		return -ENOMEM;
-	}
-	in->stage_fd = fd;
 	in->mode = mode & 07777;
 	in->uid = who->uid;
 	in->gid = who->gid;
@@ -392,7 +496,7 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 		acfs_log(LOG_ERR, "write to %s refused: %s", what, err);
 		acfs_store_count(fs->d->store, ACFS_STAT_REJECTED, 1);
 	} else {
-		n = pwrite(in->stage_fd, buf, size, off);
+		n = stage_write(fs, in, buf, size, off);
 		if (n < 0) {
 			char what[300];
 			r = -errno;
@@ -403,6 +507,8 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 			if ((uint64_t)off + (uint64_t)n > in->size)
 				in->size = (uint64_t)off + (uint64_t)n;
 			in->written = true;
+			in->wgen++;
+			fs_prepared_free(fs->d, in);
 			note_writer(in, tid);
 			in->mtime_ns = in->ctime_ns = acfs_now_ns();
 			*written = (size_t)n;

@@ -178,6 +178,23 @@ int acfs_store_read_into(struct acfs_store *store, uint64_t id, void *dst,
  */
 typedef bool (*acfs_in_use_fn)(uint64_t id, void *userdata);
 
+/* An entry's bytes as the store keeps them, made outside any lock. */
+struct acfs_encoded {
+	void *val;              /* malloc'd: format byte + payload */
+	size_t vlen;
+	unsigned char digest[ACFS_DIGEST_SIZE]; /* of the raw bytes */
+};
+
+/*
+ * Encodes @size bytes at @data for a commit (compression at the store's
+ * level, SHA-256) and checks the store's filesystem has room for them.
+ * Returns 0, -ENOMEM or -ENOSPC (reason in @err). Free with
+ * acfs_encoded_free.
+ */
+int acfs_store_encode(struct acfs_store *store, const void *data, size_t size,
+		      struct acfs_encoded *enc, char *err);
+void acfs_encoded_free(struct acfs_encoded *enc);
+
 struct acfs_commit {
 	struct acfs_key key;
 	uint64_t id;            /* from acfs_store_alloc_id */
@@ -193,6 +210,9 @@ struct acfs_commit {
 	 * to: queued in the same write as the commit. */
 	const uint64_t *upload_to;
 	size_t nupload;
+	/* @data already encoded by acfs_store_encode; NULL: the commit
+	 * encodes it itself. */
+	const struct acfs_encoded *enc;
 };
 
 /*
