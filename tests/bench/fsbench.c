@@ -12,6 +12,11 @@
  *   fsbench miss DIR OPS                     stat of distinct absent keys
  *   fsbench store DIR FILE OPS WRITERS       tmp write + rename, WRITERS
  *                                            processes at once (ops/s)
+ *   fsbench phases DIR FILE OPS              one writer, the compiler's
+ *                                            store step by step: mkdir of
+ *                                            the shard (EEXIST), create,
+ *                                            write, close, rename; prints
+ *                                            "PHASE p50_us p99_us" lines
  *
  * A key is PREFIX (2 hex digits) followed by a 14-digit counter. Reads of
  * 16 KiB and more mmap, as LLVM's MemoryBuffer does.
@@ -98,6 +103,59 @@ static int read_whole(const char *path, volatile unsigned long *sink)
 			*sink += (unsigned char)buf[0];
 	}
 	close(fd);
+	return 0;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* The compiler's store, each step timed: "PHASE p50 p99" in microseconds. */
+static int phases(const char *dir, const char *data, size_t len,
+		  unsigned long ops)
+{
+	static const char *names[] = { "mkdir", "create", "write", "close",
+				       "rename", "total" };
+	enum { NPH = 6 };
+	double *t[NPH];
+	char path[4200], shard[4096], tmp[4096];
+
+	for (int p = 0; p < NPH; p++)
+		if (!(t[p] = calloc(ops, sizeof(double))))
+			return 1;
+	snprintf(shard, sizeof(shard), "%s/monomorph/d7", dir);
+	for (unsigned long i = 0; i < ops; i++) {
+		double a = now(), b, c, d, e, f;
+		if (mkdir(shard, 0755) < 0 && errno != EEXIST)
+			return perror(shard), 1;
+		b = now();
+		snprintf(tmp, sizeof(tmp), "%s/tmp/p%d_%lu.tmp", dir, getpid(),
+			 i);
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		if (fd < 0)
+			return perror(tmp), 1;
+		c = now();
+		if (write(fd, data, len) != (ssize_t)len)
+			return perror(tmp), 1;
+		d = now();
+		if (close(fd) < 0)
+			return perror(tmp), 1;
+		e = now();
+		snprintf(path, sizeof(path), "%s/%014lx.bc", shard, i);
+		if (rename(tmp, path) < 0)
+			return perror(path), 1;
+		f = now();
+		t[0][i] = b - a; t[1][i] = c - b; t[2][i] = d - c;
+		t[3][i] = e - d; t[4][i] = f - e; t[5][i] = f - a;
+	}
+	for (int p = 0; p < NPH; p++) {
+		qsort(t[p], ops, sizeof(double), cmp_double);
+		printf("%s %.1f %.1f\n", names[p], t[p][ops / 2] * 1e6,
+		       t[p][ops * 99 / 100] * 1e6);
+		free(t[p]);
+	}
 	return 0;
 }
 
@@ -198,6 +256,13 @@ int main(int argc, char **argv)
 			return 1;
 		printf("%.0f\n", (double)ops / (now() - t0));
 		return 0;
+	}
+	if (!strcmp(cmd, "phases") && argc == 5) {
+		size_t len;
+		char *data = slurp(argv[3], &len);
+		if (!data)
+			return 1;
+		return phases(dir, data, len, strtoul(argv[4], NULL, 10));
 	}
 	fprintf(stderr, "fsbench: bad arguments\n");
 	return 2;
