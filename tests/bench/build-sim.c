@@ -26,6 +26,8 @@
 #include <llvm-c/Core.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
+#include "../bitcode-func.h"
+
 static double now(void)
 {
 	struct timespec ts;
@@ -40,41 +42,6 @@ static unsigned long long mix(unsigned long long x)
 	x ^= x >> 33;
 	x *= 0xc4ceb9fe1a85ec53ULL;
 	return x ^ (x >> 33);
-}
-
-static void add_function(LLVMModuleRef m, LLVMContextRef ctx,
-			 const char *name, unsigned long long seed)
-{
-	LLVMTypeRef i32 = LLVMInt32TypeInContext(ctx);
-	LLVMTypeRef params[] = { i32, i32 };
-	LLVMValueRef f = LLVMAddFunction(m, name,
-					 LLVMFunctionType(i32, params, 2, 0));
-	LLVMBasicBlockRef entry = LLVMAppendBasicBlockInContext(ctx, f, "entry");
-	LLVMBasicBlockRef loop = LLVMAppendBasicBlockInContext(ctx, f, "loop");
-	LLVMBasicBlockRef done = LLVMAppendBasicBlockInContext(ctx, f, "done");
-	LLVMBuilderRef b = LLVMCreateBuilderInContext(ctx);
-	LLVMValueRef a = LLVMGetParam(f, 0), n = LLVMGetParam(f, 1);
-
-	LLVMPositionBuilderAtEnd(b, entry);
-	LLVMBuildBr(b, loop);
-	LLVMPositionBuilderAtEnd(b, loop);
-	LLVMValueRef i = LLVMBuildPhi(b, i32, "i");
-	LLVMValueRef acc = LLVMBuildPhi(b, i32, "acc");
-	LLVMValueRef t = LLVMBuildMul(b, acc,
-				      LLVMConstInt(i32, seed % 1000003, 0), "t");
-	t = LLVMBuildXor(b, t, i, "x");
-	t = LLVMBuildAdd(b, t, LLVMConstInt(i32, (seed >> 20) % 65521, 0), "y");
-	LLVMValueRef next = LLVMBuildAdd(b, i, LLVMConstInt(i32, 1, 0), "n");
-	LLVMBuildCondBr(b, LLVMBuildICmp(b, LLVMIntSLT, next, n, "c"), loop,
-			done);
-	LLVMValueRef ivals[] = { LLVMConstInt(i32, 0, 0), next };
-	LLVMValueRef avals[] = { a, t };
-	LLVMBasicBlockRef blocks[] = { entry, loop };
-	LLVMAddIncoming(i, ivals, blocks, 2);
-	LLVMAddIncoming(acc, avals, blocks, 2);
-	LLVMPositionBuilderAtEnd(b, done);
-	LLVMBuildRet(b, t);
-	LLVMDisposeBuilder(b);
 }
 
 /* The compiler's work for a miss: generate, optimize, emit bitcode. */

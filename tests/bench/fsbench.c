@@ -10,8 +10,10 @@
  *                                            of random keys (warm, or cold
  *                                            when OPS == COUNT: each once)
  *   fsbench miss DIR OPS                     stat of distinct absent keys
- *   fsbench store DIR FILE OPS WRITERS       tmp write + rename, WRITERS
- *                                            processes at once (ops/s)
+ *   fsbench store DIR FILE OPS WRITERS [PREFIX]
+ *                                            tmp write + rename, WRITERS
+ *                                            processes at once (ops/s),
+ *                                            keys PREFIX... (default dd)
  *   fsbench phases DIR FILE OPS              one writer, the compiler's
  *                                            store step by step: mkdir of
  *                                            the shard (EEXIST), create,
@@ -224,22 +226,23 @@ int main(int argc, char **argv)
 		printf("%.0f\n", (now() - t0) * 1e9 / (double)ops);
 		return 0;
 	}
-	if (!strcmp(cmd, "store") && argc == 6) {
+	if (!strcmp(cmd, "store") && (argc == 6 || argc == 7)) {
 		size_t len;
 		char *data = slurp(argv[3], &len);
 		unsigned long ops = strtoul(argv[4], NULL, 10);
 		int writers = atoi(argv[5]);
+		const char *prefix = argc == 7 ? argv[6] : "dd";
 		if (!data)
 			return 1;
-		snprintf(path, sizeof(path), "%s/monomorph/dd", dir);
+		snprintf(path, sizeof(path), "%s/monomorph/%s", dir, prefix);
 		mkdir(path, 0755);
 		double t0 = now();
 		for (int w = 0; w < writers; w++) {
 			if (fork() == 0) {
 				for (unsigned long i = (unsigned long)w; i < ops;
 				     i += (unsigned long)writers) {
-					entry_path(path, sizeof(path), dir, "dd",
-						   i);
+					entry_path(path, sizeof(path), dir,
+						   prefix, i);
 					if (store_one(dir, path, data, len, i) < 0)
 						_exit(1);
 				}

@@ -11,27 +11,20 @@ set -eu
 BUILD=$(cd "${1:-build}" && pwd)
 OPS=${2:-2000}
 B=$BUILD/tests
-WORK=$(mktemp -d "${TMPDIR:-/var/tmp}/acfs-storepath.XXXXXX")
-M=$WORK/mnt P=$WORK/plain
-cleanup() {
-	fusermount3 -u -z "$M" 2>/dev/null || true
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-say() { echo "store-path: $*" >&2; }
+NAME=store-path
+. "$(dirname "$0")/work.sh"
+# The plain directory is made once and never emptied: ext4 creates files
+# slowly for a while after many were deleted (its inode allocator avoids
+# recently deleted inodes), which would slow the plain side at random.
+# Each row stores under its own key prefix instead.
+mkdir -p "$P/monomorph" "$P/tmp"
 mount_fresh() { # mount_fresh ARGS...: a new store, mounted
 	umount_acfs
-	rm -rf "$WORK/store" "$P"
-	mkdir -p "$P/monomorph" "$P/tmp"
+	rm -rf "$WORK/store"
 	"$BUILD/fs/aria-cachefs" --store "$WORK/store" "$@" "$M" 2>/dev/null
 }
-umount_acfs() {
-	local pid
-	[ -e "$WORK/store/daemon.lock" ] || return 0
-	pid=$(awk '{print $2}' "$WORK/store/daemon.lock")
-	fusermount3 -u "$M" 2>/dev/null || return 0
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
-}
+ROW=16
+prefix() { ROW=$((ROW + 1)); printf '%02x' $ROW; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2fx", a / b }'; }
 ops() { awk -v ns="$1" 'BEGIN { printf "%.0f", 1e9 / ns }'; }
 row() { printf '| %-38s | %10s | %10s | %8s |\n' "$@"; }
@@ -58,8 +51,9 @@ for cfg in defaults novalidate; do
 		for w in 1 4; do
 			say "$cfg: stores of $s, $w writer(s)"
 			mount_fresh "${args[@]}"
-			p=$("$B/fsbench" store "$P" "$WORK/s$s.bc" "$OPS" $w)
-			m=$("$B/fsbench" store "$M" "$WORK/s$s.bc" "$OPS" $w)
+			pre=$(prefix)
+			p=$("$B/fsbench" store "$P" "$WORK/s$s.bc" "$OPS" $w $pre)
+			m=$("$B/fsbench" store "$M" "$WORK/s$s.bc" "$OPS" $w $pre)
 			row "store $s, $w writer(s)$label (ops/s)" "$p" "$m" "$(ratio "$m" "$p")"
 			[ $w = 1 ] && one=$m
 		done
@@ -70,7 +64,7 @@ done
 for mode in open kernel; do
 	mount_fresh --hit-mode=$mode
 	for s in 64k 4k; do
-		pre=$([ $s = 64k ] && echo b6 || echo a4)
+		pre=$(prefix)
 		"$B/fsbench" populate "$M" "$WORK/s$s.bc" 200 $pre
 		"$B/fsbench" populate "$P" "$WORK/s$s.bc" 200 $pre
 		say "warm hits of $s, --hit-mode=$mode"
