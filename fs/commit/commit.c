@@ -115,7 +115,6 @@ void fs_prepare_at_close(struct acfs_fs *fs, struct inode *in)
 				      &p->enc, err);
 	if (r < 0) {
 		/* The rename checks again, and says why with the key. */
-		p->enc.val = NULL;
 		in->prep = p;
 		fs_prepared_free(d, in);
 		goto out;
@@ -366,10 +365,9 @@ int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid)
 	/* A child that inherited the fd and exits also flushes: only the
 	 * process that wrote commits before its close returns, and only if
 	 * no other process still holds the file: in `{ head; tail; } > f`
-	 * head's close is not the end of the writing. */
-	/* The writer may also be gone already: in `{ head; tail; } > f` the
-	 * shell's close is the last, after tail exited; it commits then,
-	 * not at the RELEASE that follows close's return. */
+	 * head's close is not the end of the writing; the shell's, after
+	 * tail exited (the writer is gone), is, and commits then rather
+	 * than at the RELEASE that follows close's return. */
 	if (in->type == INODE_PENDING && in->written &&
 	    in->writer_tgid != 0 &&
 	    (fs_tgid_of(tid) == in->writer_tgid ||

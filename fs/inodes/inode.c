@@ -44,7 +44,7 @@ void fs_prepared_free(struct acfs_daemon *d, struct inode *in)
 void fs_stage_free(struct acfs_daemon *d, struct inode *in)
 {
 	fs_prepared_free(d, in);
-	if (in->stage_mem || in->stage_cap) {
+	if (in->stage_mem) {
 		free(in->stage_mem);
 		__atomic_sub_fetch(&d->stage_mem_bytes, in->stage_cap,
 				   __ATOMIC_RELAXED);
