@@ -12,7 +12,7 @@
  * returns from fs_mounts_run when its last mount is gone.
  *
  * Which mounts a daemon serves is recorded in STORE/mounts (a line per
- * mount: its path and FUSE options, tab-separated), rewritten atomically
+ * mount: its path and FUSE options, each escaped), rewritten atomically
  * at each change: after a crash, the daemon started next brings back
  * every mount recorded there that is a stale mount now.
  *
@@ -20,6 +20,7 @@
  * over the control socket, to add its mount (fs_mount_request), and in
  * the foreground waits until that mount is gone.
  */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -41,6 +42,7 @@
 #include "cmd.h"
 #include "control.h"
 #include "daemon/mounts.h"
+#include "daemon/options.h"
 
 static pthread_mutex_t record_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -84,30 +86,83 @@ static void record_path(struct acfs_daemon *d, char *buf, size_t len)
 	snprintf(buf, len, "%s/mounts", d->store_dir);
 }
 
+/*
+ * The record's format (version 2): a first line "aria-cachefs mounts 2",
+ * then a line per mount, its fields separated by TABs: the mountpoint, then
+ * each FUSE argument exactly as the mount got it. Every byte of a field
+ * outside [A-Za-z0-9/._,=+:@-] is written %XX, so a TAB, newline, '%' or
+ * any other byte a path may hold never splits a field or a line: each
+ * argument comes back as the one argument it was, never parsed out of a
+ * string a path could reach. Version 1 (no first line, raw fields) is not
+ * read back: its fields cannot be told apart from a path's TABs.
+ */
+#define RECORD_HEADER "aria-cachefs mounts 2"
+
+static void put_field(FILE *m, const char *s)
+{
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || strchr("/._,=+:@-", *p))
+			fputc(*p, m);
+		else
+			fprintf(m, "%%%02X", *p);
+	}
+}
+
+/* Decodes a field in place; -1 if it holds a byte put_field never writes
+ * raw, or a bad escape. */
+static int decode_field(char *s)
+{
+	char *out = s;
+
+	for (const char *p = s; *p; p++) {
+		unsigned v;
+		if (*p == '%') {
+			if (!isxdigit((unsigned char)p[1]) ||
+			    !isxdigit((unsigned char)p[2]) ||
+			    sscanf(p + 1, "%2x", &v) != 1 || v == 0)
+				return -1;
+			*out++ = (char)v;
+			p += 2;
+		} else if ((unsigned char)*p <= ' ' || *p == 0x7f) {
+			return -1;
+		} else {
+			*out++ = *p;
+		}
+	}
+	*out = '\0';
+	return 0;
+}
+
 /* Rewrites STORE/mounts from the list (empty: removed). */
 static void record_mounts(struct acfs_daemon *d)
 {
 	char path[PATH_MAX], tmp[PATH_MAX + 8];
 	char *text = NULL;
-	size_t len = 0;
+	size_t len = 0, header;
 	FILE *m = open_memstream(&text, &len);
 
 	if (!m)
 		return;
 	pthread_mutex_lock(&record_lock);
+	fputs(RECORD_HEADER "\n", m);
+	fflush(m);
+	header = len;
 	pthread_mutex_lock(&d->mounts_lock);
 	for (struct acfs_fs *fs = d->mounts; fs; fs = fs->next) {
 		if (fs->ended)
 			continue;
-		fputs(fs->mountpoint, m);
-		for (int i = 0; i < fs->fuse_argc; i++)
-			fprintf(m, "\t%s", fs->fuse_argv[i]);
+		put_field(m, fs->mountpoint);
+		for (int i = 0; i < fs->fuse_argc; i++) {
+			fputc('\t', m);
+			put_field(m, fs->fuse_argv[i]);
+		}
 		fputc('\n', m);
 	}
 	pthread_mutex_unlock(&d->mounts_lock);
 	fclose(m);
 	record_path(d, path, sizeof(path));
-	if (len == 0) {
+	if (len == header) {
 		unlink(path);
 	} else {
 		snprintf(tmp, sizeof(tmp), "%s.tmp", path);
@@ -147,29 +202,56 @@ char *fs_mounts_recorded(struct acfs_daemon *d)
 
 void fs_mounts_recover(struct acfs_daemon *d, char *recorded, const char *own)
 {
-	char *save = NULL;
+	char *save = NULL, *line;
 
-	for (char *line = recorded ? strtok_r(recorded, "\n", &save) : NULL;
-	     line; line = strtok_r(NULL, "\n", &save)) {
+	if (!recorded)
+		return;
+	line = strtok_r(recorded, "\n", &save);
+	if (!line || strcmp(line, RECORD_HEADER) != 0) {
+		acfs_log_say(LOG_WARNING, "%s/mounts is not a record of version "
+			     "2 (written by an older aria-cachefs, or damaged): "
+			     "the mounts it names are not brought back; mount "
+			     "them again", d->store_dir);
+		return;
+	}
+	while ((line = strtok_r(NULL, "\n", &save))) {
 		char *argv[64], err[PATH_MAX + 256] = "", *as = NULL;
+		struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
 		int argc = 0;
+		bool bad = false;
 		struct statfs sfs;
 
 		char *mp = strtok_r(line, "\t", &as);
-		if (!mp || mp[0] != '/' || strcmp(mp, own) == 0)
-			continue;
-		for (char *a; argc < 64 && (a = strtok_r(NULL, "\t", &as));)
+		for (char *a; argc < 64 && (a = strtok_r(NULL, "\t", &as));) {
+			bad |= decode_field(a) < 0;
 			argv[argc++] = a;
+		}
+		if (!mp || decode_field(mp) < 0 || bad ||
+		    mp[0] != '/' || argc == 64) {
+			acfs_log_say(LOG_WARNING, "%s/mounts: a damaged line "
+				     "is skipped", d->store_dir);
+			continue;
+		}
+		if (strcmp(mp, own) == 0)
+			continue;
 		/* Only a stale mount is ours to bring back: a live one is
 		 * another daemon's, a bare directory was unmounted. */
 		if (statfs(mp, &sfs) == 0 || errno != ENOTCONN)
 			continue;
-		if (fs_mount_add(d, mp, argc, argv, err, sizeof(err)) == 0)
+		/* Each argument as it was recorded, and default_permissions
+		 * added again wherever allow_other is there. */
+		bool okargs = fuse_opt_add_arg(&args, "aria-cachefs") == 0;
+		for (int i = 0; okargs && i < argc; i++)
+			okargs = fuse_opt_add_arg(&args, argv[i]) == 0;
+		if (okargs && add_default_permissions(&args) == 0 &&
+		    fs_mount_add(d, mp, args.argc - 1, args.argv + 1, err,
+				 sizeof(err)) == 0)
 			acfs_log_say(LOG_NOTICE, "brought back the mount at %s, "
 				     "served by the daemon that died", mp);
 		else
 			acfs_log_say(LOG_ERR, "could not bring back the mount "
-				     "at %s: %s", mp, err);
+				     "at %s: %s", mp, err[0] ? err : "bad options");
+		fuse_opt_free_args(&args);
 	}
 }
 

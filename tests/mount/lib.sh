@@ -44,7 +44,7 @@ trap cleanup EXIT
 
 # Prints the pid of the daemon serving $STORE (from its lock file).
 daemon_pid() {
-	awk '{print $2}' "$STORE/daemon.lock" 2>/dev/null
+	awk 'NR == 1 {print $2}' "$STORE/daemon.lock" 2>/dev/null
 }
 
 # Mounts in the background; aria-cachefs returns once the mount is live.

@@ -66,4 +66,42 @@ ok "others cannot create temp files (EACCES)" sh -c \
 ok "others cannot remove an entry (EACCES)" sh -c \
 	"! $(printf '%q ' "${NOBODY[@]}") rm -f '$MNT/monomorph/c4/00000000000001.bc' 2>'$WORK/as.err' && grep -q 'Permission denied' '$WORK/as.err'"
 ok "unmount" unmount_fg
+
+# Paths hold any byte: a TAB, newline, comma, '=', quotes and a byte that is
+# not UTF-8 in the mount's and the store's paths. The record of mounts
+# (STORE/mounts) keeps each argument whole, so after kill -9 the mount comes
+# back with the options it had: with allow_other, the kernel still checks
+# permissions, and another user still cannot read a root-only file.
+ODD=$(printf 'o\t-oallow_other,\ny=1 "q'"'"'\377')
+STORE=$WORK/store-$ODD
+MNT=$WORK/mnt-$ODD
+A=$WORK/plain-a
+secret() { echo secret >"$MNT/notes.txt" && chmod 600 "$MNT/notes.txt"; }
+ok "mount -o allow_other at a path with TAB, newline, comma, =, quotes, \\377" \
+	mount_cache -o allow_other
+ok "root stores an entry and a 0600 file there" sh -c \
+	"$(declare -f store secret); MNT=\$1; store '$WORK/a.bc' \"\$1/monomorph/c4/00000000000001.bc\" && secret" _ "$MNT"
+ok "a second mount of the store joins the daemon" \
+	"$ACFS_DAEMON" --store "$STORE" "$A"
+odd_restart() {
+	local pid
+	pid=$(daemon_pid)
+	kill -9 "$pid" && wait_until "the daemon is gone" 30 "! kill -0 $pid 2>/dev/null" || return 1
+	fusermount3 -u -z "$A" || return 1
+	"$ACFS_DAEMON" --store "$STORE" "$A" 2>"$WORK/restart.err"
+	cat "$WORK/restart.err"
+	wait_until "the odd mount answers" 30 "stat -f \"\$MNT\" >/dev/null 2>&1" &&
+		grep -q "brought back the mount at" "$WORK/restart.err"
+}
+ok "kill -9, a restart through the other mount brings the odd one back" odd_restart
+ok "after the restart, others still cannot read the 0600 file (EACCES)" sh -c \
+	"! $(printf '%q ' "${NOBODY[@]}") cat \"\$1/notes.txt\" 2>'$WORK/as.err' && grep -q 'Permission denied' '$WORK/as.err'" _ "$MNT"
+ok "others cannot remove an entry (EACCES)" sh -c \
+	"! $(printf '%q ' "${NOBODY[@]}") rm -f \"\$1/monomorph/c4/00000000000001.bc\" 2>'$WORK/as.err' && grep -q 'Permission denied' '$WORK/as.err'" _ "$MNT"
+ok "others still read the entry" sh -c \
+	"$(printf '%q ' "${NOBODY[@]}") cat \"\$1/monomorph/c4/00000000000001.bc\" | cmp - '$WORK/a.bc'" _ "$MNT"
+ok "the record holds no raw TAB or newline of a path" sh -c \
+	"[ \"\$(head -n1 \"\$1/mounts\")\" = 'aria-cachefs mounts 2' ] && [ \"\$(wc -l <\"\$1/mounts\")\" -eq 3 ]" _ "$STORE"
+odd_unmount() { fusermount3 -u "$A" && unmount_cache; }
+ok "unmount both" odd_unmount
 finish
