@@ -522,6 +522,7 @@ int fs_rename_in_tmp(struct acfs_fs *fs, const char *name,
 		     const char *newname, unsigned flags);
 /* The process (thread group) of thread @tid, or 0 if it is gone. */
 pid_t fs_tgid_of(pid_t tid);
+bool fs_killed_by_signal(pid_t tid);
 /* Does a process other than the daemon hold direct create @in open? */
 bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in);
 

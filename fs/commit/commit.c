@@ -368,16 +368,29 @@ int fs_commit_at_flush(struct acfs_fs *fs, struct inode *in, pid_t tid)
 	 * head's close is not the end of the writing; the shell's, after
 	 * tail exited (the writer is gone), is, and commits then rather
 	 * than at the RELEASE that follows close's return. */
-	if (in->type == INODE_PENDING && in->written &&
+	if (in->type == INODE_PENDING && in->written && !in->failed &&
 	    in->writer_tgid != 0 &&
 	    (fs_tgid_of(tid) == in->writer_tgid ||
 	     (kill(in->writer_tgid, 0) < 0 && errno == ESRCH)) &&
 	    !fs_held_elsewhere(fs, in)) {
-		r = commit_locked(fs, in, &in->key, false);
-		if (r == 0)
-			pending_remove(fs, in);
-		else
+		/* The close that ends the writing is a death by a signal
+		 * (kill -9 mid-write): what was left may be half a file. It
+		 * is never committed, whatever the validation level. */
+		if (fs_killed_by_signal(tid)) {
+			char path[ACFS_KEY_PATH_MAX];
+			acfs_key_format_path(&in->key, path);
+			acfs_log(LOG_WARNING, "%s: its writer (pid %d) was "
+				 "killed by a signal before it closed the "
+				 "file; what it wrote is dropped, not "
+				 "committed", path, (int)fs_tgid_of(tid));
 			in->failed = true;
+		} else {
+			r = commit_locked(fs, in, &in->key, false);
+			if (r == 0)
+				pending_remove(fs, in);
+			else
+				in->failed = true;
+		}
 	}
 	pthread_mutex_unlock(&in->lock);
 	return r;

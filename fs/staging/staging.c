@@ -179,6 +179,46 @@ pid_t fs_tgid_of(pid_t tid)
 }
 
 /*
+ * Whether thread @tid is exiting because a signal killed its process
+ * (SIGKILL, SIGSEGV, an unhandled SIGTERM...): the kernel closes a dying
+ * process's files, FLUSH included, as if it had called close(2). While
+ * FLUSH waits for our answer the thread is still there: /proc/TID/stat
+ * shows PF_EXITING in its flags (field 9) and the status its parent will
+ * get (field 52, exit_code, as waitpid(2) reports it: a signal in its low
+ * seven bits). A normal exit, even without close, has no signal there.
+ */
+bool fs_killed_by_signal(pid_t tid)
+{
+	char path[64], buf[1024];
+	unsigned long flags = 0;
+	long code = 0;
+	int fd, field = 2;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')'), *save = NULL;
+	if (!p)
+		return false;
+	for (char *t = strtok_r(p + 1, " \n", &save); t;
+	     t = strtok_r(NULL, " \n", &save)) {
+		field++;
+		if (field == 9)
+			flags = strtoul(t, NULL, 10);
+		else if (field == 52)
+			code = strtol(t, NULL, 10);
+	}
+	return (flags & 0x4 /* PF_EXITING */) && field >= 52 &&
+	       (code & 0x7f) != 0;
+}
+
+/*
  * Whether any process still has the direct create @in open: a file
  * descriptor whose link in /proc names its path under our mountpoint
  * (reading the links never reaches the mount). The closing process's
