@@ -371,10 +371,16 @@ static void acfs_statfs(fuse_req_t req, fuse_ino_t ino)
 
 static void acfs_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct acfs_fs *fs = userdata;
+
 	/* Every write must reach the daemon before close returns. */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
-	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+	/* O_TRUNC carried by OPEN saves a SETATTR, but with kernel hits OPEN
+	 * is answered ENOSYS and the kernel would then truncate nothing: it
+	 * must send the SETATTR instead. */
+	if (fs->d->kernel_hits)
+		conn->want &= ~FUSE_CAP_ATOMIC_O_TRUNC;
+	else if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
 }
 

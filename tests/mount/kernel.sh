@@ -20,6 +20,16 @@ run_sims() {
 	return $rc
 }
 ok "4 concurrent compilers: every read byte-identical" run_sims
+trunc_over() { # O_TRUNC over a longer file, in the ordinary tree and tmp/
+	local f
+	for f in "$MNT/notes.txt" "$MNT/tmp/t.tmp"; do
+		printf 'a much longer line of text\n' >"$f" && printf 'hi\n' >"$f" &&
+			[ "$(cat "$f")" = hi ] && [ "$(stat -c %s "$f")" -eq 3 ] || {
+			echo "$f: $(od -c "$f" | head -3)"; return 1; }
+		rm -f "$f"
+	done
+}
+ok "O_TRUNC truncates with --hit-mode=kernel (ordinary tree and tmp/)" trunc_over
 "$ACFS_GEN" "$WORK/a.bc" olda 300
 "$ACFS_GEN" "$WORK/b.bc" newb 310
 reader() {
