@@ -37,28 +37,36 @@ void acfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	fuse_reply_attr(req, &st, t);
 }
 
-static int64_t time_to_set(const struct stat *attr, int to_set, int bit,
-			   int now_bit, bool atime, int64_t now)
+/* The time to set (ACFS_TIME_KEEP: none), or -EOVERFLOW for one that
+ * an int64 of nanoseconds cannot hold. */
+static int time_to_set(const struct stat *attr, int to_set, int bit,
+		       int now_bit, bool atime, int64_t now, int64_t *ret_ns)
 {
+	*ret_ns = ACFS_TIME_KEEP;
 	if (to_set & now_bit)
-		return now;
-	if (to_set & bit) {
-		const struct timespec *t = atime ? &attr->st_atim : &attr->st_mtim;
-		return (int64_t)t->tv_sec * 1000000000LL + t->tv_nsec;
-	}
-	return ACFS_TIME_KEEP;
+		*ret_ns = now;
+	else if (to_set & bit)
+		return fs_timespec_ns(atime ? &attr->st_atim : &attr->st_mtim,
+				      ret_ns);
+	return 0;
 }
 
 static int setattr_file(struct acfs_fs *fs, struct inode *in,
 			struct stat *attr, int to_set)
 {
-	int64_t now = acfs_now_ns();
-	int64_t at = time_to_set(attr, to_set, FUSE_SET_ATTR_ATIME,
-				 FUSE_SET_ATTR_ATIME_NOW, true, now);
-	int64_t mt = time_to_set(attr, to_set, FUSE_SET_ATTR_MTIME,
-				 FUSE_SET_ATTR_MTIME_NOW, false, now);
+	int64_t now = acfs_now_ns(), at, mt;
 	char path[ACFS_KEY_PATH_MAX];
 	int r = 0;
+
+	if (time_to_set(attr, to_set, FUSE_SET_ATTR_ATIME,
+			FUSE_SET_ATTR_ATIME_NOW, true, now, &at) < 0 ||
+	    time_to_set(attr, to_set, FUSE_SET_ATTR_MTIME,
+			FUSE_SET_ATTR_MTIME_NOW, false, now, &mt) < 0) {
+		acfs_log(LOG_WARNING, "refused a time outside 1677-2262 for "
+			 "inode %lu: it does not fit in 64-bit nanoseconds",
+			 (unsigned long)in->ino);
+		return -EOVERFLOW;
+	}
 
 	if (in->type == INODE_ENTRY) {
 		acfs_key_format_path(&in->key, path);

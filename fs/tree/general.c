@@ -123,10 +123,15 @@ void gen_getattr(fuse_req_t req, fuse_ino_t ino)
 	fuse_reply_attr(req, &st, GEN_TIMEOUT);
 }
 
-static int64_t time_to_set(const struct timespec *ts, int64_t now,
-			   bool use_now)
+/* -EOVERFLOW for a time an int64 of nanoseconds cannot hold. */
+static int time_to_set(const struct timespec *ts, int64_t now, bool use_now,
+		       int64_t *ret_ns)
 {
-	return use_now ? now : (int64_t)ts->tv_sec * 1000000000LL + ts->tv_nsec;
+	if (use_now) {
+		*ret_ns = now;
+		return 0;
+	}
+	return fs_timespec_ns(ts, ret_ns);
 }
 
 void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
@@ -156,13 +161,17 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	if (to_set & (FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW)) {
 		what |= ACFS_TREE_SET_ATIME;
-		val.atime_ns = time_to_set(&attr->st_atim, now,
-					   to_set & FUSE_SET_ATTR_ATIME_NOW);
+		if (time_to_set(&attr->st_atim, now,
+				to_set & FUSE_SET_ATTR_ATIME_NOW,
+				&val.atime_ns) < 0)
+			goto overflow;
 	}
 	if (to_set & (FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_MTIME_NOW)) {
 		what |= ACFS_TREE_SET_MTIME;
-		val.mtime_ns = time_to_set(&attr->st_mtim, now,
-					   to_set & FUSE_SET_ATTR_MTIME_NOW);
+		if (time_to_set(&attr->st_mtim, now,
+				to_set & FUSE_SET_ATTR_MTIME_NOW,
+				&val.mtime_ns) < 0)
+			goto overflow;
 	}
 	r = acfs_tree_setattr(FS(req)->d->store, ino, what, &val, now, &g);
 	if (r < 0) {
@@ -171,6 +180,12 @@ void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	}
 	gen_attr(&g, &st);
 	fuse_reply_attr(req, &st, GEN_TIMEOUT);
+	return;
+overflow:
+	acfs_log(LOG_WARNING, "refused a time outside 1677-2262 for inode %lu "
+		 "of the ordinary tree: it does not fit in 64-bit nanoseconds",
+		 (unsigned long)ino);
+	fs_reply_err(req, -EOVERFLOW);
 }
 
 /* Creates a file, directory or symlink and replies with its dentry, or,

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* The clock every part of the daemon stamps times with. */
+#include <errno.h>
 #include <time.h>
 
 #include "util/util.h"
@@ -22,4 +23,18 @@ struct timespec fs_timespec(int64_t ns)
 		n += 1000000000LL;
 	}
 	return (struct timespec){ .tv_sec = s, .tv_nsec = n };
+}
+
+/* A time the kernel passes, in nanoseconds: -EOVERFLOW when it does not
+ * fit (before 1677 or after 2262), never a time wrapped around. */
+int fs_timespec_ns(const struct timespec *t, int64_t *ret_ns)
+{
+	int64_t ns;
+
+	if (__builtin_mul_overflow((int64_t)t->tv_sec, 1000000000LL, &ns) ||
+	    __builtin_add_overflow(ns, (int64_t)t->tv_nsec, &ns) ||
+	    ns == INT64_MIN)
+		return -EOVERFLOW;
+	*ret_ns = ns;
+	return 0;
 }

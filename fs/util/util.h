@@ -18,6 +18,7 @@
 
 /* Nanoseconds since 1970 (CLOCK_REALTIME): every time the daemon stamps. */
 int64_t acfs_now_ns(void);
+int fs_timespec_ns(const struct timespec *t, int64_t *ret_ns);
 /* @ns as a timespec; times before 1970 are negative and the nanoseconds
  * stay in 0..1e9-1. */
 struct timespec fs_timespec(int64_t ns);

@@ -32,6 +32,31 @@ head -c 300000 /dev/urandom >"$MNT/globs/blob"
 ok "stats count general files apart from entries" sh -c \
 	"[ \$(CACHE() { '$ACFS_TOOL' -C '$MNT' \"\$@\"; }; CACHE stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d[\"general_files\"] >= 6 and d[\"general_bytes\"] >= 300000 and d[\"entries\"] == 0)') = True ]"
 sum1=$(tree_sum)
+far_times() { # times past 2262 or before 1677 are refused, never wrapped
+	local f=$MNT/far.txt e=$MNT/monomorph/fa/00000000000001.bc d
+	echo x >"$f" && "$ACFS_GEN" "$WORK/far.bc" far 10 &&
+		cp "$WORK/far.bc" "$MNT/tmp/far.tmp" && mkdir -p "${e%/*}" &&
+		mv "$MNT/tmp/far.tmp" "$e" || return 1
+	for d in 2300-01-01 1600-01-01; do
+		for p in "$f" "$e"; do
+			local before
+			before=$(stat -c %Y "$p")
+			if touch -d "$d" "$p" 2>"$WORK/touch.err"; then
+				# Kept: then it must read back as given.
+				[ "$(date -u -d @"$(stat -c %Y "$p")" +%Y)" = "${d%%-*}" ] ||
+					{ echo "$p: $d became $(stat -c %y "$p")"; return 1; }
+			else
+				# touch names its open's EACCES for an entry.
+				grep -Eq 'Value too large|Permission denied' "$WORK/touch.err" &&
+					[ "$(stat -c %Y "$p")" = "$before" ] ||
+					{ cat "$WORK/touch.err"; return 1; }
+			fi
+		done
+	done
+	[ "$(grep -c 'refused a time outside 1677-2262' "$LOG")" -ge 4 ] || return 1
+	rm -f "$f" "$e"
+}
+ok "touch -d 2300 and 1600: EOVERFLOW, the time unchanged (never wrapped)" far_times
 ok "unmount" unmount_fg
 ok "remount" mount_fg
 ok "every file, directory and symlink is back" test "$(tree_sum)" = "$sum1"
