@@ -234,6 +234,12 @@ static int run_local(const char *store_dir, int argc, char **argv)
 		close(fd);
 		return 1;
 	}
+	if (acfs_store_kept_unreferenced(s) > 0)
+		fprintf(stderr, "aria-cache: %u data files that the store's history "
+			"does not name were kept in %s/unreferenced/, not "
+			"deleted (left by an interrupted compaction, or lost "
+			"from a damaged history: aria-cache verify checks "
+			"every entry)\n", acfs_store_kept_unreferenced(s), path);
 	ctx.store = s;
 	ctx.store_dir = store_dir;
 	ctx.out = stdout;

@@ -50,7 +50,15 @@ struct acfs_kv {
 	pthread_rwlock_t lock;
 	unsigned iters;             /* open iterators; atomic */
 	char *dir;
+	/* Up while RocksDB opens the database (kv-guard.cc): files it
+	 * would delete are kept in dir/unreferenced/; how many, here. */
+	struct acfs_kv_guard *guard;
+	unsigned kept;
 };
+
+struct acfs_kv_guard *acfs_kv_guard_install(rocksdb_options_t *opts);
+unsigned acfs_kv_guard_set(struct acfs_kv_guard *g, int on);
+void acfs_kv_guard_free(struct acfs_kv_guard *g);
 
 int acfs_kv_rocksdb_resume(rocksdb_t *db, char **errptr);
 void acfs_kv_rocksdb_no_fallocate(rocksdb_options_t *opts);
@@ -289,6 +297,7 @@ static void configure(struct acfs_kv *kv, bool sync)
 		kv->table_opts, 0);
 
 	kv->db_opts = rocksdb_options_create();
+	kv->guard = acfs_kv_guard_install(kv->db_opts);
 	acfs_kv_rocksdb_no_fallocate(kv->db_opts);
 	rocksdb_options_set_max_background_jobs(kv->db_opts, 2);
 	rocksdb_options_set_db_write_buffer_size(kv->db_opts, memtables);
@@ -410,15 +419,26 @@ static int open_db(struct acfs_kv *kv, bool read_only, char **rerr)
 		kv->db = rocksdb_open_for_read_only_column_families(
 			kv->db_opts, kv->dir, ACFS_CF_COUNT, cf_names, cfo,
 			kv->cf, 0, rerr);
-	else
+	else {
+		acfs_kv_guard_set(kv->guard, 1);
 		kv->db = rocksdb_open_column_families(kv->db_opts, kv->dir,
 						      ACFS_CF_COUNT, cf_names,
 						      cfo, kv->cf, rerr);
+		kv->kept += acfs_kv_guard_set(kv->guard, 0);
+	}
 	if (*rerr) {
 		kv->db = NULL;
 		return -1;
 	}
+	/* Every open for writing starts a new MANIFEST: copy it now. */
+	if (!read_only)
+		kv_history_keep(kv->dir);
 	return 0;
+}
+
+unsigned acfs_kv_kept(struct acfs_kv *kv)
+{
+	return kv->kept;
 }
 
 int acfs_kv_open(const char *dir, bool read_only, bool sync,
@@ -437,6 +457,8 @@ int acfs_kv_open(const char *dir, bool read_only, bool sync,
 		free(kv);
 		return -ENOMEM;
 	}
+	if (st == DB_PRESENT && kv_history_check(dir, what, sizeof(what)) == 1)
+		st = DB_DAMAGED;
 	if (st == DB_DAMAGED) {
 		explain_damage(dir, what, err);
 		free(kv->dir);
@@ -488,6 +510,8 @@ static void release_options(struct acfs_kv *kv)
 		rocksdb_readoptions_destroy(kv->ropts);
 	if (kv->wopts)
 		rocksdb_writeoptions_destroy(kv->wopts);
+	acfs_kv_guard_free(kv->guard);
+	kv->guard = NULL;
 }
 
 static int by_number_desc(const void *a, const void *b)
@@ -565,6 +589,16 @@ int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err)
 	bool found;
 	int r;
 
+	/* A MANIFEST cut short or damaged: the copy kept beside it. */
+	r = kv_history_restore(dir, how, how_len);
+	if (r == 1) {
+		struct acfs_kv *kv;
+		if (acfs_kv_open(dir, true, false, 0, &kv, NULL) == 0) {
+			acfs_kv_close(kv);
+			return 0;
+		}
+		snprintf(how, how_len, "%s", "");
+	}
 	r = restore_current(dir, &found, used, sizeof(used));
 	if (r < 0) {
 		if (err)
@@ -613,6 +647,7 @@ void acfs_kv_close(struct acfs_kv *kv)
 			rerr = NULL;
 			rocksdb_flush_wal(kv->db, 1, &rerr);
 			rocksdb_free(rerr);
+			kv_history_keep(kv->dir);
 		}
 		for (int i = 0; i < ACFS_CF_COUNT; i++)
 			if (kv->cf[i])
@@ -826,6 +861,9 @@ int acfs_kv_sync(struct acfs_kv *kv, char *err)
 	if (kv->db)
 		rocksdb_flush_wal(kv->db, 1, &rerr);
 	pthread_rwlock_unlock(&kv->lock);
+	/* The copy of the history follows what flushes and compactions
+	 * added to the MANIFEST since. */
+	kv_history_keep(kv->dir);
 	return take_error(rerr, "sync", err);
 }
 

@@ -51,6 +51,18 @@ void acfs_kv_close(struct acfs_kv *kv);
  * @dir/lost/). Writes what it did into @how.
  */
 int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err);
+/* Files RocksDB's opens of @kv would have deleted, kept in
+ * DIR/unreferenced/ instead (kv-guard.cc). */
+unsigned acfs_kv_kept(struct acfs_kv *kv);
+
+/* kv-history.c: the copy of the MANIFEST kept beside it. check: 1 (and
+ * what is wrong in @what) when the history CURRENT names is older,
+ * shorter or other than the copy, 0 when it is not, or -errno; keep:
+ * brings the copy up to date; restore (repair): writes the copy back
+ * when check finds damage, 1 (what it did in @how) or 0 or -errno. */
+int kv_history_check(const char *dir, char *what, size_t len);
+int kv_history_keep(const char *dir);
+int kv_history_restore(const char *dir, char *how, size_t how_len);
 
 /*
  * Point read: calls @fn with the value, pinned (no copy), and returns what

@@ -163,6 +163,11 @@ int acfs_store_open(const char *dir, const struct acfs_store_options *opts,
 	return 0;
 }
 
+unsigned acfs_store_kept_unreferenced(struct acfs_store *s)
+{
+	return acfs_kv_kept(s->kv);
+}
+
 int acfs_store_repair(const char *dir, char *how, size_t how_len, char *err)
 {
 	return acfs_kv_repair(dir, how, how_len, err);

@@ -669,6 +669,12 @@ int main(int argc, char *argv[])
 			dbdir, err);
 		goto out_lock;
 	}
+	if (acfs_store_kept_unreferenced(daemon.store) > 0)
+		fprintf(stderr, "aria-cachefs: %u data files that the store's history "
+			"does not name were kept in %s/unreferenced/, not "
+			"deleted (left by an interrupted compaction, or lost "
+			"from a damaged history: aria-cache verify checks "
+			"every entry)\n", acfs_store_kept_unreferenced(daemon.store), dbdir);
 	daemon.store_dir = store_dir;
 	daemon.config = &cfg;
 	daemon.low_water_pct = 90;

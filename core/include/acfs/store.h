@@ -130,6 +130,13 @@ void acfs_store_close(struct acfs_store *store);
  * a copy. Writes what it did into @how.
  */
 int acfs_store_repair(const char *dir, char *how, size_t how_len, char *err);
+/*
+ * How many data files the open of @s found unnamed by the database's
+ * history: RocksDB deletes those at an open; they were kept, whole, in
+ * DIR/unreferenced/ instead (left over from an interrupted compaction, or
+ * what a damaged history lost).
+ */
+unsigned acfs_store_kept_unreferenced(struct acfs_store *s);
 
 /*
  * The size budget (stored bytes; 0 = none). It is persisted so tools see
