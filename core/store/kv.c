@@ -436,6 +436,39 @@ static int open_db(struct acfs_kv *kv, bool read_only, char **rerr)
 	return 0;
 }
 
+int acfs_kv_largest_key(struct acfs_kv *kv, enum acfs_cf cf, void *buf,
+			size_t cap, size_t *ret_len)
+{
+	const rocksdb_livefiles_t *lf;
+	size_t best = 0;
+	bool found = false;
+
+	pthread_rwlock_rdlock(&kv->lock);
+	lf = kv->db ? rocksdb_livefiles(kv->db) : NULL;
+	for (int i = 0; lf && i < rocksdb_livefiles_count(lf); i++) {
+		size_t len;
+		const char *k;
+		if (strcmp(rocksdb_livefiles_column_family_name(lf, i),
+			   cf_names[cf]) != 0)
+			continue;
+		k = rocksdb_livefiles_largestkey(lf, i, &len);
+		if (!k || len > cap)
+			continue;
+		size_t m = len < best ? len : best;
+		int c = found ? memcmp(k, buf, m) : 1;
+		if (c > 0 || (c == 0 && len > best)) {
+			memcpy(buf, k, len);
+			best = len;
+			found = true;
+		}
+	}
+	if (lf)
+		rocksdb_livefiles_destroy(lf);
+	pthread_rwlock_unlock(&kv->lock);
+	*ret_len = best;
+	return found ? 0 : -ENOENT;
+}
+
 unsigned acfs_kv_kept(struct acfs_kv *kv)
 {
 	return kv->kept;

@@ -54,6 +54,10 @@ int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err);
 /* Files RocksDB's opens of @kv would have deleted, kept in
  * DIR/unreferenced/ instead (kv-guard.cc). */
 unsigned acfs_kv_kept(struct acfs_kv *kv);
+/* The largest key of @cf in the table files (what the memtables hold
+ * apart), read from the files' metadata: no value is read. 0, -ENOENT. */
+int acfs_kv_largest_key(struct acfs_kv *kv, enum acfs_cf cf, void *buf,
+			size_t cap, size_t *ret_len);
 
 /* kv-history.c: the copy of the MANIFEST kept beside it. check: 1 (and
  * what is wrong in @what) when the history CURRENT names is older,

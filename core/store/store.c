@@ -95,17 +95,17 @@ static int load_state(struct acfs_store *s, char *err)
 	if (s->id_limit < ACFS_FIRST_ID)
 		s->id_limit = ACFS_FIRST_ID;
 
-	/* Defense in depth: never hand out an id a blob already has. */
-	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_BLOBS);
-	if (!it)
-		return -ENOMEM;
-	acfs_kv_iter_last(it);
-	if (acfs_kv_iter_valid(it)) {
-		const unsigned char *k = acfs_kv_iter_key(it, &len);
-		if (len == 8 && store_get_be64(k) >= s->id_limit)
-			s->id_limit = store_get_be64(k) + 1;
-	}
-	r = acfs_kv_iter_free(it, err);
+	/* Defense in depth: never hand out an id a blob already has. The
+	 * largest blob key comes from the table files' metadata: an
+	 * iterator would read the newest blob's bytes, and one damaged
+	 * entry would then keep the whole store from opening. An open for
+	 * writing has flushed what the WAL held into table files. */
+	unsigned char top[8];
+	if (acfs_kv_largest_key(s->kv, ACFS_CF_BLOBS, top, sizeof(top),
+				&len) == 0 && len == 8 &&
+	    store_get_be64(top) >= s->id_limit)
+		s->id_limit = store_get_be64(top) + 1;
+	r = 0;
 	s->next_id = s->id_limit;
 	return r;
 }

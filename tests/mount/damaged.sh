@@ -63,4 +63,25 @@ ok "aria-cache repair --yes: the MANIFEST written back from its copy, every entr
 ok "mount the repaired store" mount_fg
 ok "every entry reads back identical" all_identical
 ok "unmount" unmount_fg
+
+# One flipped byte in the newest entry's blob (the last record of the
+# newest blob file): the store still opens (start-up reads no entry's
+# bytes), that entry fails with EIO and is quarantined, the rest serve.
+newest=$(ls "$STORE"/db/*.blob | sort | tail -n1)
+off=$(( $(stat -c %s "$newest") - 32 - 200 ))
+printf '\xff' | dd of="$newest" bs=1 seek="$off" conv=notrunc status=none
+ok "the daemon opens the store with the newest blob damaged" mount_fg
+some_identical() {
+	local k good=0
+	for k in "${keys[@]:0:4}"; do cmp "$WORK/$k.bc" "$(path_of "$k")" && good=$((good + 1)); done
+	[ "$good" -eq 4 ]
+}
+ok "the four older entries read back identical" some_identical
+ok "the newest fails with EIO" sh -c \
+	"! cat '$(path_of "${keys[4]}")' >/dev/null 2>'$WORK/eio' && grep -q 'Input/output error' '$WORK/eio'"
+ok "unmount" unmount_fg
+ok "aria-cache stats opens it" "$ACFS_TOOL" --store "$STORE" stats
+ok "verify --repair quarantines the damaged entry" sh -c \
+	"'$ACFS_TOOL' --store '$STORE' verify --repair >'$WORK/v.out' 2>&1; cat '$WORK/v.out'; grep -q '${keys[4]:0:2}/${keys[4]:2}' '$WORK/v.out'"
+ok "verify is clean after" "$ACFS_TOOL" --store "$STORE" verify
 finish
