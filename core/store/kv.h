@@ -68,6 +68,20 @@ int kv_history_check(const char *dir, char *what, size_t len);
 int kv_history_keep(const char *dir);
 int kv_history_restore(const char *dir, char *how, size_t how_len);
 
+/* kv-bloblog.c: reads the records of RocksDB's blob file @path, calling
+ * @fn with each whose CRCs match (a nonzero return stops the scan);
+ * counts the others in *@ret_bad. 0 or -errno. */
+typedef int (*kv_blob_fn)(const void *key, size_t klen, const void *val,
+			  size_t vlen, void *userdata);
+int kv_blob_scan(const char *path, kv_blob_fn fn, void *userdata,
+		 unsigned *ret_bad);
+/* Puts back, from the .blob files of @dirs, every record of @cf whose key
+ * has a row that cannot be read (it points into a blob file no history
+ * names); counts them in *@ret_put. 0 or -errno. */
+int acfs_kv_salvage_blobs(struct acfs_kv *kv, enum acfs_cf cf,
+			  const char *const *dirs, size_t ndirs,
+			  unsigned *ret_put, unsigned *ret_bad, char *err);
+
 /*
  * Point read: calls @fn with the value, pinned (no copy), and returns what
  * @fn returns. -ENOENT if absent, -EIO on failure.
