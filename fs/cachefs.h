@@ -597,9 +597,11 @@ void fs_remote_free(struct acfs_daemon *d);
 int fs_remote_fetch(struct acfs_daemon *d, const struct acfs_key *key,
 		    double *neg_timeout);
 /* The remotes a commit of @key is to be queued for (ids into @ids, room
- * for every remote); counts and logs full queues. */
+ * for every remote), and those whose queues are full (into @full, their
+ * number in *@nfull: the commit records it dropped for them); counts and
+ * logs full queues. */
 size_t fs_remote_upload_targets(struct acfs_daemon *d, const struct acfs_key *key,
-				uint64_t *ids);
+				uint64_t *ids, uint64_t *full, size_t *nfull);
 /* A commit queued uploads for @ids: wakes the uploaders. */
 void fs_remote_queued(struct acfs_daemon *d, const uint64_t *ids, size_t n);
 /* Waits until every upload queue is empty, at most @timeout_ms, and

@@ -99,11 +99,14 @@ static const struct acfs_cmd commands[] = {
 	  "  --validate LEVEL  none, magic, parse (default) or verify\n"
 	  "  --target TRIPLE   also refuse modules for another target\n"
 	  "  --json            machine-readable output", false },
-	{ "sync", acfs_cmd_sync, "[--timeout DURATION] [--json]",
+	{ "sync", acfs_cmd_sync, "[--timeout DURATION] [--forget-dropped] [--json]",
 	  "Waits until every commit queued for upload has reached the remote\n"
-	  "tiers (--remote), e.g. at the end of a CI build. Exits 1 if\n"
-	  "uploads are still pending after DURATION (default 10m).\n"
+	  "tiers (--remote), e.g. at the end of a CI build; retries once each\n"
+	  "version a remote refused or a full queue kept from it. Exits 1 if\n"
+	  "uploads are still pending after DURATION (default 10m), or if any\n"
+	  "version is still not on a remote (reported until uploaded).\n"
 	  "  --timeout DURATION  give up after it (90s, 10m, 2h)\n"
+	  "  --forget-dropped    stop reporting versions no remote has\n"
 	  "  --json              machine-readable output", false },
 	{ "repair", acfs_cmd_repair, "[--yes] [--json]",
 	  "Recovers a damaged store (one the daemon and aria-cache refuse to\n"

@@ -394,6 +394,14 @@ void acfs_encoded_free(struct acfs_encoded *enc)
 	free(enc->val);
 	enc->val = NULL;
 }
+/* A dropped upload's row: after every queue's (FF*8 sorts last). */
+static void dropped_key(uint64_t remote, uint64_t id, unsigned char *k)
+{
+	memset(k, 0xff, 8);
+	store_put_be64(k + 8, remote);
+	store_put_be64(k + 16, id);
+}
+
 
 int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 		      struct acfs_entry *ret_new, struct acfs_entry *ret_old,
@@ -466,6 +474,12 @@ int acfs_store_commit(struct acfs_store *s, const struct acfs_commit *c,
 		store_put_be64(uk, c->upload_to[i]);
 		store_put_be64(uk + 8, c->id);
 		acfs_kv_batch_put(b, s->kv, ACFS_CF_UPLOADS, uk, sizeof(uk), k,
+				  sizeof(k));
+	}
+	for (size_t i = 0; i < c->ndropped; i++) {
+		unsigned char dk[24];
+		dropped_key(c->dropped_for[i], c->id, dk);
+		acfs_kv_batch_put(b, s->kv, ACFS_CF_UPLOADS, dk, sizeof(dk), k,
 				  sizeof(k));
 	}
 	store_put_counters(s, b, &cnt);
@@ -806,8 +820,13 @@ int acfs_store_upload_count(struct acfs_store *s, uint64_t remote,
 	unsigned char start[8];
 	uint64_t n = 0;
 
-	if (!remote)
-		return store_count_rows(s, ACFS_CF_UPLOADS, NULL, ret);
+	if (!remote) {
+		uint64_t dropped = 0;
+		int r = store_count_rows(s, ACFS_CF_UPLOADS, NULL, ret);
+		if (r == 0 && (r = acfs_store_dropped_count(s, 0, &dropped)) == 0)
+			*ret -= dropped < *ret ? dropped : *ret;
+		return r;
+	}
 	it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
 	store_put_be64(start, remote);
 	for (acfs_kv_iter_seek(it, start, sizeof(start));
@@ -820,4 +839,125 @@ int acfs_store_upload_count(struct acfs_store *s, uint64_t remote,
 	}
 	*ret = n;
 	return acfs_kv_iter_free(it, NULL);
+}
+
+/* ---- dropped uploads ----------------------------------------------------- */
+
+/* Moves @u's row of @from (16 or 24 bytes) to @to in one write. */
+static int move_upload(struct acfs_store *s, const unsigned char *from,
+		       size_t flen, const unsigned char *to, size_t tlen,
+		       const struct acfs_upload *u, char *err)
+{
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	unsigned char k[ENTRY_KEY_SIZE];
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	store_encode_key(&u->key, k);
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_UPLOADS, from, flen);
+	acfs_kv_batch_put(b, s->kv, ACFS_CF_UPLOADS, to, tlen, k, sizeof(k));
+	r = acfs_kv_write(s->kv, b, err);
+	acfs_kv_batch_free(b);
+	return r;
+}
+
+int acfs_store_upload_drop(struct acfs_store *s, uint64_t remote,
+			   const struct acfs_upload *u, char *err)
+{
+	unsigned char q[16], d[24];
+
+	store_put_be64(q, remote);
+	store_put_be64(q + 8, u->id);
+	dropped_key(remote, u->id, d);
+	return move_upload(s, q, sizeof(q), d, sizeof(d), u, err);
+}
+
+int acfs_store_dropped_requeue(struct acfs_store *s, uint64_t remote,
+			       const struct acfs_upload *u, char *err)
+{
+	unsigned char q[16], d[24];
+
+	store_put_be64(q, remote);
+	store_put_be64(q + 8, u->id);
+	dropped_key(remote, u->id, d);
+	return move_upload(s, d, sizeof(d), q, sizeof(q), u, err);
+}
+
+int acfs_store_dropped(struct acfs_store *s, uint64_t remote, uint64_t after,
+		       struct acfs_upload *out, size_t max, size_t *ret_n)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	unsigned char start[24];
+	size_t n = 0;
+
+	if (!it)
+		return -ENOMEM;
+	dropped_key(remote, after + 1, start);
+	for (acfs_kv_iter_seek(it, start, sizeof(start));
+	     n < max && acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
+		size_t klen, vlen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		const void *v = acfs_kv_iter_value(it, &vlen);
+		if (klen != 24 || memcmp(k, start, 16) != 0)
+			break;
+		out[n].id = store_get_be64(k + 16);
+		if (store_decode_key(v, vlen, &out[n].key) == 0)
+			n++;
+	}
+	*ret_n = n;
+	return acfs_kv_iter_free(it, NULL);
+}
+
+int acfs_store_dropped_count(struct acfs_store *s, uint64_t remote,
+			     uint64_t *ret)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	unsigned char start[24];
+	uint64_t n = 0;
+
+	if (!it)
+		return -ENOMEM;
+	dropped_key(remote, 0, start);
+	for (acfs_kv_iter_seek(it, start, remote ? 16 : 8);
+	     acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
+		size_t klen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		if (klen != 24 || memcmp(k, start, remote ? 16 : 8) != 0)
+			break;
+		n++;
+	}
+	*ret = n;
+	return acfs_kv_iter_free(it, NULL);
+}
+
+int acfs_store_dropped_forget(struct acfs_store *s, uint64_t *ret)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_UPLOADS);
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	unsigned char start[8];
+	uint64_t n = 0;
+	int r;
+
+	if (!it || !b) {
+		acfs_kv_iter_free(it, NULL);
+		acfs_kv_batch_free(b);
+		return -ENOMEM;
+	}
+	memset(start, 0xff, sizeof(start));
+	for (acfs_kv_iter_seek(it, start, sizeof(start));
+	     acfs_kv_iter_valid(it); acfs_kv_iter_next(it)) {
+		size_t klen;
+		const unsigned char *k = acfs_kv_iter_key(it, &klen);
+		if (klen != 24 || memcmp(k, start, 8) != 0)
+			break;
+		acfs_kv_batch_delete(b, s->kv, ACFS_CF_UPLOADS, k, klen);
+		n++;
+	}
+	r = acfs_kv_iter_free(it, NULL);
+	if (r == 0 && n)
+		r = acfs_kv_write(s->kv, b, NULL);
+	acfs_kv_batch_free(b);
+	*ret = n;
+	return r;
 }

@@ -277,8 +277,11 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	c.in_use = inode_in_use;
 	c.userdata = fs->d;
 	uint64_t upload_to[fs_remote_count(fs->d) + 1];
+	uint64_t full[fs_remote_count(fs->d) + 1];
 	c.upload_to = upload_to;
-	c.nupload = fs_remote_upload_targets(fs->d, key, upload_to);
+	c.dropped_for = full;
+	c.nupload = fs_remote_upload_targets(fs->d, key, upload_to, full,
+					     &c.ndropped);
 
 	r = store_commit(fs->d, &c, prep ? &prep->enc : NULL, &ent, &old,
 			 &kept, err);

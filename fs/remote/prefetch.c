@@ -56,14 +56,74 @@ static void manifest_key(const char *ref, struct acfs_key *key)
 struct listing {
 	FILE *m;
 	uint64_t n;
+	uint64_t *absent;       /* versions some remote lacks, sorted */
+	size_t nabsent, cap;
+	uint64_t skipped;
 };
+
+static int by_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+static int note_absent(struct listing *l, const struct acfs_upload *u,
+		       size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (l->nabsent == l->cap) {
+			size_t cap = l->cap ? l->cap * 2 : 256;
+			uint64_t *a = realloc(l->absent, cap * sizeof(*a));
+			if (!a)
+				return -ENOMEM;
+			l->absent = a;
+			l->cap = cap;
+		}
+		l->absent[l->nabsent++] = u[i].id;
+	}
+	return 0;
+}
+
+/* The versions a remote does not have: queued for it, or dropped. */
+static int collect_absent(struct acfs_daemon *d, struct listing *l)
+{
+	struct fs_remotes *rs = d->remote;
+	struct acfs_upload batch[256];
+	int r = 0;
+
+	for (size_t i = 0; i < rs->n && r == 0; i++) {
+		for (int dropped = 0; dropped < 2 && r == 0; dropped++) {
+			uint64_t after = 0;
+			size_t n;
+			for (;;) {
+				r = dropped ? acfs_store_dropped(d->store,
+						rs->r[i].url.id, after, batch,
+						256, &n)
+					    : acfs_store_uploads(d->store,
+						rs->r[i].url.id, after, batch,
+						256, &n);
+				if (r < 0 || n == 0 ||
+				    (r = note_absent(l, batch, n)) < 0)
+					break;
+				after = batch[n - 1].id;
+			}
+		}
+	}
+	qsort(l->absent, l->nabsent, sizeof(*l->absent), by_id);
+	return r;
+}
 
 static int list_key(const struct acfs_key *key, const struct acfs_entry *e,
 		    void *userdata)
 {
 	struct listing *l = userdata;
 
-	(void)e;
+	/* A manifest names only what the remotes have. */
+	if (l->nabsent && bsearch(&e->id, l->absent, l->nabsent,
+				  sizeof(*l->absent), by_id)) {
+		l->skipped++;
+		return 0;
+	}
 	fprintf(l->m, "%s\"%016llx%s\"", l->n++ ? ", " : "",
 		(unsigned long long)key->hash,
 		key->kind == ACFS_KIND_META ? ".meta" : "");
@@ -88,14 +148,26 @@ int fs_remote_publish(struct acfs_daemon *d, const char *ref,
 			 "not read-only)");
 		return -ENOTSUP;
 	}
-	if (!(l.m = open_memstream(&text, &len)))
+	if ((r = collect_absent(d, &l)) < 0) {
+		free(l.absent);
+		snprintf(why, whylen, "listing the upload queues failed");
+		return r;
+	}
+	if (!(l.m = open_memstream(&text, &len))) {
+		free(l.absent);
 		return -ENOMEM;
+	}
 	fprintf(l.m, "{\"aria_cachefs_manifest\": 1, \"ref\": ");
 	acfs_cmd_json_string(l.m, ref);
 	fprintf(l.m, ", \"keys\": [");
 	r = acfs_store_foreach(d->store, list_key, &l);
 	fprintf(l.m, "]}\n");
 	fclose(l.m);
+	free(l.absent);
+	if (l.skipped)
+		acfs_log(LOG_WARNING, "manifest %s leaves out %llu keys a remote "
+			 "does not have (queued or dropped: aria-cache sync)",
+			 ref, (unsigned long long)l.skipped);
 	if (r < 0) {
 		free(text);
 		snprintf(why, whylen, "listing the store's entries failed");

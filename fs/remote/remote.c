@@ -88,6 +88,11 @@ void fs_remote_report(struct acfs_daemon *d, FILE *out, bool json)
 		pthread_mutex_lock(&rs->up_lock);
 		queued = r->queued;
 		pthread_mutex_unlock(&rs->up_lock);
+		/* Versions the remote does not have, recorded in the store
+		 * until uploaded or forgotten (aria-cache sync). */
+		uint64_t missing = 0;
+		if (acfs_store_dropped_count(d->store, r->url.id, &missing) < 0)
+			missing = 0;
 		const char *state = breaker_state(r);
 		char last[ACFS_ERR_MAX], when[64] = "";
 		int64_t last_ns;
@@ -105,7 +110,8 @@ void fs_remote_report(struct acfs_daemon *d, FILE *out, bool json)
 			fprintf(out, "%s{\"url\": ", i ? ", " : "");
 			acfs_cmd_json_string(out, r->url.display);
 			fprintf(out, ", \"breaker\": \"%s\", \"queue_depth\": %"
-				PRIu64, state, queued);
+				PRIu64 ", \"not_uploaded\": %" PRIu64, state,
+				queued, missing);
 			for (int k = 0; k < C_COUNT; k++)
 				fprintf(out, ", \"%s\": %" PRIu64,
 					remote_counter_names[k], c[k]);
@@ -135,6 +141,10 @@ void fs_remote_report(struct acfs_daemon *d, FILE *out, bool json)
 		fprintf(out, "  upload queue     %" PRIu64 " pending, %" PRIu64
 			" commits not queued (queue full)\n", queued,
 			c[C_QUEUE_FULL]);
+		if (missing)
+			fprintf(out, "  not uploaded     %" PRIu64 " versions "
+				"dropped (refused, or the queue was full): "
+				"aria-cache sync retries them\n", missing);
 		if (last_ns)
 			fprintf(out, "  last error       %s (%s)\n", last, when);
 	}

@@ -14,12 +14,13 @@
 /* ---- uploading ------------------------------------------------------------- */
 
 size_t fs_remote_upload_targets(struct acfs_daemon *d, const struct acfs_key *key,
-				uint64_t *ids)
+				uint64_t *ids, uint64_t *full, size_t *nfull)
 {
 	struct fs_remotes *rs = d->remote;
 	char path[ACFS_KEY_PATH_MAX];
 	size_t n = 0;
 
+	*nfull = 0;
 	if (!rs || !writable(rs))
 		return 0;
 	pthread_mutex_lock(&rs->up_lock);
@@ -30,12 +31,14 @@ size_t fs_remote_upload_targets(struct acfs_daemon *d, const struct acfs_key *ke
 			continue;
 		}
 		count(r, C_QUEUE_FULL, 1);
+		full[(*nfull)++] = r->url.id;
 		if (!r->full_reported) {
 			acfs_key_format_path(key, path);
 			acfs_log(LOG_ERR, "upload queue of remote %s is full "
 				 "(%" PRIu64 " entries, --remote-queue-max): "
-				 "%s and later commits are not uploaded until "
-				 "it drains", r->url.display, r->queued, path);
+				 "%s and later commits are recorded as not "
+				 "uploaded (aria-cache sync retries them)",
+				 r->url.display, r->queued, path);
 			r->full_reported = true;
 		}
 	}
@@ -112,7 +115,7 @@ static void unclaim(struct fs_remote *r, uint64_t id)
 /* Uploads one queued version; returns 0, or the failure to retry. */
 static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 		      struct acfs_remote_conn *conn, const struct acfs_upload *u,
-		      bool *drop)
+		      bool *drop, bool *missing)
 {
 	char path[ACFS_KEY_PATH_MAX], err[ACFS_ERR_MAX] = "";
 	unsigned char dg[ACFS_DIGEST_SIZE];
@@ -123,6 +126,7 @@ static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 	int rc;
 
 	*drop = true;
+	*missing = false;
 	acfs_key_format_path(&u->key, path);
 	rc = acfs_store_get(d->store, &u->key, &e);
 	if (rc == -ENOENT || (rc == 0 && e.id != u->id)) {
@@ -141,6 +145,7 @@ static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 		snprintf(why, sizeof(why), "%s could not be read: %s", path,
 			 err[0] ? err : strerror(-rc));
 		note_dropped(r, why);
+		*missing = true;
 		acfs_log(LOG_ERR, "not uploading %s to %s: cannot read it: "
 			 "%s", path, r->url.display, err[0] ? err : strerror(-rc));
 		return 0;
@@ -152,6 +157,7 @@ static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 		snprintf(why, sizeof(why), "%s no longer matches its digest",
 			 path);
 		note_dropped(r, why);
+		*missing = true;
 		acfs_log(LOG_ERR, "not uploading %s to %s: its bytes no longer "
 			 "match their digest (aria-cache verify)", path,
 			 r->url.display);
@@ -173,6 +179,7 @@ static int upload_one(struct acfs_daemon *d, struct fs_remote *r,
 	}
 	if (!is_failure(rc)) {
 		note_dropped(r, err);
+		*missing = true;
 		acfs_log(LOG_ERR, "remote %s refused %s (%zu bytes): %s; "
 			 "dropped from its upload queue", r->url.display, path,
 			 len, err);
@@ -232,12 +239,16 @@ void *uploader_main(void *arg)
 			continue;
 		}
 		pthread_mutex_unlock(&rs->up_lock);
-		bool drop = false;
+		bool drop = false, missing = false;
 		int rc = -EAGAIN;
 		if (breaker_allow(r))
-			rc = upload_one(d, r, conn, &u, &drop);
-		if (drop && acfs_store_upload_done(d->store, r->url.id, u.id,
-						   err) < 0) {
+			rc = upload_one(d, r, conn, &u, &drop, &missing);
+		/* Off the queue; what the remote does not have stays
+		 * recorded as dropped, for every sync to report. */
+		if (drop && (missing ? acfs_store_upload_drop(d->store,
+							     r->url.id, &u, err)
+				     : acfs_store_upload_done(d->store, r->url.id,
+							      u.id, err)) < 0) {
 			char path[ACFS_KEY_PATH_MAX];
 			acfs_key_format_path(&u.key, path);
 			acfs_log(LOG_ERR, "cannot take %s (version %" PRIu64
@@ -276,6 +287,32 @@ void *uploader_main(void *arg)
 	return NULL;
 }
 
+/* Moves dropped versions of @r with ids above *@cursor back into its
+ * queue, as many as it has room for (rs->up_lock held). A sync tries
+ * each once: one the remote refuses again is dropped again, with an id
+ * at or below the cursor. */
+static uint64_t requeue_dropped(struct acfs_daemon *d, struct fs_remote *r,
+				uint64_t room, uint64_t *cursor)
+{
+	struct acfs_upload batch[64];
+	uint64_t moved = 0;
+	size_t n;
+
+	while (moved < room) {
+		size_t want = room - moved < 64 ? (size_t)(room - moved) : 64;
+		if (acfs_store_dropped(d->store, r->url.id, *cursor, batch, want,
+				       &n) < 0 || n == 0)
+			break;
+		for (size_t i = 0; i < n; i++) {
+			*cursor = batch[i].id;
+			if (acfs_store_dropped_requeue(d->store, r->url.id,
+						       &batch[i], NULL) == 0)
+				moved++;
+		}
+	}
+	return moved;
+}
+
 int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 		   struct acfs_sync_result *res)
 {
@@ -288,11 +325,27 @@ int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 	memset(res, 0, sizeof(*res));
 	if (!rs || !writable(rs))
 		return 0;
+	uint64_t cursor[rs->n + 1];
+	memset(cursor, 0, sizeof(cursor));
 	pthread_mutex_lock(&rs->up_lock);
 	for (;;) {
+		uint64_t moved = 0;
 		left = 0;
-		for (size_t i = 0; i < rs->n; i++)
-			left += rs->r[i].queued;
+		/* What a remote refused, or a full queue kept from it, is
+		 * tried again: a sync is a request to upload everything. */
+		for (size_t i = 0; i < rs->n; i++) {
+			struct fs_remote *r = &rs->r[i];
+			uint64_t room = rs->queue_max > r->queued
+					? rs->queue_max - r->queued : 0;
+			uint64_t m = requeue_dropped(d, r, room, &cursor[i]);
+			r->queued += m;
+			moved += m;
+			left += r->queued;
+		}
+		if (moved) {
+			pthread_cond_broadcast(&rs->upload_cv);
+			continue;
+		}
 		if (progress && left != shown) {
 			fprintf(progress, "\r%" PRIu64 " uploads pending   ",
 				left);
@@ -309,21 +362,28 @@ int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 	pthread_mutex_unlock(&rs->up_lock);
 	if (progress)
 		fputc('\n', progress);
-	/* Per remote: what it refused since the last sync (reported once),
-	 * and, while uploads wait, its last error. */
+	/* Per remote: the versions it does not have (recorded in the store:
+	 * reported by every sync until uploaded or forgotten), and, while
+	 * uploads wait, its last error. */
 	for (size_t i = 0; i < rs->n; i++) {
 		struct fs_remote *r = &rs->r[i];
-		uint64_t queued;
+		uint64_t queued, missing = 0;
 		pthread_mutex_lock(&rs->up_lock);
 		queued = r->queued;
+		if (acfs_store_dropped_count(d->store, r->url.id, &missing) < 0)
+			missing = 0;
 		pthread_mutex_unlock(&rs->up_lock);
 		pthread_mutex_lock(&r->lock);
-		if (r->unsynced_drops && w < sizeof(res->why))
+		if (missing && w < sizeof(res->why))
 			w += (size_t)snprintf(res->why + w, sizeof(res->why) - w,
-					      "%s: %" PRIu64 " uploads refused "
-					      "and dropped (last: %s)\n",
-					      r->url.display, r->unsynced_drops,
-					      r->drop_why);
+					      "%s: %" PRIu64 " versions not "
+					      "uploaded (last: %s); aria-cache "
+					      "sync --forget-dropped stops "
+					      "reporting them\n",
+					      r->url.display, missing,
+					      r->drop_why[0] ? r->drop_why
+							     : "its upload queue "
+							       "was full");
 		else if (queued && r->last_error_ns &&
 			 w < sizeof(res->why))
 			w += (size_t)snprintf(res->why + w, sizeof(res->why) - w,
@@ -331,7 +391,7 @@ int fs_remote_sync(struct acfs_daemon *d, unsigned timeout_ms, FILE *progress,
 					      "(last error: %s)\n",
 					      r->url.display, queued,
 					      r->last_error);
-		res->dropped += r->unsynced_drops;
+		res->dropped += missing;
 		r->unsynced_drops = 0;
 		pthread_mutex_unlock(&r->lock);
 	}

@@ -289,18 +289,47 @@ if [ "$BACKEND" = s3 ]; then
 		local rc=0
 		tool g sync --timeout 60s >"$WORK/sync-g.out" 2>&1 || rc=$?
 		cat "$WORK/sync-g.out"
-		[ "$rc" -eq 1 ] && grep -q "^3 uploads were refused by a remote and dropped" "$WORK/sync-g.out" &&
+		[ "$rc" -eq 1 ] && grep -q "^3 versions are not on a remote" "$WORK/sync-g.out" &&
 			grep -q "HTTP 404 NoSuchBucket" "$WORK/sync-g.out" &&
 			! grep -q "every upload is done" "$WORK/sync-g.out"
 	}
 	ok "G: sync exits 1: 3 dropped, naming S3's refusal" sync_dropped
+	ok "G: a second sync still reports the 3 (tried again, refused again)" sync_dropped
+	ok "G: stats show 3 not uploaded" test "$(rstat g not_uploaded 0)" = 3
+	publish_none() {
+		tool g publish --json ci-g >"$WORK/pub-g.json" 2>&1
+		cat "$WORK/pub-g.json"
+		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["keys"] == 0, d' "$WORK/pub-g.json"
+	}
+	ok "G: a publish names none of the keys the remote lacks" publish_none
+	ok "G: sync --forget-dropped" sh -c "tool() { '$ACFS_TOOL' --store '$WORK/g.store' \"\$@\"; }; tool sync --forget-dropped | grep -q 'forgot 3 dropped uploads'"
 	sync_json() {
 		tool g sync --json --timeout 10s >"$WORK/sync-g.json"
 		cat "$WORK/sync-g.json"
 		python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["done"] and d["dropped"] == 0 and d["pending"] == 0, d' "$WORK/sync-g.json"
 	}
-	ok "G: a second sync has nothing new to report (exit 0, --json)" sync_json
+	ok "G: after --forget-dropped, sync exits 0 (--json)" sync_json
 	ok "unmount G" daemon_down g
+	# A full queue (--remote-queue-max 2) while the remote is not there
+	# yet: the 28 commits past it are recorded as not uploaded; sync says
+	# so, and once the remote answers, sync uploads them all.
+	P3=$(free_port)
+	ok "mount Q with --remote-queue-max 2, its remote not started" \
+		daemon_up q --remote "http://127.0.0.1:$P3/cache" --remote-queue-max 2
+	ok "Q stores 30 entries" store_all "$WORK/q" "$WORK/c2"
+	sync_q_short() {
+		local rc=0
+		tool q sync --timeout 2s >"$WORK/sync-q.out" 2>&1 || rc=$?
+		cat "$WORK/sync-q.out"
+		[ "$rc" -eq 1 ] && ! grep -q "every upload is done" "$WORK/sync-q.out"
+	}
+	ok "Q: sync exits 1 while the remote is absent" sync_q_short
+	ok "Q: stats show what the full queue kept from the remote" sh -c \
+		"[ \$(tool() { '$ACFS_TOOL' --store '$WORK/q.store' \"\$@\"; }; tool stats --json | python3 -c 'import json,sys; t=json.load(sys.stdin)[\"remote\"][\"tiers\"][0]; print(t[\"not_uploaded\"] + t[\"queue_depth\"])') -eq 30 ]"
+	ok "start the remote of Q" start_s3 "$P3"
+	ok "Q: sync uploads every one (exit 0)" tool q sync --timeout 120s
+	ok "Q: nothing left not uploaded" test "$(rstat q not_uploaded 0)" = 0
+	ok "unmount Q" daemon_down q
 fi
 
 # Redis with a password, given a wrong one: a failure (the breaker opens,

@@ -24,6 +24,12 @@
  *                                             the remote tier @remote
  *                                             (acfs_remote_url.id), written
  *                                             by the commit that made it
+ *            FF*8 + remote(8) + id(8)    -> key(9): version @id is not on
+ *                                             @remote: the remote refused
+ *                                             it, or its queue was full
+ *                                             (dropped: reported by every
+ *                                             sync until uploaded or
+ *                                             forgotten)
  *   default  "counters", "stats", "id_limit", "budget"
  *
  * Invariants (checked by acfs_store_check):
@@ -217,6 +223,10 @@ struct acfs_commit {
 	 * to: queued in the same write as the commit. */
 	const uint64_t *upload_to;
 	size_t nupload;
+	/* Remote tiers this version will not reach (their queues are full):
+	 * recorded as dropped in the same write. */
+	const uint64_t *dropped_for;
+	size_t ndropped;
 	/* @data already encoded by acfs_store_encode; NULL: the commit
 	 * encodes it itself. */
 	const struct acfs_encoded *enc;
@@ -290,6 +300,27 @@ int acfs_store_upload_done(struct acfs_store *store, uint64_t remote,
 /* Uploads queued for @remote (0: for every remote). 0 or -EIO. */
 int acfs_store_upload_count(struct acfs_store *store, uint64_t remote,
 			    uint64_t *ret);
+/*
+ * Dropped uploads: versions a remote does not have (it refused them, or
+ * its queue was full at the commit). They stay recorded, and every sync
+ * reports them, until uploaded or forgotten.
+ *   upload_drop: moves upload @id of @remote from its queue to dropped;
+ *   dropped: up to @max dropped for @remote with an id above @after;
+ *   dropped_requeue: moves dropped @id back into @remote's queue;
+ *   dropped_count: how many for @remote (0: for every remote);
+ *   dropped_forget: forgets every one, their number in *@ret.
+ * Each returns 0 or -EIO.
+ */
+int acfs_store_upload_drop(struct acfs_store *store, uint64_t remote,
+			   const struct acfs_upload *u, char *err);
+int acfs_store_dropped(struct acfs_store *store, uint64_t remote,
+		       uint64_t after, struct acfs_upload *out, size_t max,
+		       size_t *ret_n);
+int acfs_store_dropped_requeue(struct acfs_store *store, uint64_t remote,
+			       const struct acfs_upload *u, char *err);
+int acfs_store_dropped_count(struct acfs_store *store, uint64_t remote,
+			     uint64_t *ret);
+int acfs_store_dropped_forget(struct acfs_store *store, uint64_t *ret);
 
 /* Pins (never evicted) or unpins @key, if its version is still @id (any
  * version if @id is 0). Returns 0, -ENOENT (absent, or @id replaced),
