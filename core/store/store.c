@@ -640,7 +640,12 @@ static int drop_blob(struct acfs_store *s, uint64_t id, enum acfs_cf owner)
 	store_put_be64(k, id);
 	acfs_kv_batch_delete(b, s->kv, ACFS_CF_BLOBS, k, 8);
 	acfs_kv_batch_delete(b, s->kv, owner, k, 8);
+	/* Under the store's lock, as every change verify's walk of the
+	 * indexes must not see half of (its iterator saw the owner row,
+	 * its later read would miss the blob). */
+	pthread_mutex_lock(&s->lock);
 	r = acfs_kv_write(s->kv, b, NULL);
+	pthread_mutex_unlock(&s->lock);
 	acfs_kv_batch_free(b);
 	return r;
 }

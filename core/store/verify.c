@@ -294,7 +294,10 @@ static int walk_ids_locked(struct run *w, struct acfs_kv_batch *b,
 				acfs_kv_batch_delete(b, w->s->kv, cf, k, klen);
 			continue;
 		}
-		if (!row_exists(w->s, ACFS_CF_BLOBS, k, 8)) {
+		/* The iterator reads a snapshot, row_exists the present: an
+		 * owner row dropped with its blob since is no problem. */
+		if (!row_exists(w->s, ACFS_CF_BLOBS, k, 8) &&
+		    row_exists(w->s, cf, k, 8)) {
 			uint64_t id = store_get_be64(k);
 			index_problem(w, NULL, id, cf == ACFS_CF_ORPHANS
 					  ? "orphans row without its blob"
