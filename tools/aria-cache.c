@@ -436,10 +436,22 @@ int main(int argc, char **argv)
 			return code;
 		}
 	}
-	if (acfs_control_connect(store_dir, &fd) == 0) {
+	int cr = acfs_control_connect(store_dir, &fd);
+	if (cr == 0) {
 		code = acfs_control_call(fd, nargs, args, isatty(2), stdout,
 					 stderr);
 		close(fd);
+	} else if (cr == -EACCES || cr == -EPERM) {
+		/* The daemon is there; its socket is its user's alone. */
+		struct stat st;
+		char sock[PATH_MAX + 32], owner[48] = "another user";
+		snprintf(sock, sizeof(sock), "%s/control.sock", store_dir);
+		if (stat(sock, &st) == 0)
+			snprintf(owner, sizeof(owner), "uid %d", (int)st.st_uid);
+		fprintf(stderr, "aria-cache: the daemon serving %s refused "
+			"this user (%s on %s, which is %s's): run aria-cache "
+			"as that user\n", store_dir, strerror(-cr), sock, owner);
+		code = 1;
 	} else {
 		code = run_local(store_dir, nargs, args);
 	}

@@ -2,6 +2,7 @@
 #include "acfs/config.h"
 
 #include <errno.h>
+#include <sys/stat.h>
 #include <grp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -443,8 +444,22 @@ static int load_file(struct acfs_config *c, const char *path, char *err)
 	FILE *fp = fopen(path, "re");
 	int r;
 
-	if (!fp)
-		return errno == ENOENT ? 0 : -errno;
+	struct stat st;
+
+	if (!fp) {
+		if (errno == ENOENT)
+			return 0;
+		r = -errno;
+		snprintf(err, ACFS_ERR_MAX, "config file %s: cannot read it: %s",
+			 path, strerror(-r));
+		return r;
+	}
+	if (fstat(fileno(fp), &st) == 0 && S_ISDIR(st.st_mode)) {
+		fclose(fp);
+		snprintf(err, ACFS_ERR_MAX, "config file %s: cannot read it: %s",
+			 path, strerror(EISDIR));
+		return -EISDIR;
+	}
 	r = ini_parse_file(fp, on_line, &f);
 	fclose(fp);
 	if (f.r < 0)

@@ -97,7 +97,10 @@ struct client {
 
 static void serve(struct acfs_daemon *d, int fd)
 {
-	struct timeval tv = { .tv_sec = 10 };
+	/* A client sends its whole request as it connects: one that sends
+	 * nothing within a second holds its slot no longer (idle
+	 * connections could fill every slot). */
+	struct timeval tv = { .tv_sec = 1 };
 	struct timeval stv = { .tv_sec = CLIENT_SEND_TIMEOUT_S };
 	struct acfs_cmd_ctx ctx = { 0 };
 	char **argv = NULL, *mp = NULL;
@@ -110,6 +113,8 @@ static void serve(struct acfs_daemon *d, int fd)
 	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &stv, sizeof(stv));
 	if (acfs_control_read_request(fd, &argc, &argv, &progress) < 0)
 		return;
+	tv.tv_sec = 10; /* as before, for what the command reads */
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 	/* aria-cachefs MOUNTPOINT, run while this daemon serves the store:
 	 * the mount joins this daemon (daemon/mounts.c). */
 	if (argc >= 1 && strcmp(argv[0], ACFS_MOUNT_REQUEST) == 0) {

@@ -53,6 +53,32 @@ ok "entries are all there" test "$(CACHE stats --json | python3 -c 'import json,
 touch "$WORK/release"; wait "$(cat "$WORK/stall.pid")" 2>/dev/null
 rm -f "$WORK/release" "$WORK/stalled"
 
+# Idle connections hold a slot one second at most: 16 clients that
+# connect and say nothing (every slot) leave stats answering within 3 s
+# (they held their slots 10 s before).
+idle_fill() {
+	python3 - "$STORE/control.sock" "$WORK/idle" "$WORK/idle.release" <<'PY' &
+import os, socket, sys, time
+path, flag, release = sys.argv[1:4]
+held = []
+for _ in range(16):
+    s = socket.socket(socket.AF_UNIX); s.connect(path); held.append(s)
+open(flag, 'w').close()
+while not os.path.exists(release):
+    time.sleep(0.05)
+PY
+	echo $! >"$WORK/idle.pid"
+}
+idle_fill
+ok "16 idle clients connected" wait_until "idle" 30 "[ -e '$WORK/idle' ]"
+ok "stats answers within 3 s all the same" wait_until "stats answers" 3 "CACHE stats >/dev/null 2>&1"
+touch "$WORK/idle.release"; wait "$(cat "$WORK/idle.pid")" 2>/dev/null
+chmod 755 "$WORK"
+ok "another user is told the daemon refused them, not that it does not answer" sh -c \
+	"! setpriv --reuid=65534 --regid=65534 --clear-groups '$ACFS_TOOL' --store '$STORE' stats 2>'$WORK/other.err'; cat '$WORK/other.err'; grep -q 'refused this user' '$WORK/other.err' && ! grep -q 'does not answer' '$WORK/other.err'"
+ok "an unreadable config file is named with the reason" sh -c \
+	"! ARIA_CACHE_SYSTEM_CONFIG='$WORK' '$ACFS_TOOL' --store '$WORK/no-store' config 2>'$WORK/cfg.err'; cat '$WORK/cfg.err'; grep -q 'config file $WORK: cannot read it: Is a directory' '$WORK/cfg.err'"
+
 stall
 ok "stalled clients connected again" wait_until "stalled" 30 "[ -e '$WORK/stalled' ]"
 ok "fusermount3 -u with the clients still stalled" fusermount3 -u "$MNT"
