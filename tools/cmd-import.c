@@ -9,6 +9,7 @@
  */
 #include <dirent.h>
 #include <errno.h>
+#include <sys/mman.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@ struct import {
 	struct acfs_cmd_ctx *ctx;
 	enum acfs_validate level;
 	const char *target;
+	uint64_t max_entry_size;
 	bool json;
 	unsigned long imported, present, refused, skipped, seen;
 	unsigned long long bytes;
@@ -47,35 +49,62 @@ static void refuse(struct import *im, const char *path, const char *why)
 	}
 }
 
-static int read_all(int dfd, const char *name, const struct stat *st,
-		    void **ret)
+/*
+ * The file's bytes, streamed into a file of the store's own
+ * (O_TMPFILE in STORE) and mapped from there: memory holds one 1 MiB
+ * buffer, never the whole file, and the mapping is of a file no client
+ * can truncate under it (a mapped client file cut short would be a
+ * SIGBUS in the daemon). Unmap with munmap(@st->st_size or 1).
+ */
+static int stream_file(const char *store_dir, int dfd, const char *name,
+		       const struct stat *st, void **ret)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	char *buf;
-	size_t got = 0;
+	size_t len = st->st_size ? (size_t)st->st_size : 1, got = 0;
+	int in = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	int out = -1, r = 0;
+	char *buf = NULL;
+	void *m;
 
-	if (fd < 0)
+	if (in < 0)
 		return -errno;
-	buf = malloc(st->st_size ? (size_t)st->st_size : 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
+	out = open(store_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (out < 0 || !(buf = malloc(1 << 20))) {
+		r = out < 0 ? -errno : -ENOMEM;
+		goto out;
 	}
 	while (got < (size_t)st->st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st->st_size - got);
+		ssize_t n = read(in, buf, 1 << 20);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-			free(buf);
-			close(fd);
-			return -e;
+			r = n < 0 ? -errno : -EIO; /* cut short meanwhile */
+			goto out;
+		}
+		if (got + (size_t)n > (size_t)st->st_size) {
+			r = -EIO; /* grew meanwhile */
+			goto out;
+		}
+		if (write(out, buf, (size_t)n) != n) {
+			r = -errno ? -errno : -EIO;
+			goto out;
 		}
 		got += (size_t)n;
 	}
-	close(fd);
-	*ret = buf;
-	return 0;
+	if (ftruncate(out, (off_t)len) < 0) {
+		r = -errno;
+		goto out;
+	}
+	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, out, 0);
+	if (m == MAP_FAILED)
+		r = -errno;
+	else
+		*ret = m;
+out:
+	free(buf);
+	close(in);
+	if (out >= 0)
+		close(out);
+	return r;
 }
 
 static void import_file(struct import *im, int dfd, unsigned shard,
@@ -100,7 +129,16 @@ static void import_file(struct import *im, int dfd, unsigned shard,
 		refuse(im, path, "not a regular file");
 		return;
 	}
-	if ((r = read_all(dfd, name, &st, &data)) < 0) {
+	/* The limits a store through the mount has. */
+	if ((uint64_t)st.st_size > im->max_entry_size) {
+		char a[32], b[32], why[128];
+		acfs_size_format((uint64_t)st.st_size, a, sizeof(a));
+		acfs_size_format(im->max_entry_size, b, sizeof(b));
+		snprintf(why, sizeof(why), "%s, past --max-entry-size %s", a, b);
+		refuse(im, path, why);
+		return;
+	}
+	if ((r = stream_file(ctx->store_dir, dfd, name, &st, &data)) < 0) {
 		refuse(im, path, strerror(-r));
 		return;
 	}
@@ -114,7 +152,7 @@ static void import_file(struct import *im, int dfd, unsigned shard,
 						 err);
 		if (r < 0) {
 			refuse(im, path, err[0] ? err : strerror(-r));
-			free(data);
+			munmap(data, st.st_size ? (size_t)st.st_size : 1);
 			return;
 		}
 	}
@@ -153,12 +191,13 @@ static void import_file(struct import *im, int dfd, unsigned shard,
 		refuse(im, path, err[0] ? err : strerror(-r));
 	}
 	free(info);
-	free(data);
+	munmap(data, st.st_size ? (size_t)st.st_size : 1);
 }
 
 int acfs_cmd_import(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
-	struct import im = { .ctx = ctx, .level = ACFS_VALIDATE_PARSE };
+	struct import im = { .ctx = ctx, .level = ACFS_VALIDATE_PARSE,
+			     .max_entry_size = UINT64_MAX };
 	struct acfs_config cfg = { 0 };
 	char err[ACFS_ERR_MAX] = "", mono[PATH_MAX + 16];
 	const char *dir = NULL;
@@ -188,10 +227,12 @@ int acfs_cmd_import(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	if (ctx->config) {
 		im.level = ctx->config->validate;
 		im.target = ctx->config->value[ACFS_SET_TARGET];
+		im.max_entry_size = ctx->config->max_entry_size;
 	} else if (acfs_config_load(&cfg, err) == 0) {
 		have_cfg = true;
 		im.level = cfg.validate;
 		im.target = cfg.value[ACFS_SET_TARGET];
+		im.max_entry_size = cfg.max_entry_size;
 	}
 	snprintf(mono, sizeof(mono), "%s/monomorph", dir);
 	int mfd = open(mono, O_RDONLY | O_DIRECTORY | O_CLOEXEC);

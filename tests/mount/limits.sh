@@ -103,6 +103,33 @@ ok "a write past --max-entry-size fails with EFBIG" sh -c \
 	"! head -c 1000 /dev/zero | dd of='$MNT/tmp/big.tmp' bs=1000 seek=300000 status=none 2>'$WORK/dd.err'; grep -q 'File too large' '$WORK/dd.err'"
 rm -f "$MNT/tmp/big.tmp"
 ok "the log names it" grep -q "refused write to tmp/big.tmp past" "$LOG"
+# import applies the limits a store through the mount has, and streams:
+# a 600 MiB (sparse) file is refused past --max-entry-size without being
+# read into memory, a 20 MiB one is imported, the daemon's peak memory
+# barely moves.
+import_limits() {
+	local P=$WORK/plain pid hwm0 hwm1
+	mkdir -p "$P/monomorph/ab" || return 1
+	truncate -s 600M "$P/monomorph/ab/00000000000600.bc" &&
+		head -c 20M /dev/urandom >"$P/monomorph/ab/00000000000020.bc" || return 1
+	pid=$(cat "$WORK/pid")
+	echo 5 >"/proc/$pid/clear_refs" || return 1 # peak RSS := RSS now
+	hwm0=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	"$ACFS_TOOL" -C "$MNT" import --json "$P" >"$WORK/import.json" 2>&1
+	cat "$WORK/import.json"
+	hwm1=$(awk '/VmHWM/ {print $2}' "/proc/$pid/status")
+	echo "# daemon peak RSS $hwm0 kB before, $hwm1 kB after"
+	python3 - "$WORK/import.json" <<'PY' || return 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d['imported'] == 1, d
+r = [x for x in d['refused'] if x['path'].endswith('00000000000600.bc')]
+assert r and 'past --max-entry-size' in r[0]['reason'], d
+PY
+	cmp "$P/monomorph/ab/00000000000020.bc" "$MNT/monomorph/ab/00000000000020.bc" &&
+		[ $((hwm1 - hwm0)) -lt 200000 ] && [ ! -e "$MNT/monomorph/ab/00000000000600.bc" ]
+}
+ok "import: 600 MiB refused past --max-entry-size 256M, 20 MiB imported, peak memory +<200 MB" import_limits
 ok "unmount" unmount_fg
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish
