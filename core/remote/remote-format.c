@@ -82,6 +82,32 @@ static char *part(CURLU *h, CURLUPart what, bool decode)
 }
 
 /*
+ * The path as AWS clients send it: each segment of the decoded path
+ * URI-encoded as Signature V4 requires (every byte but A-Z a-z 0-9 - . _ ~
+ * as %XX, upper case; '/' kept between segments). S3 computes the
+ * canonical request from that form: a raw '=' or '+' would be signed as
+ * one thing and checked as another. Any HTTP server reads it the same.
+ */
+static char *sigv4_path(const char *decoded, size_t n)
+{
+	char *out = malloc(n * 3 + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)decoded[i];
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+		    c == '_' || c == '~' || c == '/')
+			*o++ = (char)c;
+		else
+			o += sprintf(o, "%%%02X", c);
+	}
+	*o = '\0';
+	return out;
+}
+
+/*
  * URLs are parsed by libcurl's URL API: IPv6 literals ("[::1]"),
  * percent-encoded user names and passwords ("p%40ss" is "p@ss"), ports
  * and paths as libcurl reads them for its own requests.
@@ -165,7 +191,10 @@ static int parse(const char *text, CURLU *h, struct acfs_remote_url *u,
 			n--;
 		/* Requests go to the URL without its credentials; they are
 		 * passed to libcurl apart (the password never in a URL). */
-		char *enc_path = part(h, CURLUPART_PATH, false);
+		char *dec_path = part(h, CURLUPART_PATH, true);
+		char *enc_path = dec_path ? sigv4_path(dec_path, strlen(dec_path))
+					  : NULL;
+		free(dec_path);
 		size_t en = enc_path ? strlen(enc_path) : 0;
 		while (en > 0 && enc_path[en - 1] == '/')
 			en--;

@@ -310,6 +310,17 @@ if [ "$BACKEND" = s3 ]; then
 	}
 	ok "G: after --forget-dropped, sync exits 0 (--json)" sync_json
 	ok "unmount G" daemon_down g
+	# A key prefix with '=', '+', a space and UTF-8: each path segment is
+	# sent URI-encoded and signed that way, as AWS clients do; the test
+	# server checks the signature over the path as S3 decodes and
+	# re-encodes it.
+	ok "mount K with a prefix holding = + space and UTF-8" \
+		daemon_up k --remote "http://127.0.0.1:$PORT/cache/ci=main+x%20y/caf%C3%A9"
+	ok "K stores 3 entries" store_all "$WORK/k" "$WORK/c5"
+	ok "K: sync exits 0 (every request signed as S3 checks it)" tool k sync --timeout 60s
+	ok "the objects are under the prefix in the bucket" sh -c \
+		"find '$WORK/s3-$PORT' -path '*ci=main+x y/caf\xc3\xa9*' 2>/dev/null | grep -q . || find '$WORK/s3-$PORT' | grep -q 'ci=main+x y'"
+	ok "unmount K" daemon_down k
 	# A full queue (--remote-queue-max 2) while the remote is not there
 	# yet: the 28 commits past it are recorded as not uploaded; sync says
 	# so, and once the remote answers, sync uploads them all.

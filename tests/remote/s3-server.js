@@ -98,7 +98,17 @@ function checkSignature(req) {
 	});
 	if (headers.includes(null))
 		return [403, 'AccessDenied', 'a signed header is missing'];
-	const canonical = [req.method, path, canonicalQuery(query),
+	// S3 signs the path it decodes, each segment encoded again as SigV4
+	// says: a client that sends '=', '+' or UTF-8 raw signs another one.
+	let canonPath;
+	try {
+		canonPath = path.split('/').map((seg) => encodeURIComponent(
+			decodeURIComponent(seg)).replace(/[!'()*]/g,
+			(c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())).join('/');
+	} catch (e) {
+		return [400, 'InvalidURI', 'Could not parse the specified URI'];
+	}
+	const canonical = [req.method, canonPath, canonicalQuery(query),
 		headers.join(''), signed, payload].join('\n');
 	const scope = `${day}/${region}/s3/aws4_request`;
 	const toSign = ['AWS4-HMAC-SHA256', date, scope, sha256(canonical)].join('\n');
