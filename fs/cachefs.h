@@ -554,6 +554,13 @@ bool gen_is_node(struct acfs_fs *fs, fuse_ino_t ino);
 void gen_attr(const struct acfs_gnode *g, struct stat *st);
 void gen_lookup(fuse_req_t req, fuse_ino_t parent, const char *name);
 void gen_getattr(fuse_req_t req, fuse_ino_t ino);
+/* user.* extended attributes of ordinary files and directories. */
+void gen_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  size_t size);
+void gen_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+		  const char *value, size_t size, int flags);
+void gen_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size);
+void gen_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name);
 void gen_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		 int to_set);
 void gen_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,

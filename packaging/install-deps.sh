@@ -11,7 +11,7 @@ set -eu
 PKGS="build-essential pkg-config meson ninja-build libfuse3-dev fuse3
 librocksdb-dev libzstd-dev llvm-dev libjansson-dev libinih-dev libssl-dev scdoc clang
 libclang-rt-dev libcmocka-dev attr libhiredis-dev libcurl4-openssl-dev
-redis-server nginx curl nodejs bash-completion fish zsh"
+redis-server nginx curl nodejs bash-completion fish zsh rsync"
 
 [ $# -eq 0 ] || PKGS="$*"
 missing=""

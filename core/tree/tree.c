@@ -16,6 +16,8 @@
 
 /* ---- encoding ------------------------------------------------------------ */
 
+#define XATTR_MARK UINT64_MAX
+
 static void put32(unsigned char *p, uint32_t v)
 {
 	for (int i = 0; i < 4; i++, v >>= 8)
@@ -222,7 +224,8 @@ static void put_tcount(struct acfs_store *s, struct acfs_kv_batch *b,
 	acfs_kv_batch_put(b, s->kv, ACFS_CF_DEFAULT, "gcounters", 9, v, 24);
 }
 
-/* Deletes the data blocks of @ino from block @first on. */
+/* Deletes the data blocks of @ino from block @first on; from 0, its
+ * extended attributes too. */
 int tree_delete_blocks(struct acfs_store *s, struct acfs_kv_batch *b,
 			 uint64_t ino, uint64_t first)
 {
@@ -236,9 +239,16 @@ int tree_delete_blocks(struct acfs_store *s, struct acfs_kv_batch *b,
 	for (acfs_kv_iter_seek(it, k, 16); acfs_kv_iter_valid(it);
 	     acfs_kv_iter_next(it)) {
 		const unsigned char *key = acfs_kv_iter_key(it, &len);
-		if (len != 16 || memcmp(key, k, 8) != 0)
+		if (len < 16 || memcmp(key, k, 8) != 0)
 			break;
-		acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, key, 16);
+		/* Past the blocks, its extended attributes (rows of 16
+		 * bytes and more): they go with the inode, not a truncate. */
+		if (len == 16 && store_get_be64(key + 8) != XATTR_MARK)
+			acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, key, 16);
+		else if (first == 0)
+			acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, key, len);
+		else
+			break;
 	}
 	return acfs_kv_iter_free(it, NULL);
 }
@@ -256,10 +266,11 @@ static int unlink_node(struct acfs_store *s, struct acfs_kv_batch *b,
 	store_put_be64(k, g->ino);
 	g->ctime_ns = now_ns;
 	if (S_ISDIR(g->mode)) {
-		/* An (empty) directory: gone with its last name. */
+		/* An (empty) directory: gone with its last name (and its
+		 * extended attributes). */
 		acfs_kv_batch_delete(b, s->kv, ACFS_CF_GNODES, k, 8);
 		cnt->files--;
-		return 0;
+		return tree_delete_blocks(s, b, g->ino, 0);
 	}
 	if (g->nlink > 1) {
 		g->nlink--;
@@ -875,4 +886,182 @@ int acfs_tree_readdir(struct acfs_store *s, uint64_t dir, uint64_t after,
 	}
 	int ir = acfs_kv_iter_free(it, NULL);
 	return r ? r : ir;
+}
+
+/* ---- extended attributes -------------------------------------------------- */
+
+/*
+ * An extended attribute of inode @ino is a gdata row keyed ino(8) +
+ * XATTR_MARK(8) + its name: after every data block of the inode (block
+ * numbers stay far below the mark), deleted with it.
+ */
+static size_t xattr_key(uint64_t ino, const char *name, unsigned char *k)
+{
+	size_t n = strlen(name);
+
+	store_put_be64(k, ino);
+	store_put_be64(k + 8, XATTR_MARK);
+	memcpy(k + 16, name, n);
+	return 16 + n;
+}
+
+struct xattr_copy {
+	void *v;
+	size_t len;
+};
+
+static int copy_xattr(const void *v, size_t len, void *u)
+{
+	struct xattr_copy *c = u;
+
+	c->v = malloc(len ? len : 1);
+	if (!c->v)
+		return -ENOMEM;
+	memcpy(c->v, v, len);
+	c->len = len;
+	return 0;
+}
+
+int acfs_tree_xattr_get(struct acfs_store *s, uint64_t ino, const char *name,
+			void **ret, size_t *ret_len)
+{
+	unsigned char k[16 + ACFS_TREE_XATTR_NAME_MAX];
+	struct xattr_copy c = { 0 };
+	int r;
+
+	if (strlen(name) > ACFS_TREE_XATTR_NAME_MAX)
+		return -ERANGE;
+	r = acfs_kv_get(s->kv, ACFS_CF_GDATA, k, xattr_key(ino, name, k),
+			copy_xattr, &c, NULL);
+	if (r == -ENOENT)
+		return -ENODATA;
+	if (r < 0)
+		return r;
+	*ret = c.v;
+	*ret_len = c.len;
+	return 0;
+}
+
+int acfs_tree_xattr_list(struct acfs_store *s, uint64_t ino, char **ret,
+			 size_t *ret_len)
+{
+	struct acfs_kv_iter *it = acfs_kv_iter_new(s->kv, ACFS_CF_GDATA);
+	unsigned char k[16];
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+
+	if (!it || !m) {
+		acfs_kv_iter_free(it, NULL);
+		if (m)
+			fclose(m);
+		free(text);
+		return -ENOMEM;
+	}
+	store_put_be64(k, ino);
+	store_put_be64(k + 8, XATTR_MARK);
+	for (acfs_kv_iter_seek(it, k, 16); acfs_kv_iter_valid(it);
+	     acfs_kv_iter_next(it)) {
+		size_t klen;
+		const unsigned char *key = acfs_kv_iter_key(it, &klen);
+		if (klen <= 16 || memcmp(key, k, 16) != 0)
+			break;
+		fwrite(key + 16, 1, klen - 16, m);
+		fputc('\0', m);
+	}
+	int r = acfs_kv_iter_free(it, NULL);
+	fclose(m);
+	if (r < 0) {
+		free(text);
+		return r;
+	}
+	*ret = text;
+	*ret_len = len;
+	return 0;
+}
+
+int acfs_tree_xattr_set(struct acfs_store *s, uint64_t ino, const char *name,
+			const void *val, size_t len, int flags, int64_t now_ns)
+{
+	unsigned char k[16 + ACFS_TREE_XATTR_NAME_MAX];
+	struct acfs_tree_counters cnt;
+	struct xattr_copy c = { 0 };
+	struct acfs_kv_batch *b;
+	struct acfs_gnode g;
+	size_t klen;
+	int r;
+
+	if (s->read_only)
+		return -EROFS;
+	if (strlen(name) > ACFS_TREE_XATTR_NAME_MAX)
+		return -ERANGE;
+	if (len > ACFS_TREE_XATTR_SIZE_MAX)
+		return -E2BIG;
+	klen = xattr_key(ino, name, k);
+	if (!(b = acfs_kv_batch_new()))
+		return -ENOMEM;
+	pthread_mutex_lock(&s->tree_lock);
+	if ((r = tree_get_node(s, ino, &g)) < 0)
+		goto out;
+	r = acfs_kv_get(s->kv, ACFS_CF_GDATA, k, klen, copy_xattr, &c, NULL);
+	free(c.v);
+	if (r < 0 && r != -ENOENT)
+		goto out;
+	if (r == 0 && (flags & ACFS_TREE_XATTR_CREATE)) {
+		r = -EEXIST;
+		goto out;
+	}
+	if (r == -ENOENT && (flags & ACFS_TREE_XATTR_REPLACE)) {
+		r = -ENODATA;
+		goto out;
+	}
+	acfs_kv_batch_put(b, s->kv, ACFS_CF_GDATA, k, klen, val, len);
+	g.ctime_ns = now_ns;
+	put_node(s, b, &g);
+	cnt = s->tcount;
+	r = tree_commit(s, b, &cnt);
+	b = NULL;
+out:
+	pthread_mutex_unlock(&s->tree_lock);
+	acfs_kv_batch_free(b);
+	return r;
+}
+
+int acfs_tree_xattr_remove(struct acfs_store *s, uint64_t ino, const char *name,
+			   int64_t now_ns)
+{
+	unsigned char k[16 + ACFS_TREE_XATTR_NAME_MAX];
+	struct acfs_tree_counters cnt;
+	struct xattr_copy c = { 0 };
+	struct acfs_kv_batch *b;
+	struct acfs_gnode g;
+	size_t klen;
+	int r;
+
+	if (s->read_only)
+		return -EROFS;
+	if (strlen(name) > ACFS_TREE_XATTR_NAME_MAX)
+		return -ERANGE;
+	klen = xattr_key(ino, name, k);
+	if (!(b = acfs_kv_batch_new()))
+		return -ENOMEM;
+	pthread_mutex_lock(&s->tree_lock);
+	if ((r = tree_get_node(s, ino, &g)) < 0)
+		goto out;
+	r = acfs_kv_get(s->kv, ACFS_CF_GDATA, k, klen, copy_xattr, &c, NULL);
+	free(c.v);
+	if (r == -ENOENT)
+		r = -ENODATA;
+	if (r < 0)
+		goto out;
+	acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, k, klen);
+	g.ctime_ns = now_ns;
+	put_node(s, b, &g);
+	cnt = s->tcount;
+	r = tree_commit(s, b, &cnt);
+	b = NULL;
+out:
+	pthread_mutex_unlock(&s->tree_lock);
+	acfs_kv_batch_free(b);
+	return r;
 }

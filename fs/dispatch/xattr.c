@@ -6,6 +6,10 @@
  *             user.aria.triple, user.aria.datalayout, user.aria.producer,
  *             user.aria.functions (the number of defined functions)
  *   the root: user.aria.store (the store directory; aria-cache -C uses it)
+ *   ordinary files and directories: any user.* attribute, kept in the
+ *   store with the inode (cp -a, rsync -X, tar --xattrs keep theirs);
+ *   other namespaces are not supported there (EOPNOTSUPP), as on a
+ *   filesystem mounted without them.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,6 +30,14 @@ static void reply_value(fuse_req_t req, const char *v, size_t size)
 		fuse_reply_err(req, ERANGE);
 	else
 		fuse_reply_buf(req, v, len);
+}
+
+/* An inode of the ordinary tree (not monomorph/, tmp/ or the root). */
+static bool general(struct acfs_fs *fs, fuse_ino_t ino)
+{
+	struct inode *in = ino >= ACFS_FIRST_ID ? inode_find(fs, ino) : NULL;
+
+	return in && inode_type(in) == INODE_GENERAL;
 }
 
 static struct inode *entry_of(struct acfs_fs *fs, fuse_ino_t ino)
@@ -88,6 +100,10 @@ void acfs_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		reply_value(req, fs->d->store_dir, size);
 		return;
 	}
+	if (general(fs, ino)) {
+		gen_getxattr(req, ino, name, size);
+		return;
+	}
 	in = entry_of(fs, ino);
 	if (!in || strncmp(name, "user.aria.", 10) != 0) {
 		fuse_reply_err(req, ENODATA);
@@ -145,6 +161,8 @@ void acfs_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 
 	if (ino == INO_ROOT) {
 		reply_list(req, root_list, sizeof(root_list), size);
+	} else if (general(FS(req), ino)) {
+		gen_listxattr(req, ino, size);
 	} else if (in) {
 		/* The module's attributes only where the store keeps them. */
 		pthread_mutex_lock(&in->lock);
@@ -193,10 +211,14 @@ void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		   const char *value, size_t size, int flags)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = entry_of(fs, ino);
+	struct inode *in;
 	bool pin;
 
-	(void)flags;
+	if (general(fs, ino)) {
+		gen_setxattr(req, ino, name, value, size, flags);
+		return;
+	}
+	in = entry_of(fs, ino);
 	if (!in || strcmp(name, "user.aria.pin") != 0) {
 		if (strncmp(name, "user.aria.", 10) == 0)
 			acfs_log(LOG_WARNING, "refused setxattr %s: only "
@@ -219,7 +241,13 @@ void acfs_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 void acfs_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = entry_of(fs, ino);
+	struct inode *in;
+
+	if (general(fs, ino)) {
+		gen_removexattr(req, ino, name);
+		return;
+	}
+	in = entry_of(fs, ino);
 
 	if (!in || strcmp(name, "user.aria.pin") != 0) {
 		fuse_reply_err(req, in ? ENODATA : ENOTSUP);

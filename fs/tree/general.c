@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
+#include <sys/xattr.h>
 
 #include "acfs/tree.h"
 #include "cachefs.h"
@@ -430,4 +431,72 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 				  fill_one,
 				  &f);
 	return r > 0 ? 0 : r;
+}
+
+/* ---- extended attributes: user.* kept with the inode ---------------------- */
+
+void gen_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 size_t size)
+{
+	void *v = NULL;
+	size_t len = 0;
+	int r = strncmp(name, "user.", 5) != 0
+		? -ENODATA
+		: acfs_tree_xattr_get(FS(req)->d->store, ino, name, &v, &len);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+	free(v);
+}
+
+void gen_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			 const char *value, size_t size, int flags)
+{
+	int tflags = (flags & XATTR_CREATE ? ACFS_TREE_XATTR_CREATE : 0) |
+		     (flags & XATTR_REPLACE ? ACFS_TREE_XATTR_REPLACE : 0);
+	int r;
+
+	if (strncmp(name, "user.", 5) != 0) {
+		fuse_reply_err(req, EOPNOTSUPP);
+		return;
+	}
+	r = acfs_tree_xattr_set(FS(req)->d->store, ino, name, value, size,
+				tflags, acfs_now_ns());
+	if (r < 0 && r != -EEXIST && r != -ENODATA)
+		acfs_log(LOG_WARNING, "setxattr %s on inode %lu: %s", name,
+			 (unsigned long)ino, strerror(-r));
+	fuse_reply_err(req, r < 0 ? -r : 0);
+}
+
+void gen_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	char *list = NULL;
+	size_t len = 0;
+	int r = acfs_tree_xattr_list(FS(req)->d->store, ino, &list, &len);
+
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, list, len);
+	free(list);
+}
+
+void gen_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	int r = strncmp(name, "user.", 5) != 0
+		? -EOPNOTSUPP
+		: acfs_tree_xattr_remove(FS(req)->d->store, ino, name,
+					 acfs_now_ns());
+
+	fuse_reply_err(req, r < 0 ? -r : 0);
 }

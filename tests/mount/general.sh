@@ -57,8 +57,59 @@ far_times() { # times past 2262 or before 1677 are refused, never wrapped
 	rm -f "$f" "$e"
 }
 ok "touch -d 2300 and 1600: EOVERFLOW, the time unchanged (never wrapped)" far_times
+# user.* extended attributes on ordinary files and directories, kept in
+# the store as ext4 keeps them: set, replace, list, remove, the
+# XATTR_CREATE/XATTR_REPLACE rules, other namespaces refused; cp -a,
+# rsync -aX and tar --xattrs keep them; they survive a remount (below).
+xattrs() {
+	python3 - "$MNT" "$WORK" <<'PY'
+import errno, os, sys
+mnt, work = sys.argv[1], sys.argv[2]
+d = os.path.join(mnt, 'xa'); os.makedirs(d, exist_ok=True)
+f = os.path.join(d, 'f'); open(f, 'w').write('x')
+os.setxattr(f, 'user.a', b'1')
+os.setxattr(d, 'user.dir', b'on a directory')
+os.setxattr(f, 'user.big', b'v' * 65536)
+assert os.getxattr(f, 'user.a') == b'1'
+assert os.getxattr(f, 'user.big') == b'v' * 65536
+assert os.getxattr(d, 'user.dir') == b'on a directory'
+assert sorted(os.listxattr(f)) == ['user.a', 'user.big'], os.listxattr(f)
+os.setxattr(f, 'user.a', b'22')                     # replace
+assert os.getxattr(f, 'user.a') == b'22'
+def err(fn, *a):
+    try:
+        fn(*a)
+    except OSError as e:
+        return e.errno
+    return 0
+assert err(os.setxattr, f, 'user.a', b'3', os.XATTR_CREATE) == errno.EEXIST
+assert err(os.setxattr, f, 'user.new', b'3', os.XATTR_REPLACE) == errno.ENODATA
+assert err(os.setxattr, f, 'trusted.x', b'3') in (errno.EOPNOTSUPP, errno.EPERM)
+assert err(os.getxattr, f, 'user.none') == errno.ENODATA
+os.removexattr(f, 'user.big')
+assert err(os.removexattr, f, 'user.big') == errno.ENODATA
+assert os.listxattr(f) == ['user.a']
+# A file made again under the same name has none of the old ones.
+os.unlink(f); open(f, 'w').write('y')
+assert os.listxattr(f) == []
+os.setxattr(f, 'user.a', b'22')
+# The tools: from a plain directory in, and back out.
+src = os.path.join(work, 'xsrc'); os.makedirs(src, exist_ok=True)
+open(os.path.join(src, 'g'), 'w').write('g')
+os.setxattr(os.path.join(src, 'g'), 'user.tool', b'kept')
+PY
+	cp -a "$WORK/xsrc" "$MNT/xa/cp" && [ "$(getfattr --only-values -n user.tool "$MNT/xa/cp/g")" = kept ] || return 1
+	rsync -aX "$WORK/xsrc/" "$MNT/xa/rs/" && [ "$(getfattr --only-values -n user.tool "$MNT/xa/rs/g")" = kept ] || return 1
+	tar --xattrs -C "$MNT/xa" -cf "$WORK/x.tar" rs 2>"$WORK/tar.err" && [ ! -s "$WORK/tar.err" ] || { cat "$WORK/tar.err"; return 1; }
+	mkdir -p "$MNT/xa/tar" && tar --xattrs --xattrs-include='user.*' -C "$MNT/xa/tar" -xf "$WORK/x.tar" 2>"$WORK/tar.err" &&
+		[ ! -s "$WORK/tar.err" ] && [ "$(getfattr --only-values -n user.tool "$MNT/xa/tar/rs/g")" = kept ] || { cat "$WORK/tar.err"; return 1; }
+	rsync -aX "$MNT/xa/" "$WORK/xback/" && [ "$(getfattr --only-values -n user.a "$WORK/xback/f")" = 22 ]
+}
+ok "user.* extended attributes: set, replace, list, remove; cp -a, rsync -aX, tar --xattrs keep them" xattrs
+sum1=$(tree_sum) # with the new files
 ok "unmount" unmount_fg
 ok "remount" mount_fg
+ok "extended attributes survive the remount" sh -c "[ \"\$(getfattr --only-values -n user.a '$MNT/xa/f')\" = 22 ] && [ \"\$(getfattr --only-values -n user.dir '$MNT/xa')\" = 'on a directory' ]"
 ok "every file, directory and symlink is back" test "$(tree_sum)" = "$sum1"
 ok "the manifest is whole" check_manifest
 

@@ -41,6 +41,12 @@
 /* The largest size of an ordinary file, by write or by truncate (EFBIG). */
 #define ACFS_TREE_MAX_SIZE ((uint64_t)1 << 40)
 #define ACFS_TREE_NAME_MAX 255
+/* Extended attributes of ordinary files and directories (user.*, as
+ * ext4 keeps them): names up to 255 bytes, values up to 64 KiB. */
+#define ACFS_TREE_XATTR_NAME_MAX 255
+#define ACFS_TREE_XATTR_SIZE_MAX 65536
+#define ACFS_TREE_XATTR_CREATE 1  /* XATTR_CREATE: -EEXIST if set */
+#define ACFS_TREE_XATTR_REPLACE 2 /* XATTR_REPLACE: -ENODATA if not */
 
 struct acfs_gnode {
 	uint64_t ino;
@@ -108,6 +114,21 @@ int acfs_tree_rename(struct acfs_store *s, uint64_t parent, const char *name,
 #define ACFS_TREE_SET_SIZE  0x08
 #define ACFS_TREE_SET_ATIME 0x10
 #define ACFS_TREE_SET_MTIME 0x20
+
+/*
+ * Extended attributes of inode @ino: get (a malloc'd copy; -ENODATA),
+ * list (names, each ended by a NUL, malloc'd), set (@flags: the
+ * ACFS_TREE_XATTR_* above; the inode's ctime changes), remove (-ENODATA).
+ * Each returns 0 or -errno; they go with the inode.
+ */
+int acfs_tree_xattr_get(struct acfs_store *s, uint64_t ino, const char *name,
+			void **ret, size_t *ret_len);
+int acfs_tree_xattr_list(struct acfs_store *s, uint64_t ino, char **ret,
+			 size_t *ret_len);
+int acfs_tree_xattr_set(struct acfs_store *s, uint64_t ino, const char *name,
+			const void *val, size_t len, int flags, int64_t now_ns);
+int acfs_tree_xattr_remove(struct acfs_store *s, uint64_t ino, const char *name,
+			   int64_t now_ns);
 
 int acfs_tree_setattr(struct acfs_store *s, uint64_t ino, unsigned what,
 		      const struct acfs_gnode *val, int64_t now_ns,
