@@ -170,6 +170,10 @@ struct inode {
 	struct fs_prepared *prep;   /* TMP: its commit prepared at close;
 				       lock */
 	bool written;               /* PENDING: a write arrived; lock */
+	bool rw_opened;             /* TMP/PENDING: opened O_RDWR (a shared
+				       writable mapping is possible: its
+				       dirty pages are written back before
+				       a rename commits); atomic */
 	bool drop_data;             /* kernel mode: a read reached EOF; lock */
 	bool failed;                /* PENDING: its commit was refused */
 	pid_t writer_tid, writer_tgid; /* PENDING: last writer; lock */

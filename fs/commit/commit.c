@@ -320,6 +320,31 @@ static int commit_locked(struct acfs_fs *fs, struct inode *in,
 	return 0;
 }
 
+/*
+ * A temp file opened read-write may be mapped shared and written through
+ * the mapping (LLVM's FileOutputBuffer does): its dirty pages are in the
+ * kernel's cache, not here, until writeback, and a rename while the
+ * mapping lives would commit the bytes from before. So the kernel is
+ * asked to drop the file's pages first: it writes the dirty ones back
+ * (WRITE requests, served by other threads) before it drops them, and
+ * the commit then has every byte. No lock of ours is held meanwhile.
+ * Fails the rename (-EIO) if the kernel could not do it.
+ */
+static int writeback_mapped(struct acfs_fs *fs, struct inode *in)
+{
+	if (!__atomic_load_n(&in->rw_opened, __ATOMIC_RELAXED))
+		return 0;
+	int r = fuse_lowlevel_notify_inval_inode(fs->se, in->ino, 0, 0);
+	if (r < 0 && r != -ENOENT) {
+		acfs_log(LOG_ERR, "rename of tmp inode %llu: the kernel did "
+			 "not write back its cached pages (%s); refused, so "
+			 "that no bytes but those written are committed",
+			 (unsigned long long)in->ino, strerror(-r));
+		return -EIO;
+	}
+	return 0;
+}
+
 int fs_rename_to_entry(struct acfs_fs *fs, const char *name,
 			   unsigned shard, const char *newname, unsigned flags)
 {
@@ -339,6 +364,8 @@ int fs_rename_to_entry(struct acfs_fs *fs, const char *name,
 	pthread_mutex_unlock(&fs->itab_lock);
 	if (!src)
 		return -ENOENT;
+	if ((r = writeback_mapped(fs, src)) < 0)
+		return r;
 
 	pthread_mutex_lock(&src->lock);
 	if (src->type != INODE_TMP) {

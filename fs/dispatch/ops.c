@@ -117,6 +117,8 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fs_reply_err(req, r);
 		return;
 	}
+	if ((fi->flags & O_ACCMODE) == O_RDWR)
+		__atomic_store_n(&in->rw_opened, true, __ATOMIC_RELAXED);
 	if (!fs->d->kernel_hits)
 		inode_open(fs, in);
 	e.ino = in->ino;
@@ -167,6 +169,8 @@ static void acfs_open(fuse_req_t req, fuse_ino_t ino,
 		r = fs_open_entry_locked(fs, in, fi, writing, t0);
 	else if (fi->flags & O_TRUNC)
 		r = fs_truncate_staged(fs, in, 0);
+	if (in->type != INODE_ENTRY && (fi->flags & O_ACCMODE) == O_RDWR)
+		__atomic_store_n(&in->rw_opened, true, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&in->lock);
 	if (r < 0) {
 		fs_reply_err(req, r);

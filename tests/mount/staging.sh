@@ -230,6 +230,27 @@ if pid == 0:
 os.waitpid(pid, 0)
 assert open(path, 'rb').read() == data, 'a normal exit did not commit'
 PY
+	ok "--validate $level: written through a shared mapping, renamed while mapped (and after munmap): the written bytes commit" py "$level" <<'PY'
+import mmap, os, sys
+mnt, work, level = sys.argv[1], sys.argv[2], sys.argv[3]
+data = open(os.path.join(work, 'b.bc'), 'rb').read()
+shard = {'none': '7a', 'magic': '7b', 'parse': '7c'}[level]
+os.makedirs(os.path.join(mnt, 'monomorph', shard), exist_ok=True)
+for i in range(10):
+    t = os.path.join(mnt, 'tmp', 'map%d.tmp' % i)
+    fd = os.open(t, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    os.ftruncate(fd, len(data))
+    m = mmap.mmap(fd, len(data), mmap.MAP_SHARED, mmap.PROT_READ | mmap.PROT_WRITE)
+    m[:] = data
+    if i % 2:
+        m.close()      # LLVM's FileOutputBuffer: unmap, rename, close
+    dst = os.path.join(mnt, 'monomorph', shard, '%014x.bc' % (i + 1))
+    os.rename(t, dst)
+    if not i % 2:
+        m.close()
+    os.close(fd)
+    assert open(dst, 'rb').read() == data, 'round %d: other bytes committed' % i
+PY
 	ok "--validate $level: the log names each dropped entry" sh -c \
 		"[ \$(grep -c 'killed by a signal before it closed' '$WORK/daemon.err') -ge 12 ]"
 	: >"$WORK/daemon.err"
