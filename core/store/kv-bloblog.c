@@ -19,7 +19,8 @@
  *
  * A record whose CRCs do not match is skipped (the scan looks for the next
  * header whose CRC matches), so one damaged record costs only itself.
- * What is put back is checked again above (verify: each entry's digest).
+ * What is put back is checked again above (store_rebuild, then verify:
+ * each entry's digest).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -125,68 +126,24 @@ out:
 	return r;
 }
 
-struct salvage {
-	struct acfs_kv *kv;
-	enum acfs_cf cf;
-	unsigned put;
-	char *err;
-};
-
-static int ignore_value(const void *v, size_t len, void *u)
+int kv_blob_scan_dir(const char *dir, kv_blob_fn fn, void *userdata,
+		     unsigned *ret_bad)
 {
-	(void)v;
-	(void)len;
-	(void)u;
-	return 0;
-}
-
-/* Puts a record back where its key's value cannot be read. */
-static int salvage_one(const void *k, size_t klen, const void *v,
-		       size_t vlen, void *u)
-{
-	struct salvage *s = u;
-	struct acfs_kv_batch *b;
-	int r;
-
-	/* Readable: nothing to do. Absent: no row points at it (removed,
-	 * or its row was lost with it): a blob alone serves nothing. An
-	 * error: the row points into a blob file the history lost. */
-	r = acfs_kv_get(s->kv, s->cf, k, klen, ignore_value, NULL, NULL);
-	if (r == 0 || r == -ENOENT)
-		return 0;
-	if (!(b = acfs_kv_batch_new()))
-		return -ENOMEM;
-	acfs_kv_batch_put(b, s->kv, s->cf, k, klen, v, vlen);
-	r = acfs_kv_write(s->kv, b, s->err);
-	acfs_kv_batch_free(b);
-	if (r == 0)
-		s->put++;
-	return r;
-}
-
-int acfs_kv_salvage_blobs(struct acfs_kv *kv, enum acfs_cf cf,
-			  const char *const *dirs, size_t ndirs,
-			  unsigned *ret_put, unsigned *ret_bad, char *err)
-{
-	struct salvage s = { .kv = kv, .cf = cf, .err = err };
+	DIR *dh = opendir(dir);
+	struct dirent *d;
 	int r = 0;
 
 	crc_init();
-	for (size_t i = 0; i < ndirs && r == 0; i++) {
-		DIR *dh = opendir(dirs[i]);
-		struct dirent *d;
-		if (!dh)
+	if (!dh)
+		return 0;
+	while (r == 0 && (d = readdir(dh))) {
+		char path[4096 + 256];
+		size_t l = strlen(d->d_name);
+		if (l < 6 || strcmp(d->d_name + l - 5, ".blob") != 0)
 			continue;
-		while (r == 0 && (d = readdir(dh))) {
-			char path[4096 + 256];
-			size_t l = strlen(d->d_name);
-			if (l < 6 || strcmp(d->d_name + l - 5, ".blob") != 0)
-				continue;
-			snprintf(path, sizeof(path), "%s/%s", dirs[i], d->d_name);
-			r = kv_blob_scan(path, salvage_one, &s, ret_bad);
-		}
-		closedir(dh);
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		r = kv_blob_scan(path, fn, userdata, ret_bad);
 	}
-	*ret_put = s.put;
+	closedir(dh);
 	return r;
 }

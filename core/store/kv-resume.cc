@@ -12,6 +12,8 @@
 #include <rocksdb/db.h>
 #include <rocksdb/version.h>
 
+#include <vector>
+
 // The C API's handle: one pointer to the DB (rocksdb/db/c.cc, unchanged
 // since the C API began).
 struct rocksdb_t {
@@ -50,4 +52,27 @@ extern "C" const char *acfs_kv_version(void)
 {
 	return ACFS_STR(ROCKSDB_MAJOR) "." ACFS_STR(ROCKSDB_MINOR) "."
 		ACFS_STR(ROCKSDB_PATCH);
+}
+
+// RocksDB's repair told every column family of the store (the C API's
+// rocksdb_repair_db knows only the default one: the others are made anew
+// at the next open, numbered as the repaired history allows, which can
+// clash with the numbers its tables carry).
+extern "C" int acfs_kv_rocksdb_repair(const char *dir,
+				      const rocksdb_options_t *db_opts,
+				      int n, const char *const *names,
+				      const rocksdb_options_t *const *cf_opts,
+				      char **errptr)
+{
+	std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+
+	for (int i = 0; i < n; i++)
+		cfs.emplace_back(names[i],
+				 rocksdb::ColumnFamilyOptions(cf_opts[i]->rep));
+	rocksdb::Status s = rocksdb::RepairDB(
+		dir, rocksdb::DBOptions(db_opts->rep), cfs);
+	if (s.ok())
+		return 0;
+	*errptr = strdup(s.ToString().c_str());
+	return -1;
 }

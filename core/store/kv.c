@@ -50,17 +50,16 @@ struct acfs_kv {
 	pthread_rwlock_t lock;
 	unsigned iters;             /* open iterators; atomic */
 	char *dir;
-	/* Up while RocksDB opens the database (kv-guard.cc): files it
-	 * would delete are kept in dir/unreferenced/; how many, here. */
-	struct acfs_kv_guard *guard;
+	/* Files RocksDB deleted while it opened the database, kept in
+	 * dir/unreferenced/ (kv_guard_*, kv-history.c): how many. */
 	unsigned kept;
 };
 
-struct acfs_kv_guard *acfs_kv_guard_install(rocksdb_options_t *opts);
-unsigned acfs_kv_guard_set(struct acfs_kv_guard *g, int on);
-void acfs_kv_guard_free(struct acfs_kv_guard *g);
-
 int acfs_kv_rocksdb_resume(rocksdb_t *db, char **errptr);
+int acfs_kv_rocksdb_repair(const char *dir, const rocksdb_options_t *db_opts,
+			   int n, const char *const *names,
+			   const rocksdb_options_t *const *cf_opts,
+			   char **errptr);
 void acfs_kv_rocksdb_no_fallocate(rocksdb_options_t *opts);
 static int take_error(char *rerr, const char *what, char *err);
 
@@ -297,7 +296,6 @@ static void configure(struct acfs_kv *kv, bool sync)
 		kv->table_opts, 0);
 
 	kv->db_opts = rocksdb_options_create();
-	kv->guard = acfs_kv_guard_install(kv->db_opts);
 	acfs_kv_rocksdb_no_fallocate(kv->db_opts);
 	rocksdb_options_set_max_background_jobs(kv->db_opts, 2);
 	rocksdb_options_set_db_write_buffer_size(kv->db_opts, memtables);
@@ -409,22 +407,70 @@ static bool is_damage(const char *rerr)
 }
 
 /* Opens kv->dir with the options made by configure(). */
+static void open_present_cfs(struct acfs_kv *kv, const rocksdb_options_t **cfo,
+			     char **rerr)
+{
+	const char *names[ACFS_CF_COUNT];
+	const rocksdb_options_t *opts[ACFS_CF_COUNT];
+	rocksdb_column_family_handle_t *h[ACFS_CF_COUNT];
+	int idx[ACFS_CF_COUNT], n = 0;
+	size_t have = 0;
+	char *lerr = NULL;
+	char **list = rocksdb_list_column_families(kv->db_opts, kv->dir, &have,
+						   &lerr);
+
+	if (lerr) {
+		rocksdb_free(lerr);
+		return;
+	}
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		for (size_t j = 0; j < have; j++)
+			if (strcmp(list[j], cf_names[i]) == 0) {
+				names[n] = cf_names[i];
+				opts[n] = cfo[i];
+				idx[n++] = i;
+				break;
+			}
+	rocksdb_list_column_families_destroy(list, have);
+	rocksdb_free(*rerr);
+	*rerr = NULL;
+	kv->db = rocksdb_open_for_read_only_column_families(
+		kv->db_opts, kv->dir, n, names, opts, h, 0, rerr);
+	for (int i = 0; i < ACFS_CF_COUNT; i++)
+		kv->cf[i] = NULL;
+	if (!*rerr)
+		for (int k = 0; k < n; k++)
+			kv->cf[idx[k]] = h[k];
+}
+
+bool acfs_kv_has_cf(struct acfs_kv *kv, enum acfs_cf cf)
+{
+	return kv->cf[cf] != NULL;
+}
+
 static int open_db(struct acfs_kv *kv, bool read_only, char **rerr)
 {
 	const rocksdb_options_t *cfo[ACFS_CF_COUNT];
 
 	for (int i = 0; i < ACFS_CF_COUNT; i++)
 		cfo[i] = kv->cf_opts[i];
-	if (read_only)
+	if (read_only) {
 		kv->db = rocksdb_open_for_read_only_column_families(
 			kv->db_opts, kv->dir, ACFS_CF_COUNT, cf_names, cfo,
 			kv->cf, 0, rerr);
+		/* A history written by RocksDB's repair names only the
+		 * families that had table files: open those (the others
+		 * read as empty: acfs_kv_has_cf). */
+		if (*rerr && strstr(*rerr, "Column family not found"))
+			open_present_cfs(kv, cfo, rerr);
+	}
 	else {
-		acfs_kv_guard_set(kv->guard, 1);
+		int g = kv_guard_raise(kv->dir);
 		kv->db = rocksdb_open_column_families(kv->db_opts, kv->dir,
 						      ACFS_CF_COUNT, cf_names,
 						      cfo, kv->cf, rerr);
-		kv->kept += acfs_kv_guard_set(kv->guard, 0);
+		if (g == 0)
+			kv->kept += kv_guard_lower(kv->dir);
 	}
 	if (*rerr) {
 		kv->db = NULL;
@@ -543,8 +589,6 @@ static void release_options(struct acfs_kv *kv)
 		rocksdb_readoptions_destroy(kv->ropts);
 	if (kv->wopts)
 		rocksdb_writeoptions_destroy(kv->wopts);
-	acfs_kv_guard_free(kv->guard);
-	kv->guard = NULL;
 }
 
 static int by_number_desc(const void *a, const void *b)
@@ -615,6 +659,46 @@ static int restore_current(const char *dir, bool *ret_found,
 	return 0;
 }
 
+/* Removes the MANIFEST copies of @dir (a repair's working copy). */
+static void drop_history_copies(const char *dir)
+{
+	struct dirent *d;
+	DIR *dh = opendir(dir);
+
+	if (!dh)
+		return;
+	while ((d = readdir(dh)))
+		if (strncmp(d->d_name, "acfs-manifest-copy-", 19) == 0)
+			unlinkat(dirfd(dh), d->d_name, 0);
+	closedir(dh);
+}
+
+/* Moves the .blob files of @dir into @dir/unreferenced/. */
+static int set_blobs_aside(const char *dir)
+{
+	char aside[4096 + 32], from[4096 + 300], to[4096 + 332];
+	struct dirent *d;
+	DIR *dh;
+	int r = 0;
+
+	snprintf(aside, sizeof(aside), "%s/unreferenced", dir);
+	if (mkdir(aside, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (!(dh = opendir(dir)))
+		return -errno;
+	while (r == 0 && (d = readdir(dh))) {
+		size_t l = strlen(d->d_name);
+		if (l < 6 || strcmp(d->d_name + l - 5, ".blob") != 0)
+			continue;
+		snprintf(from, sizeof(from), "%s/%s", dir, d->d_name);
+		snprintf(to, sizeof(to), "%s/%s", aside, d->d_name);
+		if (rename(from, to) < 0)
+			r = -errno;
+	}
+	closedir(dh);
+	return r;
+}
+
 int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err)
 {
 	struct acfs_kv tmp = { 0 };
@@ -648,32 +732,34 @@ int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err)
 	 * files it can read and moves the others into lost/. It applies one
 	 * set of options to every column family. It does not know blob
 	 * files (7.8): entries whose bytes are in blob files may be lost. */
+	/* The copy of a history RocksDB's repair replaces means nothing
+	 * now (and would call the new one older). */
+	drop_history_copies(dir);
+	/* RocksDB's repair numbers new files after the table and log files
+	 * it found, not after the blob files: a new file could take a blob
+	 * file's number, and a purge of the old one delete the new. So
+	 * the blob files wait in unreferenced/ (whence their entries are
+	 * read back) while it runs. */
+	if ((r = set_blobs_aside(dir)) < 0) {
+		if (err)
+			snprintf(err, ACFS_ERR_MAX, "setting the blob files of "
+				 "%s aside: %s", dir, strerror(-r));
+		return r;
+	}
 	configure(&tmp, false);
 	rocksdb_options_set_create_if_missing(tmp.db_opts, 0);
-	rocksdb_repair_db(tmp.db_opts, dir, &rerr);
+	acfs_kv_rocksdb_repair(dir, tmp.db_opts, ACFS_CF_COUNT, cf_names,
+			       (const rocksdb_options_t *const *)tmp.cf_opts,
+			       &rerr);
 	r = take_error(rerr, "RocksDB repair", err);
 	release_options(&tmp);
 	if (r < 0)
 		return r;
-	/* RocksDB's repair leaves the blob files out of the history it
-	 * writes: the entries' bytes are put back from the files. */
-	struct acfs_kv *kv;
-	char udir[4096 + 32], ldir[4096 + 32];
-	unsigned put = 0, bad = 0;
-	snprintf(udir, sizeof(udir), "%s/unreferenced", dir);
-	snprintf(ldir, sizeof(ldir), "%s/lost", dir);
-	const char *dirs[] = { dir, udir, ldir };
-	r = acfs_kv_open(dir, false, false, 0, &kv, err);
-	if (r < 0)
-		return r;
-	r = acfs_kv_salvage_blobs(kv, ACFS_CF_BLOBS, dirs, 3, &put, &bad, err);
-	acfs_kv_close(kv);
-	if (r == 0)
-		snprintf(how, how_len, "no MANIFEST reads whole: RocksDB's "
-			 "repair rebuilt one from the table and log files, "
-			 "and %u entries' bytes were read back from the blob "
-			 "files (%u damaged records skipped)", put, bad);
-	return r;
+	snprintf(how, how_len, "no MANIFEST reads whole: RocksDB's repair "
+		 "rebuilt one from the table and log files");
+	/* Its history leaves the blob files out: the caller puts the
+	 * entries' bytes back from them (acfs_kv_salvage_blobs). */
+	return 1;
 }
 
 void acfs_kv_close(struct acfs_kv *kv)

@@ -48,12 +48,17 @@ void acfs_kv_close(struct acfs_kv *kv);
  * Repairs the (closed) database in @dir: names the newest MANIFEST that
  * opens whole in a new CURRENT (lossless), else runs RocksDB's repair
  * (rebuilds a MANIFEST from the files it can read, moves the others into
- * @dir/lost/). Writes what it did into @how.
+ * @dir/lost/). Writes what it did into @how. Returns 0, 1 when RocksDB's
+ * repair rebuilt the history (which names no blob file: see
+ * acfs_kv_salvage_blobs), or -errno.
  */
 int acfs_kv_repair(const char *dir, char *how, size_t how_len, char *err);
-/* Files RocksDB's opens of @kv would have deleted, kept in
- * DIR/unreferenced/ instead (kv-guard.cc). */
+/* Files RocksDB's opens of @kv deleted, kept in DIR/unreferenced/
+ * (kv_guard_lower). */
 unsigned acfs_kv_kept(struct acfs_kv *kv);
+/* Whether @kv has family @cf: a read-only open of a history written by
+ * RocksDB's repair may lack the empty ones. */
+bool acfs_kv_has_cf(struct acfs_kv *kv, enum acfs_cf cf);
 /* The largest key of @cf in the table files (what the memtables hold
  * apart), read from the files' metadata: no value is read. 0, -ENOENT. */
 int acfs_kv_largest_key(struct acfs_kv *kv, enum acfs_cf cf, void *buf,
@@ -67,6 +72,13 @@ int acfs_kv_largest_key(struct acfs_kv *kv, enum acfs_cf cf, void *buf,
 int kv_history_check(const char *dir, char *what, size_t len);
 int kv_history_keep(const char *dir);
 int kv_history_restore(const char *dir, char *how, size_t how_len);
+/* The guard on an open for writing: raise hard-links every .sst and .blob
+ * file of @dir into @dir/open-guard/ (0, or -errno: then no guard);
+ * lower, after the open, drops the links of files still there and moves
+ * those of files RocksDB deleted into @dir/unreferenced/, returning how
+ * many. A guard left by a crash is lowered by the next raise. */
+int kv_guard_raise(const char *dir);
+unsigned kv_guard_lower(const char *dir);
 
 /* kv-bloblog.c: reads the records of RocksDB's blob file @path, calling
  * @fn with each whose CRCs match (a nonzero return stops the scan);
@@ -75,12 +87,9 @@ typedef int (*kv_blob_fn)(const void *key, size_t klen, const void *val,
 			  size_t vlen, void *userdata);
 int kv_blob_scan(const char *path, kv_blob_fn fn, void *userdata,
 		 unsigned *ret_bad);
-/* Puts back, from the .blob files of @dirs, every record of @cf whose key
- * has a row that cannot be read (it points into a blob file no history
- * names); counts them in *@ret_put. 0 or -errno. */
-int acfs_kv_salvage_blobs(struct acfs_kv *kv, enum acfs_cf cf,
-			  const char *const *dirs, size_t ndirs,
-			  unsigned *ret_put, unsigned *ret_bad, char *err);
+/* kv_blob_scan on every .blob file of @dir (none there: 0). */
+int kv_blob_scan_dir(const char *dir, kv_blob_fn fn, void *userdata,
+		     unsigned *ret_bad);
 
 /*
  * Point read: calls @fn with the value, pinned (no copy), and returns what

@@ -91,6 +91,11 @@ int idset_add(struct idset *s, uint64_t id);
 void idset_sort(struct idset *s);
 bool idset_has(const struct idset *s, uint64_t id);
 
+/* rebuild.c: after RocksDB's repair of @dir, its rows and the entries'
+ * bytes from the blob files copied into a new database put in its place
+ * (what it did appended to @how). 0 or -errno. */
+int store_rebuild(const char *dir, char *how, size_t how_len, char *err);
+
 /* Counts the rows of @cf, adding 8-byte keys to @ids if not NULL. */
 int store_count_rows(struct acfs_store *s, enum acfs_cf cf,
 		     struct idset *ids, uint64_t *ret);

@@ -170,7 +170,11 @@ unsigned acfs_store_kept_unreferenced(struct acfs_store *s)
 
 int acfs_store_repair(const char *dir, char *how, size_t how_len, char *err)
 {
-	return acfs_kv_repair(dir, how, how_len, err);
+	int r = acfs_kv_repair(dir, how, how_len, err);
+
+	/* RocksDB's repair rebuilt the history: its rows, and the bytes of
+	 * the blob files it does not know, go into a new database. */
+	return r == 1 ? store_rebuild(dir, how, how_len, err) : r;
 }
 
 void acfs_store_close(struct acfs_store *s)

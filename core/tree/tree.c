@@ -980,7 +980,9 @@ int acfs_tree_xattr_list(struct acfs_store *s, uint64_t ino, char **ret,
 	return 0;
 }
 
-int acfs_tree_xattr_set(struct acfs_store *s, uint64_t ino, const char *name,
+/* Sets (@val) or removes (@val NULL) attribute @name of @ino, with the
+ * inode's ctime, in one write. */
+static int xattr_change(struct acfs_store *s, uint64_t ino, const char *name,
 			const void *val, size_t len, int flags, int64_t now_ns)
 {
 	unsigned char k[16 + ACFS_TREE_XATTR_NAME_MAX];
@@ -1011,11 +1013,14 @@ int acfs_tree_xattr_set(struct acfs_store *s, uint64_t ino, const char *name,
 		r = -EEXIST;
 		goto out;
 	}
-	if (r == -ENOENT && (flags & ACFS_TREE_XATTR_REPLACE)) {
+	if (r == -ENOENT && (!val || (flags & ACFS_TREE_XATTR_REPLACE))) {
 		r = -ENODATA;
 		goto out;
 	}
-	acfs_kv_batch_put(b, s->kv, ACFS_CF_GDATA, k, klen, val, len);
+	if (val)
+		acfs_kv_batch_put(b, s->kv, ACFS_CF_GDATA, k, klen, val, len);
+	else
+		acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, k, klen);
 	g.ctime_ns = now_ns;
 	put_node(s, b, &g);
 	cnt = s->tcount;
@@ -1027,41 +1032,14 @@ out:
 	return r;
 }
 
+int acfs_tree_xattr_set(struct acfs_store *s, uint64_t ino, const char *name,
+			const void *val, size_t len, int flags, int64_t now_ns)
+{
+	return xattr_change(s, ino, name, val ? val : "", len, flags, now_ns);
+}
+
 int acfs_tree_xattr_remove(struct acfs_store *s, uint64_t ino, const char *name,
 			   int64_t now_ns)
 {
-	unsigned char k[16 + ACFS_TREE_XATTR_NAME_MAX];
-	struct acfs_tree_counters cnt;
-	struct xattr_copy c = { 0 };
-	struct acfs_kv_batch *b;
-	struct acfs_gnode g;
-	size_t klen;
-	int r;
-
-	if (s->read_only)
-		return -EROFS;
-	if (strlen(name) > ACFS_TREE_XATTR_NAME_MAX)
-		return -ERANGE;
-	klen = xattr_key(ino, name, k);
-	if (!(b = acfs_kv_batch_new()))
-		return -ENOMEM;
-	pthread_mutex_lock(&s->tree_lock);
-	if ((r = tree_get_node(s, ino, &g)) < 0)
-		goto out;
-	r = acfs_kv_get(s->kv, ACFS_CF_GDATA, k, klen, copy_xattr, &c, NULL);
-	free(c.v);
-	if (r == -ENOENT)
-		r = -ENODATA;
-	if (r < 0)
-		goto out;
-	acfs_kv_batch_delete(b, s->kv, ACFS_CF_GDATA, k, klen);
-	g.ctime_ns = now_ns;
-	put_node(s, b, &g);
-	cnt = s->tcount;
-	r = tree_commit(s, b, &cnt);
-	b = NULL;
-out:
-	pthread_mutex_unlock(&s->tree_lock);
-	acfs_kv_batch_free(b);
-	return r;
+	return xattr_change(s, ino, name, NULL, 0, 0, now_ns);
 }

@@ -435,6 +435,21 @@ int gen_fill_dir(struct acfs_fs *fs, struct dirbuf *d, fuse_ino_t dir,
 
 /* ---- extended attributes: user.* kept with the inode ---------------------- */
 
+/* Answers a getxattr or listxattr of @len bytes at @v (@size 0: the size
+ * only), or the error @r. */
+static void reply_xattr(fuse_req_t req, int r, const void *v, size_t len,
+			size_t size)
+{
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else if (size == 0)
+		fuse_reply_xattr(req, len);
+	else if (size < len)
+		fuse_reply_err(req, ERANGE);
+	else
+		fuse_reply_buf(req, v, len);
+}
+
 void gen_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			 size_t size)
 {
@@ -444,14 +459,7 @@ void gen_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 		? -ENODATA
 		: acfs_tree_xattr_get(FS(req)->d->store, ino, name, &v, &len);
 
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, v, len);
+	reply_xattr(req, r, v, len, size);
 	free(v);
 }
 
@@ -480,14 +488,7 @@ void gen_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 	size_t len = 0;
 	int r = acfs_tree_xattr_list(FS(req)->d->store, ino, &list, &len);
 
-	if (r < 0)
-		fuse_reply_err(req, -r);
-	else if (size == 0)
-		fuse_reply_xattr(req, len);
-	else if (size < len)
-		fuse_reply_err(req, ERANGE);
-	else
-		fuse_reply_buf(req, list, len);
+	reply_xattr(req, r, list, len, size);
 	free(list);
 }
 
