@@ -917,7 +917,8 @@ static int copy_xattr(const void *v, size_t len, void *u)
 	c->v = malloc(len ? len : 1);
 	if (!c->v)
 		return -ENOMEM;
-	memcpy(c->v, v, len);
+	if (len)
+		memcpy(c->v, v, len);
 	c->len = len;
 	return 0;
 }

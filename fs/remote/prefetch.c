@@ -109,7 +109,8 @@ static int collect_absent(struct acfs_daemon *d, struct listing *l)
 			}
 		}
 	}
-	qsort(l->absent, l->nabsent, sizeof(*l->absent), by_id);
+	if (l->nabsent)
+		qsort(l->absent, l->nabsent, sizeof(*l->absent), by_id);
 	return r;
 }
 
