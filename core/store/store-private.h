@@ -91,6 +91,9 @@ int idset_add(struct idset *s, uint64_t id);
 void idset_sort(struct idset *s);
 bool idset_has(const struct idset *s, uint64_t id);
 
+/* A dropped upload's row key (24 bytes; FF*8 sorts after every queue's). */
+void store_dropped_key(uint64_t remote, uint64_t id, unsigned char *k);
+
 /* rebuild.c: after RocksDB's repair of @dir, its rows and the entries'
  * bytes from the blob files copied into a new database put in its place
  * (what it did appended to @how). 0 or -errno. */

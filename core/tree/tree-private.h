@@ -29,6 +29,12 @@ int tree_get_node(struct acfs_store *s, uint64_t ino, struct acfs_gnode *g);
 /* Adds to @b the deletion of @ino's data blocks from block @first on. */
 int tree_delete_blocks(struct acfs_store *s, struct acfs_kv_batch *b,
 		       uint64_t ino, uint64_t first);
+/* Adds to @b the record of @g (none for the root). */
+void tree_put_node(struct acfs_store *s, struct acfs_kv_batch *b,
+		   const struct acfs_gnode *g);
+/* The second half of an extended attribute's gdata key: after every
+ * block number (tree-xattr.c). */
+#define XATTR_MARK UINT64_MAX
 /* Applies @b, and the counters if it succeeds. Caller holds tree_lock. */
 int tree_commit(struct acfs_store *s, struct acfs_kv_batch *b,
 		const struct acfs_tree_counters *cnt);
