@@ -120,6 +120,9 @@ static inline bool fs_fixed_name(fuse_ino_t parent, const char *name)
 				      __builtin_strcmp(name, "tmp") == 0);
 }
 
+/* Entries' dentries in a kernel-hit mount whose opens cannot be watched. */
+#define UNWATCHED_ENTRY_TIMEOUT 30.0
+
 /* Entries: atime moves with use, and ls -lu should show it within 1 s. */
 #define ENTRY_ATTR_TIMEOUT 1.0
 
@@ -218,10 +221,10 @@ struct acfs_daemon {
 	/*
 	 * --hit-mode=kernel: OPEN and FLUSH answer ENOSYS once, so the
 	 * kernel serves hits from its caches without asking the daemon; uses
-	 * and hits are then seen at lookups, which entries' dentries repeat
-	 * every kernel_entry_timeout seconds; no RELEASE arrives either, so
-	 * inodes live by lookup count alone, and direct creates in shards
-	 * (which commit at FLUSH) are refused.
+	 * and hits are then the inotify open events of housekeeping/uses.c;
+	 * no RELEASE arrives for hits, so their inodes live by lookup count
+	 * alone; direct creates in shards are refused (without FLUSH, their
+	 * commit would come at a RELEASE, after a killed writer is gone).
 	 */
 	bool kernel_hits;
 	unsigned max_tmp_files;     /* staging files the fd budget allows */
@@ -265,6 +268,19 @@ struct acfs_daemon {
 	uint64_t evict_passes;      /* protected by lru_lock */
 	pthread_t keeper;
 	bool keeper_started;
+
+	/* housekeeping/uses.c: with kernel_hits, opens of entries seen
+	 * through inotify on every mount's shard directories */
+	int use_fd;                 /* inotify instance, or -1 */
+	int use_stop_fd;            /* eventfd: its reader stops */
+	pthread_t use_thread;
+	bool use_started;
+	pthread_mutex_t use_lock;   /* one reader of the queue at a time;
+				       before ns_lock, mounts_lock and
+				       lru_lock */
+	struct use_watch *watches;  /* by watch descriptor; use_lock */
+	size_t nwatches;            /* protected by use_lock */
+	uint64_t use_overflows;     /* queue overflows seen; atomic */
 
 	/* remote/: remote tiers (--remote); NULL without */
 	struct fs_remotes *remote;
@@ -338,7 +354,10 @@ struct acfs_fs {
 	mode_t dir_mode;            /* 0755, or 0775 with --group */
 	double entry_timeout;       /* committed entries and dirs */
 	double neg_timeout;         /* absent entries */
-	double kernel_entry_timeout; /* entries with --hit-mode=kernel */
+	/* --hit-mode=kernel and its shard directories could not be watched
+	 * for opens (housekeeping/uses.c): lookups count as uses, and
+	 * entries' dentries expire after UNWATCHED_ENTRY_TIMEOUT; atomic */
+	bool uses_unwatched;
 
 	/* kernel dentry invalidations, sent from their own thread */
 	pthread_mutex_t inval_lock;
@@ -448,6 +467,19 @@ int fs_notifier_start(struct acfs_fs *fs);
 void fs_notifier_stop(struct acfs_fs *fs);
 /* Records a use of ENTRY @in (caller holds in->lock). */
 void fs_lru_note(struct acfs_fs *fs, struct inode *in);
+/* Records use @t (the version's key, id and time). */
+void fs_lru_note_touch(struct acfs_daemon *d, const struct acfs_touch *t);
+
+/* housekeeping/uses.c: uses of kernel-served hits, from inotify */
+int fs_uses_start(struct acfs_daemon *d);
+void fs_uses_stop(struct acfs_daemon *d);
+/* Watches @fs's shard directories for opens (after its loop started;
+ * from no request handler). */
+int fs_uses_watch(struct acfs_fs *fs, char *err, size_t errlen);
+/* @fs ended: its last opens count, its watches are forgotten. */
+void fs_uses_forget(struct acfs_fs *fs);
+/* Applies every open queued so far. */
+void fs_uses_drain(struct acfs_daemon *d);
 /* Drops the kernel's dentry of @key (from the notifier thread). */
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
 /* Persists recorded uses now. */

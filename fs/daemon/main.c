@@ -481,7 +481,8 @@ int main(int argc, char *argv[])
 	struct options opts = { 0 };
 	struct acfs_store_options sopts = { 0 };
 	struct acfs_daemon daemon = { .staging_dfd = -1, .wake_fd = -1,
-				      .signal_fd = -1 };
+				      .signal_fd = -1, .use_fd = -1,
+				      .use_stop_fd = -1 };
 	char *store_dir = NULL, *mp = NULL, err[ACFS_ERR_MAX] = "";
 	struct acfs_config cfg = { 0 };
 	char dbdir[PATH_MAX], *recorded = NULL;
@@ -704,6 +705,9 @@ int main(int argc, char *argv[])
 			"thread\n");
 		goto out_store;
 	}
+	if ((r = fs_uses_start(&daemon)) < 0)
+		acfs_log_say(LOG_ERR, "cannot watch for opens (inotify: %s): "
+			     "lookups count as uses instead", strerror(-r));
 	daemon.commit_fetched = fs_commit_fetched;
 	if (fs_remote_start(&daemon, &cfg) < 0)
 		acfs_log(LOG_ERR, "cannot start the remote tiers (see "
@@ -767,6 +771,7 @@ out_threads:
 		_exit(ret);
 	}
 	fs_remote_free(&daemon);
+	fs_uses_stop(&daemon);
 	fs_lru_stop(&daemon);
 	fs_verified_release(&daemon);
 	pthread_rwlock_destroy(&daemon.ns_lock);

@@ -319,7 +319,6 @@ int fs_mount_add(struct acfs_daemon *d, const char *mp, int argc,
 	fs->dir_mode = d->mount_dir_mode;
 	fs->entry_timeout = 86400.0;
 	fs->neg_timeout = 86400.0;
-	fs->kernel_entry_timeout = 30.0;
 	fs->mountpoint = strdup(mp);
 	fs->fuse_argv = calloc((size_t)argc + 1, sizeof(char *));
 	if (!fs->mountpoint || !fs->fuse_argv)
@@ -387,6 +386,16 @@ int fs_mount_add(struct acfs_daemon *d, const char *mp, int argc,
 	fs->loop_started = true;
 	pthread_mutex_unlock(&d->mounts_lock);
 	fuse_opt_free_args(&args);
+	/* Kernel-served hits: their opens are seen by watching, before
+	 * the mount is announced (the kernel knows no entry yet: every
+	 * open until then costs a LOOKUP first). */
+	char werr[PATH_MAX + 256] = "";
+	if (fs_uses_watch(fs, werr, sizeof(werr)) < 0) {
+		__atomic_store_n(&fs->uses_unwatched, true, __ATOMIC_RELAXED);
+		acfs_log_say(LOG_ERR, "%s; %s counts lookups as uses instead "
+			     "(within %.0f s, and a stat counts)", werr, mp,
+			     UNWATCHED_ENTRY_TIMEOUT);
+	}
 	record_mounts(d);
 	acfs_log(LOG_INFO, "mounted %s (store %s)", mp, d->store_dir);
 	return 0;
@@ -425,6 +434,7 @@ static unsigned reap(struct acfs_daemon *d)
 			pthread_join(fs->loop, NULL);
 		acfs_log(LOG_INFO, "unmounting %s", fs->mountpoint);
 		fuse_session_unmount(fs->se);
+		fs_uses_forget(fs);
 		fs_notifier_stop(fs);
 		/* No request is telling its kernel anything now. */
 		pthread_mutex_lock(&d->deliver_lock);

@@ -119,19 +119,19 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((fi->flags & O_ACCMODE) == O_RDWR)
 		__atomic_store_n(&in->rw_opened, true, __ATOMIC_RELAXED);
-	if (!fs->d->kernel_hits)
-		inode_open(fs, in);
+	/* A created file gets its RELEASE in either hit mode (the kernel
+	 * skips RELEASE only for files it opened without an OPEN). */
+	inode_open(fs, in);
 	e.ino = in->ino;
 	/* A direct create stays invisible to other lookups until committed:
 	 * the kernel must ask again instead of caching this dentry. */
 	e.entry_timeout = inode_type(in) == INODE_PENDING ? 0.0 : fs->entry_timeout;
 	e.attr_timeout = 0.0;
 	fs_file_attr(fs, in, &e.attr);
-	fs_open_set(fi, fs->d->kernel_hits ? NULL : in);
+	fs_open_set(fi, in);
 	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		if (!fs->d->kernel_hits)
-			inode_close(fs, in);
+		inode_close(fs, in);
 		inode_forget(fs, in, 1);
 	}
 }
@@ -261,7 +261,9 @@ static void acfs_release(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
-	struct inode *in = fs->d->kernel_hits ? NULL : fs_open_inode(fs, ino, fi);
+	/* With --hit-mode=kernel only created files pin an inode (fh). */
+	struct inode *in = fs->d->kernel_hits
+		? (struct inode *)(uintptr_t)fi->fh : fs_open_inode(fs, ino, fi);
 
 	if (in) {
 		fs_commit_at_release(fs, in);

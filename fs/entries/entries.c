@@ -82,21 +82,21 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		return;
 	}
 	e.ino = in->ino;
-	e.entry_timeout = fs->d->kernel_hits ? fs->kernel_entry_timeout
-					  : fs->entry_timeout;
+	/* Replaced, removed and evicted versions are invalidated in every
+	 * mount's kernel: the kernel may keep this one. A lookup is no use
+	 * (stat, ls -l and indexers look up too): opens are (OPEN, or with
+	 * --hit-mode=kernel the open events of housekeeping/uses.c). */
+	e.entry_timeout = fs->entry_timeout;
 	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
+	bool unwatched = __atomic_load_n(&fs->uses_unwatched, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&in->lock);
-	fs_lru_note(fs, in);
+	if (unwatched) {
+		/* Opens unseen: the lookup is the use, and repeats. */
+		e.entry_timeout = UNWATCHED_ENTRY_TIMEOUT;
+		fs_lru_note(fs, in);
+	}
 	fs_file_attr_locked(fs, in, &e.attr);
 	pthread_mutex_unlock(&in->lock);
-	if (fs->d->kernel_hits) {
-		/* No OPEN reaches us in this mode: a found entry is the hit. */
-		acfs_store_count(fs->d->store, ACFS_STAT_HITS, 1);
-		__atomic_add_fetch(&fs->hits, 1, __ATOMIC_RELAXED);
-		acfs_trace(fs->d, "hit", &key, ent.size, t0);
-		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
-				       acfs_now_ns() - t0);
-	}
 	if (fuse_reply_entry(req, &e) != 0)
 		inode_forget(fs, in, 1);
 	else

@@ -2,7 +2,8 @@
 /*
  * Uses, eviction and kernel invalidations.
  *
- * Every lookup hit and open records a use in memory (no store write per
+ * Every open records a use in memory (an OPEN, or with --hit-mode=kernel
+ * an inotify event: uses.c) (no store write per
  * hit); the housekeeper thread persists them every flush_secs seconds in
  * one write, and evicts to the low watermark whenever a commit leaves the
  * store over budget. Evicted versions that the kernel still knows have
@@ -38,39 +39,42 @@ static void flush_touches(struct acfs_daemon *d, struct acfs_touch *t, size_t n)
 			 n, strerror(-r));
 }
 
-void fs_lru_note(struct acfs_fs *fs, struct inode *in)
+void fs_lru_note_touch(struct acfs_daemon *d, const struct acfs_touch *t)
 {
 	struct acfs_touch *full = NULL;
 	size_t n = 0;
 
-	in->atime_ns = acfs_now_ns();
-	pthread_mutex_lock(&fs->d->lru_lock);
-	if (fs->d->ntouches == fs->d->touch_cap) {
-		size_t cap = fs->d->touch_cap ? fs->d->touch_cap * 2 : 1024;
+	pthread_mutex_lock(&d->lru_lock);
+	if (d->ntouches == d->touch_cap) {
+		size_t cap = d->touch_cap ? d->touch_cap * 2 : 1024;
 		struct acfs_touch *p = cap <= TOUCH_FLUSH_AT
-			? realloc(fs->d->touches, cap * sizeof(*p)) : NULL;
+			? realloc(d->touches, cap * sizeof(*p)) : NULL;
 		if (p) {
-			fs->d->touches = p;
-			fs->d->touch_cap = cap;
+			d->touches = p;
+			d->touch_cap = cap;
 		} else {
 			/* Full: this thread persists them (rare). */
-			full = fs->d->touches;
-			n = fs->d->ntouches;
-			fs->d->touches = NULL;
-			fs->d->ntouches = fs->d->touch_cap = 0;
+			full = d->touches;
+			n = d->ntouches;
+			d->touches = NULL;
+			d->ntouches = d->touch_cap = 0;
 		}
 	}
-	if (fs->d->ntouches < fs->d->touch_cap) {
-		struct acfs_touch *t = &fs->d->touches[fs->d->ntouches++];
-		t->key = in->key;
-		t->id = in->ino;
-		t->atime_ns = in->atime_ns;
-	}
-	pthread_mutex_unlock(&fs->d->lru_lock);
+	if (d->ntouches < d->touch_cap)
+		d->touches[d->ntouches++] = *t;
+	pthread_mutex_unlock(&d->lru_lock);
 	if (full) {
-		flush_touches(fs->d, full, n);
+		flush_touches(d, full, n);
 		free(full);
 	}
+}
+
+void fs_lru_note(struct acfs_fs *fs, struct inode *in)
+{
+	struct acfs_touch t = { .key = in->key, .id = in->ino };
+
+	in->atime_ns = t.atime_ns = acfs_now_ns();
+	fs_lru_note_touch(fs->d, &t);
 }
 
 void fs_lru_flush(struct acfs_daemon *d)
@@ -78,6 +82,7 @@ void fs_lru_flush(struct acfs_daemon *d)
 	struct acfs_touch *t;
 	size_t n;
 
+	fs_uses_drain(d); /* every open that returned before this */
 	pthread_mutex_lock(&d->lru_lock);
 	t = d->touches;
 	n = d->ntouches;

@@ -398,7 +398,10 @@ int fs_create_staged(struct acfs_fs *fs, fuse_ino_t parent, const char *name,
 	if (fs_is_shard(parent) && fs->d->kernel_hits) {
 		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
 			 "with --hit-mode=kernel entries are stored by writing "
-			 "tmp/ and renaming", (unsigned)(parent - INO_SHARD0),
+			 "tmp/ and renaming (a close would commit it without a "
+			 "FLUSH, too late to tell a writer killed mid-write "
+			 "from one that finished; --hit-mode=open commits "
+			 "direct creates at close)", (unsigned)(parent - INO_SHARD0),
 			 name);
 		return -EPERM;
 	}

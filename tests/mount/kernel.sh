@@ -1,6 +1,6 @@
 #!/bin/bash
 # --hit-mode=kernel: the kernel serves hits without asking the daemon (no
-# OPEN, FLUSH or RELEASE). Everything the compiler does still works and
+# OPEN, FLUSH or RELEASE); uses and hits are its open events. Everything the compiler does still works and
 # every read is byte-identical; a reader keeps its version across replace
 # and unlink; staging files do not leak without RELEASE; direct creates in
 # shards are refused; kill -9 loses nothing acknowledged.
@@ -93,8 +93,9 @@ hits() { "$ACFS_TOOL" -C "$MNT" stats --json | python3 -c 'import json,sys; prin
 h0=$(hits)
 ok "every acknowledged store is present and identical" "$ACFS_SIM" \
 	--cache "$MNT" --corpus "$WORK/corpus" --verify-list "$WORK/all"
-# A fresh mount has no cached dentries: each first read is a lookup.
-ok "hits are counted at lookups ($h0 -> $(hits), $(wc -l <"$WORK/all") entries read)" \
+# Each read opens: a hit, counted from the open event (no OPEN reaches
+# the daemon).
+ok "hits are counted at opens ($h0 -> $(hits), $(wc -l <"$WORK/all") entries read)" \
 	test "$(hits)" -ge $((h0 + $(wc -l <"$WORK/all")))
 ok "unmount" unmount_cache
 # Partial reads past --max-loaded: entries are spilled to mapped files;
