@@ -123,7 +123,8 @@ static inline bool fs_fixed_name(fuse_ino_t parent, const char *name)
 /* Entries' dentries in a kernel-hit mount whose opens cannot be watched. */
 #define UNWATCHED_ENTRY_TIMEOUT 30.0
 
-/* Entries: atime moves with use, and ls -lu should show it within 1 s. */
+/* Entries in --hit-mode=open: atime moves with use, and ls -lu should show
+ * it within 1 s. */
 #define ENTRY_ATTR_TIMEOUT 1.0
 
 /* Staged files up to this size keep their bytes in the daemon's memory:
@@ -518,7 +519,7 @@ void fs_file_attr_locked(struct acfs_fs *fs, struct inode *in,
 			 struct stat *st);
 void fs_file_attr(struct acfs_fs *fs, struct inode *in, struct stat *st);
 /* How long the kernel may cache @in's attributes (caller holds in->lock). */
-double fs_attr_timeout(struct inode *in);
+double fs_attr_timeout(struct acfs_fs *fs, struct inode *in);
 void fs_reply_dir_entry(fuse_req_t req, fuse_ino_t ino);
 void fs_reply_negative(fuse_req_t req, double timeout);
 /* Names @in for a log line: "tmp/NAME" or the entry's path (caller holds

@@ -32,7 +32,7 @@ void acfs_getattr(fuse_req_t req, fuse_ino_t ino,
 	}
 	pthread_mutex_lock(&in->lock);
 	fs_file_attr_locked(fs, in, &st);
-	double t = fs_attr_timeout(in);
+	double t = fs_attr_timeout(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	fuse_reply_attr(req, &st, t);
 }
@@ -141,7 +141,7 @@ void acfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 	pthread_mutex_lock(&in->lock);
 	r = setattr_file(fs, in, attr, to_set);
 	fs_file_attr_locked(fs, in, &st);
-	double t = fs_attr_timeout(in);
+	double t = fs_attr_timeout(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	if (r < 0)
 		fs_reply_err(req, r);

@@ -87,7 +87,6 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 	 * (stat, ls -l and indexers look up too): opens are (OPEN, or with
 	 * --hit-mode=kernel the open events of housekeeping/uses.c). */
 	e.entry_timeout = fs->entry_timeout;
-	e.attr_timeout = ENTRY_ATTR_TIMEOUT;
 	bool unwatched = __atomic_load_n(&fs->uses_unwatched, __ATOMIC_RELAXED);
 	pthread_mutex_lock(&in->lock);
 	if (unwatched) {
@@ -95,6 +94,7 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		e.entry_timeout = UNWATCHED_ENTRY_TIMEOUT;
 		fs_lru_note(fs, in);
 	}
+	e.attr_timeout = fs_attr_timeout(fs, in);
 	fs_file_attr_locked(fs, in, &e.attr);
 	pthread_mutex_unlock(&in->lock);
 	if (fuse_reply_entry(req, &e) != 0)

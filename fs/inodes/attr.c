@@ -62,10 +62,15 @@ void fs_file_attr(struct acfs_fs *fs, struct inode *in, struct stat *st)
 }
 
 /* Caller holds in->lock. */
-double fs_attr_timeout(struct inode *in)
+double fs_attr_timeout(struct acfs_fs *fs, struct inode *in)
 {
-	/* Temp files change size as they are written; entries only atime. */
-	return in->type == INODE_ENTRY ? ENTRY_ATTR_TIMEOUT : 0.0;
+	/* Temp files change size as they are written; entries only atime.
+	 * With kernel-served hits an expired attribute would cost each
+	 * hit's stat a GETATTR: the kernel keeps them (ls -lu then shows
+	 * the last use as of the lookup; aria-cache ls the exact one). */
+	if (in->type != INODE_ENTRY)
+		return 0.0;
+	return fs->d->kernel_hits ? fs->entry_timeout : ENTRY_ATTR_TIMEOUT;
 }
 
 void fs_reply_dir_entry(fuse_req_t req, fuse_ino_t ino)

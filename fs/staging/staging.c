@@ -436,7 +436,7 @@ void fs_lookup_tmp(fuse_req_t req, const char *name)
 	e.ino = in->ino;
 	e.entry_timeout = fs->entry_timeout;
 	pthread_mutex_lock(&in->lock);
-	e.attr_timeout = fs_attr_timeout(in);
+	e.attr_timeout = fs_attr_timeout(fs, in);
 	fs_file_attr_locked(fs, in, &e.attr);
 	pthread_mutex_unlock(&in->lock);
 	if (fuse_reply_entry(req, &e) != 0)

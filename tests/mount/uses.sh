@@ -6,7 +6,9 @@
 #   them (only an open is a use);
 # - a key probed absent in one mount, its negative dentry cached by the
 #   kernel, is never answered absent there once another mount's rename of
-#   it returned (a tight loop of probes while the other mount stores).
+#   it returned (a tight loop of probes while the other mount stores);
+# - with kernel-served hits, opens lost to an overflow of the kernel's
+#   event queue never make the wrong entry go first.
 . "$(dirname "$0")/lib.sh"
 
 A=$MNT
@@ -136,6 +138,54 @@ import_then_look() { # import_then_look PREFIX
 	lru_is_open_order "$1"
 }
 
+# The kernel's queue of open events overflows while the daemon cannot
+# read it (stopped; the kernel serves the opens alone): the entries a
+# kernel holds count as used, so the ones opened then are not evicted
+# before entries stored after them that nobody opened.
+overflow() {
+	local i k pid max
+	max=$(cat /proc/sys/fs/inotify/max_queued_events)
+	for i in $(seq 1 20); do # H: opened while the daemon is stopped
+		k=$(printf 'f1%014x' "$i")
+		printf 'held %s\n' "$k" >"$A/tmp/o.tmp" && mv "$A/tmp/o.tmp" "$A/monomorph/f1/${k:2}.bc" || return 1
+	done
+	for i in $(seq 1 10); do # C: stored after, never opened
+		k=$(printf 'f2%014x' "$i")
+		printf 'cold %s\n' "$k" >"$A/tmp/o.tmp" && mv "$A/tmp/o.tmp" "$A/monomorph/f2/${k:2}.bc" || return 1
+	done
+	# a fresh daemon: no kernel holds C; B's kernel learns H
+	fusermount3 -u "$B" && unmount_cache && mount_cache --hit-mode=kernel --validate=none && join || return 1
+	ls -l "$B/monomorph/f1" >/dev/null || return 1
+	# the first open of a mount is the OPEN whose ENOSYS turns them off
+	cat "$B/monomorph/c1/00000000000001.bc" "$B/monomorph/c1/00000000000002.bc" >/dev/null || return 1
+	pid=$(daemon_pid)
+	kill -STOP "$pid" || return 1
+	timeout 60 python3 - "$B" "$((max + 10))" <<'PY'
+import os, sys
+b, n = sys.argv[1], int(sys.argv[2])
+# the queue fills with opens of two other entries (the kernel merges an
+# event identical to the one queued last); the opens of H are lost
+x = [os.path.join(b, 'monomorph', 'c1', '%014x.bc' % i) for i in (1, 2)]
+for i in range(n):
+    os.close(os.open(x[i % 2], os.O_RDONLY))
+for i in range(1, 21):
+    os.close(os.open(os.path.join(b, 'monomorph', 'f1', '%014x.bc' % i), os.O_RDONLY))
+PY
+	local rc=$?
+	kill -CONT "$pid"
+	[ $rc = 0 ] || return 1
+	"$ACFS_TOOL" -C "$A" ls --json --sort=atime >"$WORK/ls.json" || return 1
+	grep -q "queue of open events overflowed" "$WORK/daemon.err" || { echo "no overflow logged"; return 1; }
+	python3 - "$WORK/ls.json" <<'PY'
+import json, sys
+keys = [e['key'] for e in json.load(open(sys.argv[1])) if e['key'][:2] in ('f1', 'f2')]
+last_cold = max(i for i, k in enumerate(keys) if k.startswith('f2'))
+first_held = min(i for i, k in enumerate(keys) if k.startswith('f1'))
+print('# eviction order: %s' % ' '.join(k[:2] for k in keys))
+sys.exit(0 if last_cold < first_held else 'an entry opened during the overflow comes before one never opened')
+PY
+}
+
 for mode in kernel open; do
 	ok "$mode: mount A --hit-mode=$mode" mount_cache --hit-mode=$mode --validate=none
 	ok "$mode: mount B joins the daemon" join
@@ -149,6 +199,8 @@ for mode in kernel open; do
 	ok "$mode: B probes each key in a tight loop while A stores it" probe_race "$p"
 	p=$([ $mode = kernel ] && echo e1 || echo e2)
 	ok "$mode: import keeps the plain cache's use times through stat and ls -l" import_then_look "$p"
+	[ $mode = kernel ] &&
+		ok "kernel: opens past the event queue's size while the daemon is stopped: what the kernels held counts as used" overflow
 	ok "$mode: unmount B" fusermount3 -u "$B"
 	ok "$mode: unmount A" unmount_cache
 done
