@@ -152,8 +152,23 @@ store_one() {
 	! mv "$MNT/tmp/x.tmp" "$MNT/monomorph/ab/00000000000001.bc" 2>/dev/null
 }
 ok "the installed daemon validates commits" store_one
-ok "a second mount -t fuse.aria-cachefs of the store joins its daemon" sh -c \
-	"mkdir -p '$WORK/mnt2' && mount -t fuse.aria-cachefs '$WORK/store' '$WORK/mnt2' -o noauto 2>&1 | grep -q 'served by the daemon already running' && mountpoint -q '$WORK/mnt2' && [ \$(pgrep -xc aria-cachefs) -eq 1 ] && umount '$WORK/mnt2' && mountpoint -q '$MNT'"
+# daemons_of STORE: aria-cachefs processes serving STORE (others may run
+# on a shared machine)
+daemons_of() {
+	local p n=0
+	for p in $(pgrep -x aria-cachefs); do
+		tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- "$1" && n=$((n + 1))
+	done
+	echo $n
+}
+join_second() {
+	mkdir -p "$WORK/mnt2" &&
+		mount -t fuse.aria-cachefs "$WORK/store" "$WORK/mnt2" -o noauto 2>&1 |
+		grep -q 'served by the daemon already running' &&
+		mountpoint -q "$WORK/mnt2" && [ "$(daemons_of "$WORK/store")" -eq 1 ] &&
+		umount "$WORK/mnt2" && mountpoint -q "$MNT"
+}
+ok "a second mount -t fuse.aria-cachefs of the store joins its daemon" join_second
 ok "aria-cache config shows its sources" sh -c \
 	"ARIA_CACHE_MAX_SIZE=3G aria-cache config | grep max_size | grep -q 'environment (ARIA_CACHE_MAX_SIZE)'"
 ok "umount" umount "$MNT"

@@ -42,7 +42,7 @@
 	X(HIT_MODE, "hit_mode", "hit-mode", "hit_mode", VALUE, "open", \
 	  "MODE", "open: every open reaches the daemon (exact LRU, direct " \
 	  "writes commit at close); kernel: the kernel serves hits alone " \
-	  "(uses seen within 30 s, stores only by tmp + rename)") \
+	  "(exact LRU from its open events, stores only by tmp + rename)") \
 	X(COMPRESS_LEVEL, "compress_level", "compress-level", \
 	  "compress_level", VALUE, "3", "N", \
 	  "zstd level of stored entries, 1..19 (1 is faster, 0 stores raw)") \
