@@ -258,7 +258,8 @@ struct acfs_daemon {
 	unsigned low_water_pct;     /* eviction stops at this % of it */
 	unsigned flush_secs;        /* uses reach the store this often */
 
-	/* housekeeping/lru.c: recorded uses and the housekeeping thread */
+	/* housekeeping/: recorded uses (uses.c), the housekeeping thread
+	 * (lru.c) */
 	pthread_mutex_t lru_lock;
 	pthread_cond_t lru_cv;      /* wakes the housekeeper */
 	pthread_cond_t room_cv;     /* an eviction pass ended */
@@ -466,7 +467,8 @@ void fs_lru_stop(struct acfs_daemon *d);
 /* A mount's notifier thread (its kernel invalidations) */
 int fs_notifier_start(struct acfs_fs *fs);
 void fs_notifier_stop(struct acfs_fs *fs);
-/* Records a use of ENTRY @in (caller holds in->lock). */
+/* housekeeping/uses.c: records a use of ENTRY @in (caller holds
+ * in->lock). */
 void fs_lru_note(struct acfs_fs *fs, struct inode *in);
 /* Records use @t (the version's key, id and time). */
 void fs_lru_note_touch(struct acfs_daemon *d, const struct acfs_touch *t);
@@ -483,7 +485,8 @@ void fs_uses_forget(struct acfs_fs *fs);
 void fs_uses_drain(struct acfs_daemon *d);
 /* Drops the kernel's dentry of @key (from the notifier thread). */
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
-/* Persists recorded uses now. */
+/* housekeeping/uses.c: persists recorded uses now (opens queued by the
+ * kernel first). */
 void fs_lru_flush(struct acfs_daemon *d);
 /* Are entries (and general files with --evict-general) over --max-size? */
 bool fs_over_budget(struct acfs_daemon *d);

@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Uses under --hit-mode=kernel, learnt from inotify.
+ * Recorded uses, kept in memory and written to the store in one batch
+ * (fs_lru_flush: every flush_secs seconds, before an eviction pass and
+ * before every aria-cache command), and under --hit-mode=kernel learnt
+ * from inotify.
  *
  * With kernel-served hits no OPEN reaches the daemon, yet eviction must
  * stay exact least-recently-*opened*. The VFS raises an fsnotify IN_OPEN
@@ -36,6 +39,74 @@
 #include <unistd.h>
 
 #include "cachefs.h"
+
+#define TOUCH_FLUSH_AT 65536
+
+/* ---- recorded uses ------------------------------------------------------- */
+
+static void flush_touches(struct acfs_daemon *d, struct acfs_touch *t, size_t n)
+{
+	int r = acfs_store_touch(d->store, t, n);
+
+	if (r < 0)
+		acfs_log(LOG_WARNING, "could not persist %zu access times: %s",
+			 n, strerror(-r));
+}
+
+void fs_lru_note_touch(struct acfs_daemon *d, const struct acfs_touch *t)
+{
+	struct acfs_touch *full = NULL;
+	size_t n = 0;
+
+	pthread_mutex_lock(&d->lru_lock);
+	if (d->ntouches == d->touch_cap) {
+		size_t cap = d->touch_cap ? d->touch_cap * 2 : 1024;
+		struct acfs_touch *p = cap <= TOUCH_FLUSH_AT
+			? realloc(d->touches, cap * sizeof(*p)) : NULL;
+		if (p) {
+			d->touches = p;
+			d->touch_cap = cap;
+		} else {
+			/* Full: this thread persists them (rare). */
+			full = d->touches;
+			n = d->ntouches;
+			d->touches = NULL;
+			d->ntouches = d->touch_cap = 0;
+		}
+	}
+	if (d->ntouches < d->touch_cap)
+		d->touches[d->ntouches++] = *t;
+	pthread_mutex_unlock(&d->lru_lock);
+	if (full) {
+		flush_touches(d, full, n);
+		free(full);
+	}
+}
+
+void fs_lru_note(struct acfs_fs *fs, struct inode *in)
+{
+	struct acfs_touch t = { .key = in->key, .id = in->ino };
+
+	in->atime_ns = t.atime_ns = acfs_now_ns();
+	fs_lru_note_touch(fs->d, &t);
+}
+
+void fs_lru_flush(struct acfs_daemon *d)
+{
+	struct acfs_touch *t;
+	size_t n;
+
+	fs_uses_drain(d); /* every open that returned before this */
+	pthread_mutex_lock(&d->lru_lock);
+	t = d->touches;
+	n = d->ntouches;
+	d->touches = NULL;
+	d->ntouches = d->touch_cap = 0;
+	pthread_mutex_unlock(&d->lru_lock);
+	if (n)
+		flush_touches(d, t, n);
+	free(t);
+}
 
 struct use_watch {
 	struct acfs_fs *fs;         /* NULL: unused or its mount ended */
