@@ -476,6 +476,7 @@ void fs_lru_note_touch(struct acfs_daemon *d, const struct acfs_touch *t);
 /* housekeeping/uses.c: uses of kernel-served hits, from inotify */
 int fs_uses_start(struct acfs_daemon *d);
 void fs_uses_stop(struct acfs_daemon *d);
+void fs_uses_free(struct acfs_daemon *d);
 /* Watches @fs's shard directories for opens (after its loop started;
  * from no request handler). */
 int fs_uses_watch(struct acfs_fs *fs, char *err, size_t errlen);

@@ -771,8 +771,9 @@ out_threads:
 		_exit(ret);
 	}
 	fs_remote_free(&daemon);
-	fs_uses_stop(&daemon);
-	fs_lru_stop(&daemon);
+	fs_uses_stop(&daemon);  /* the reader thread ends */
+	fs_lru_stop(&daemon);   /* the keeper ends; its last flush drains */
+	fs_uses_free(&daemon);
 	fs_verified_release(&daemon);
 	pthread_rwlock_destroy(&daemon.ns_lock);
 out_store:

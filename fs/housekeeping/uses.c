@@ -267,7 +267,12 @@ void fs_uses_stop(struct acfs_daemon *d)
 		pthread_join(d->use_thread, NULL);
 		d->use_started = false;
 	}
-	fs_uses_drain(d);
+}
+
+/* After fs_lru_stop: its last flush drained the queue, and no thread
+ * reads use_fd any more. */
+void fs_uses_free(struct acfs_daemon *d)
+{
 	if (d->use_fd >= 0)
 		close(d->use_fd);
 	if (d->use_stop_fd >= 0)
