@@ -181,9 +181,16 @@ struct inode {
 	bool drop_data;             /* kernel mode: a read reached EOF; lock */
 	bool failed;                /* PENDING: its commit was refused */
 	pid_t writer_tid, writer_tgid; /* PENDING: last writer; lock */
+	bool close_pin;             /* kernel mode, PENDING: pinned by its
+				       create until its close event; lock */
+	int writer_pidfd;           /* kernel mode, PENDING: a pidfd of
+				       writer_tgid, to learn how it ended
+				       (staging.c); -1 if none; lock */
 	void *data;                 /* ENTRY: loaded bytes while open; lock */
 	size_t data_len;            /* protected by lock */
 	bool data_mapped;           /* data is a mapped spill file; lock */
+	int64_t data_at;            /* kernel mode: last read of data, 0 if
+				       none is loaded; lock (atomic read) */
 	bool quarantined;           /* failed its digest: reads fail; lock */
 	unsigned char digest[ACFS_DIGEST_SIZE]; /* ENTRY: from its record */
 };
@@ -223,9 +230,10 @@ struct acfs_daemon {
 	 * --hit-mode=kernel: OPEN and FLUSH answer ENOSYS once, so the
 	 * kernel serves hits from its caches without asking the daemon; uses
 	 * and hits are then the inotify open events of housekeeping/uses.c;
-	 * no RELEASE arrives for hits, so their inodes live by lookup count
-	 * alone; direct creates in shards are refused (without FLUSH, their
-	 * commit would come at a RELEASE, after a killed writer is gone).
+	 * no RELEASE arrives then, not even for created files (Linux 6.18),
+	 * so inodes live by lookup count alone; a direct create in a shard
+	 * commits at its IN_CLOSE_WRITE event (fs_commit_closed), after a
+	 * check of how its writer ended (fs_writer_fate).
 	 */
 	bool kernel_hits;
 	unsigned max_tmp_files;     /* staging files the fd budget allows */
@@ -286,6 +294,9 @@ struct acfs_daemon {
 
 	/* remote/: remote tiers (--remote); NULL without */
 	struct fs_remotes *remote;
+	/* A direct create's close event: fs_commit_closed (set at start;
+	 * housekeeping/uses.c sits below commit/). */
+	void (*commit_closed)(struct acfs_fs *fs, const struct acfs_key *key);
 	/* Where fetched bytes go: fs_commit_fetched (set at start; a
 	 * pointer so that remote/ does not call up into commit/). */
 	int (*commit_fetched)(struct acfs_daemon *d, const struct acfs_key *key,
@@ -376,6 +387,7 @@ struct acfs_fs {
 	unsigned ntmp;              /* protected by itab_lock */
 	struct inode *pending_list; /* direct creates not yet committed;
 				       protected by itab_lock */
+	pthread_cond_t pending_cv;  /* one left pending_list; itab_lock */
 };
 
 /* Debug builds: the calling thread holds mutex @m (glibc records the
@@ -422,6 +434,7 @@ void inode_forget(struct acfs_fs *fs, struct inode *in, uint64_t nlookup);
 void inode_open(struct acfs_fs *fs, struct inode *in);
 /* Drops the bytes fs_load_locked held for reads (caller holds in->lock). */
 void fs_unload_locked(struct acfs_fs *fs, struct inode *in);
+void fs_unload_idle(struct acfs_daemon *d, int64_t idle_ns);
 /*
  * Per-open state: an open file's fi->fh is its inode, pinned by the open
  * (nopen > 0, invariant 1) until its RELEASE, so READ, WRITE, FLUSH and
@@ -456,6 +469,14 @@ void inode_retired(struct acfs_daemon *d, uint64_t old_id, bool kept);
 int pending_add(struct acfs_fs *fs, struct inode *in, bool excl);
 void pending_remove(struct acfs_fs *fs, struct inode *in);
 bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key);
+/* Waits up to @ms for no direct create of @key to be pending; whether one
+ * still is. */
+bool pending_wait(struct acfs_fs *fs, const struct acfs_key *key,
+		  int64_t ms);
+/* The pending direct create of @key, pinned (inode_close), or NULL. */
+struct inode *pending_get(struct acfs_fs *fs, const struct acfs_key *key);
+/* Up to @max keys of pending direct creates of @fs. */
+size_t pending_keys(struct acfs_fs *fs, struct acfs_key *keys, size_t max);
 /* tmp/ names, all under itab_lock. */
 struct inode *tmp_find_locked(struct acfs_fs *fs, const char *name);
 void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in);
@@ -564,8 +585,10 @@ int fs_rename_in_tmp(struct acfs_fs *fs, const char *name,
 /* The process (thread group) of thread @tid, or 0 if it is gone. */
 pid_t fs_tgid_of(pid_t tid);
 bool fs_killed_by_signal(pid_t tid);
+int fs_writer_fate(struct inode *in, char *why, size_t len);
 /* Does a process other than the daemon hold direct create @in open? */
 bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in);
+bool fs_key_held(struct acfs_fs *fs, const struct acfs_key *key);
 
 /* commit/commit.c: staged files become entries */
 /* rename(2) of tmp/@name to monomorph/@shard/@newname. */
@@ -578,6 +601,7 @@ void fs_prepare_at_close(struct acfs_fs *fs, struct inode *in);
 void fs_prepared_free(struct acfs_daemon *d, struct inode *in);
 /* RELEASE: the last close commits a direct create no flush committed. */
 void fs_commit_at_release(struct acfs_fs *fs, struct inode *in);
+void fs_commit_closed(struct acfs_fs *fs, const struct acfs_key *key);
 /* unlink(2) of monomorph/@shard/@name. */
 int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name);
 

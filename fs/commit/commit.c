@@ -441,6 +441,49 @@ void fs_commit_at_release(struct acfs_fs *fs, struct inode *in)
 	pthread_mutex_unlock(&in->lock);
 }
 
+/*
+ * Kernel mode: the last close of direct create @key in @fs, seen as an
+ * inotify IN_CLOSE_WRITE (housekeeping/uses.c). Once the kernel stopped
+ * sending OPEN it sends neither FLUSH nor RELEASE, not even for created
+ * files: this event is the close. It comes for every open file
+ * description: while another still holds the file, the writing goes on.
+ * A writer killed by a signal leaves what may be half a file: never
+ * committed, whatever the validation level (fs_writer_fate).
+ */
+void fs_commit_closed(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	struct inode *in = pending_get(fs, key);
+	char path[ACFS_KEY_PATH_MAX], why[200];
+	bool unpin = false;
+
+	if (!in)
+		return; /* committed already, or not a direct create */
+	if (fs_held_elsewhere(fs, in)) {
+		inode_close(fs, in);
+		return;
+	}
+	acfs_key_format_path(key, path);
+	pthread_mutex_lock(&in->lock);
+	if (in->type == INODE_PENDING) {
+		if (!in->failed && in->written &&
+		    fs_writer_fate(in, why, sizeof(why)) != 1) {
+			acfs_log(LOG_WARNING, "%s: %s; what it wrote is "
+				 "dropped, not committed", path, why);
+			in->failed = true;
+		}
+		/* Errors here reach nobody; commit_locked logs them. */
+		if (!in->failed)
+			commit_locked(fs, in, &in->key, false);
+		pending_remove(fs, in);
+	}
+	unpin = in->close_pin;
+	in->close_pin = false;
+	pthread_mutex_unlock(&in->lock);
+	if (unpin)
+		inode_close(fs, in);
+	inode_close(fs, in);
+}
+
 int fs_remove_entry(struct acfs_fs *fs, unsigned shard, const char *name)
 {
 	char err[ACFS_ERR_MAX] = "";

@@ -709,6 +709,7 @@ int main(int argc, char *argv[])
 		acfs_log_say(LOG_ERR, "cannot watch for opens (inotify: %s): "
 			     "lookups count as uses instead", strerror(-r));
 	daemon.commit_fetched = fs_commit_fetched;
+	daemon.commit_closed = fs_commit_closed;
 	if (fs_remote_start(&daemon, &cfg) < 0)
 		acfs_log(LOG_ERR, "cannot start the remote tiers (see "
 			 "above); serving local data only");

@@ -119,19 +119,32 @@ static void acfs_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if ((fi->flags & O_ACCMODE) == O_RDWR)
 		__atomic_store_n(&in->rw_opened, true, __ATOMIC_RELAXED);
-	/* A created file gets its RELEASE in either hit mode (the kernel
-	 * skips RELEASE only for files it opened without an OPEN). */
-	inode_open(fs, in);
+	/* Kernel mode: once the kernel stopped sending OPEN it sends no
+	 * RELEASE either, not even for created files (Linux 6.18): nothing
+	 * is pinned by the open; a direct create stays pinned until its
+	 * close event (fs_commit_closed). */
+	bool kernel = fs->d->kernel_hits;
+	if (!kernel || inode_type(in) == INODE_PENDING)
+		inode_open(fs, in);
+	if (kernel && inode_type(in) == INODE_PENDING) {
+		pthread_mutex_lock(&in->lock);
+		in->close_pin = true;
+		pthread_mutex_unlock(&in->lock);
+	}
 	e.ino = in->ino;
 	/* A direct create stays invisible to other lookups until committed:
 	 * the kernel must ask again instead of caching this dentry. */
 	e.entry_timeout = inode_type(in) == INODE_PENDING ? 0.0 : fs->entry_timeout;
 	e.attr_timeout = 0.0;
 	fs_file_attr(fs, in, &e.attr);
-	fs_open_set(fi, in);
+	if (kernel)
+		fi->fh = 0; /* found by number, as every open file there */
+	else
+		fs_open_set(fi, in);
 	fi->keep_cache = 0;
 	if (fuse_reply_create(req, &e, fi) != 0) {
-		inode_close(fs, in);
+		if (!kernel || inode_type(in) == INODE_PENDING)
+			inode_close(fs, in);
 		inode_forget(fs, in, 1);
 	}
 }
@@ -261,7 +274,7 @@ static void acfs_release(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	struct acfs_fs *fs = FS(req);
-	/* With --hit-mode=kernel only created files pin an inode (fh). */
+	/* With --hit-mode=kernel no open pins an inode (fh is 0). */
 	struct inode *in = fs->d->kernel_hits
 		? (struct inode *)(uintptr_t)fi->fh : fs_open_inode(fs, ino, fi);
 

@@ -29,6 +29,27 @@ static void answered(struct acfs_fs *fs, const struct acfs_key *key,
 		fs_invalidate(fs, key);
 }
 
+/*
+ * Kernel mode: a direct create commits at its close event (an inotify
+ * IN_CLOSE_WRITE, queued before close(2) returns, read by the daemon
+ * after). A lookup of a pending key that no process holds open any more
+ * comes after that close: it reads the queued events and waits for the
+ * commit (or the drop), so the entry is there for whoever looks once
+ * close returned, as with a FLUSH. Bounded: the commit may wait for a
+ * dying writer's status (fs_writer_fate).
+ */
+static void pending_settle(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	for (int i = 0; i < 150 && pending_exists(fs, key); i++) {
+		if (fs_key_held(fs, key))
+			return; /* still being written: absent to others */
+		/* Its close event is queued already: read it now. */
+		fs_uses_drain(fs->d);
+		if (pending_exists(fs, key))
+			pending_wait(fs, key, 100);
+	}
+}
+
 void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 {
 	struct acfs_fs *fs = FS(req);
@@ -44,6 +65,8 @@ void fs_lookup_entry(fuse_req_t req, unsigned shard, const char *name)
 		fs_reply_negative(req, fs->neg_timeout);
 		return;
 	}
+	if (fs->d->kernel_hits)
+		pending_settle(fs, &key);
 	pthread_rwlock_rdlock(&fs->d->ns_lock);
 	r = acfs_store_get(fs->d->store, &key, &ent);
 	uint64_t seq = __atomic_load_n(&fs->d->ns_seq, __ATOMIC_ACQUIRE);
@@ -135,12 +158,22 @@ int fs_open_entry_locked(struct acfs_fs *fs, struct inode *in,
 void fs_read_entry(fuse_req_t req, struct acfs_fs *fs, struct inode *in,
 		       size_t size, off_t off)
 {
+	int64_t t0 = acfs_now_ns();
+	bool cold = !in->data;
 	int r = fs_load_locked(fs, in);
 	const char *data = in->data;
 	size_t len = in->data_len;
 
-	if (r == 0)
+	/* Kernel mode: the kernel serves warm hits alone; what the daemon
+	 * can time is a hit's first read, which loads the entry. */
+	if (r == 0 && cold && fs->d->kernel_hits)
+		acfs_histogram_observe(&fs->d->latency[ACFS_LAT_HIT],
+				       acfs_now_ns() - t0);
+
+	if (r == 0) {
 		in->drop_data = (uint64_t)off + size >= len;
+		__atomic_store_n(&in->data_at, acfs_now_ns(), __ATOMIC_RELAXED);
+	}
 
 	/* The kernel may send RELEASE (and FORGET) as soon as it has the
 	 * reply, before fuse_reply_buf returns here: hold the inode open so

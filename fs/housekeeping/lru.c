@@ -224,6 +224,7 @@ static void *keeper_main(void *arg)
 		pthread_mutex_unlock(&d->lru_lock);
 
 		fs_lru_flush(d);
+		fs_unload_idle(d, 5 * 1000000000LL);
 		if (evict)
 			evict_pass(d);
 		acfs_store_flush_stats(d->store);

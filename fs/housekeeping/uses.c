@@ -144,6 +144,46 @@ static void opened(struct acfs_fs *fs, unsigned shard, const char *name,
 	acfs_trace(d, "hit", &key, ent.size, now_ns);
 }
 
+/* A file written in monomorph/@shard/@name of @fs was closed: a direct
+ * create commits now. Caller holds use_lock (the mount stays). */
+static void closed(struct acfs_fs *fs, unsigned shard, const char *name)
+{
+	struct acfs_key key;
+
+	if (acfs_key_parse_name(shard, name, &key) == 0 &&
+	    fs->d->commit_closed)
+		fs->d->commit_closed(fs, &key);
+}
+
+/* Close events were lost too: each pending direct create that no process
+ * holds any more is closed. Caller holds use_lock: the mounts stay. */
+static void closed_all(struct acfs_daemon *d)
+{
+	struct { struct acfs_fs *fs; struct acfs_key key; } *p = NULL;
+	size_t n = 0, cap = 0;
+
+	pthread_mutex_lock(&d->mounts_lock);
+	for (struct acfs_fs *fs = d->mounts; fs; fs = fs->next) {
+		struct acfs_key keys[64];
+		size_t k = pending_keys(fs, keys, 64);
+		for (size_t i = 0; i < k; i++) {
+			if (n == cap) {
+				cap = cap ? cap * 2 : 64;
+				void *np = realloc(p, cap * sizeof(*p));
+				if (!np)
+					break;
+				p = np;
+			}
+			p[n].fs = fs;
+			p[n++].key = keys[i];
+		}
+	}
+	pthread_mutex_unlock(&d->mounts_lock);
+	for (size_t i = 0; i < n && d->commit_closed; i++)
+		d->commit_closed(p[i].fs, &p[i].key);
+	free(p);
+}
+
 /* Events were lost: every entry a kernel holds counts as used now. */
 static void overflowed(struct acfs_daemon *d, int64_t now_ns)
 {
@@ -164,6 +204,7 @@ static void overflowed(struct acfs_daemon *d, int64_t now_ns)
 		pthread_mutex_unlock(&fs->itab_lock);
 	}
 	pthread_mutex_unlock(&d->mounts_lock);
+	closed_all(d);
 	__atomic_add_fetch(&d->use_overflows, 1, __ATOMIC_RELAXED);
 	acfs_log(LOG_WARNING, "the kernel's queue of open events overflowed "
 		 "(more opens than /proc/sys/fs/inotify/max_queued_events "
@@ -192,13 +233,17 @@ static void drain_locked(struct acfs_daemon *d)
 				overflowed(d, now++);
 				continue;
 			}
-			if (!(ev->mask & IN_OPEN) || (ev->mask & IN_ISDIR) ||
-			    !ev->len || ev->wd < 0 ||
+			if (!(ev->mask & (IN_OPEN | IN_CLOSE_WRITE)) ||
+			    (ev->mask & IN_ISDIR) || !ev->len || ev->wd < 0 ||
 			    (size_t)ev->wd >= d->nwatches)
 				continue;
 			struct use_watch *w = &d->watches[ev->wd];
-			if (w->fs)
+			if (!w->fs)
+				continue;
+			if (ev->mask & IN_OPEN)
 				opened(w->fs, w->shard, ev->name, now++);
+			if (ev->mask & IN_CLOSE_WRITE)
+				closed(w->fs, w->shard, ev->name);
 		}
 	}
 }
@@ -307,7 +352,8 @@ int fs_uses_watch(struct acfs_fs *fs, char *err, size_t errlen)
 	for (unsigned s = 0; s < 256; s++) {
 		snprintf(path, len, "%s/monomorph/%02x", fs->mountpoint, s);
 		int wd = inotify_add_watch(d->use_fd, path,
-					   IN_OPEN | IN_ONLYDIR);
+					   IN_OPEN | IN_CLOSE_WRITE |
+					   IN_ONLYDIR);
 		if (wd < 0) {
 			r = -errno;
 			snprintf(err, errlen, "cannot watch %s for opens (the "

@@ -23,6 +23,11 @@ int inode_table_init(struct acfs_fs *fs)
 	if (!fs->buckets)
 		return -ENOMEM;
 	pthread_mutex_init(&fs->itab_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&fs->pending_cv, &ca);
+	pthread_condattr_destroy(&ca);
 	return 0;
 }
 
@@ -54,6 +59,10 @@ void fs_stage_free(struct acfs_daemon *d, struct inode *in)
 	if (in->stage_fd >= 0) {
 		close(in->stage_fd);
 		in->stage_fd = -1;
+	}
+	if (in->writer_pidfd >= 0) {
+		close(in->writer_pidfd);
+		in->writer_pidfd = -1;
 	}
 }
 
@@ -87,6 +96,7 @@ void inode_table_release(struct acfs_fs *fs)
 	}
 	free(fs->buckets);
 	fs->buckets = NULL;
+	pthread_cond_destroy(&fs->pending_cv);
 	pthread_mutex_destroy(&fs->itab_lock);
 }
 
@@ -99,6 +109,7 @@ struct inode *inode_new(uint64_t ino, enum inode_type type)
 	in->ino = ino;
 	in->type = type;
 	in->stage_fd = -1;
+	in->writer_pidfd = -1;
 	pthread_mutex_init(&in->lock, NULL);
 	return in;
 }
@@ -180,16 +191,71 @@ void pending_remove(struct acfs_fs *fs, struct inode *in)
 	pthread_mutex_lock(&fs->itab_lock);
 	if (in->in_pending)
 		pending_remove_locked(fs, in);
+	pthread_cond_broadcast(&fs->pending_cv);
 	pthread_mutex_unlock(&fs->itab_lock);
+}
+
+static bool pending_exists_locked(struct acfs_fs *fs,
+				  const struct acfs_key *key)
+{
+	for (struct inode *in = fs->pending_list; in; in = in->pnext)
+		if (in->key.hash == key->hash && in->key.kind == key->kind)
+			return true;
+	return false;
+}
+
+size_t pending_keys(struct acfs_fs *fs, struct acfs_key *keys, size_t max)
+{
+	size_t n = 0;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	for (struct inode *in = fs->pending_list; in && n < max; in = in->pnext)
+		keys[n++] = in->key;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return n;
+}
+
+struct inode *pending_get(struct acfs_fs *fs, const struct acfs_key *key)
+{
+	struct inode *in;
+
+	pthread_mutex_lock(&fs->itab_lock);
+	for (in = fs->pending_list; in; in = in->pnext)
+		if (in->key.hash == key->hash && in->key.kind == key->kind)
+			break;
+	if (in)
+		in->nopen++;
+	pthread_mutex_unlock(&fs->itab_lock);
+	return in;
+}
+
+bool pending_wait(struct acfs_fs *fs, const struct acfs_key *key,
+		  int64_t ms)
+{
+	struct timespec until;
+	bool found;
+
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += ms / 1000;
+	until.tv_nsec += (ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&fs->itab_lock);
+	while ((found = pending_exists_locked(fs, key)) &&
+	       pthread_cond_timedwait(&fs->pending_cv, &fs->itab_lock,
+				      &until) == 0)
+		;
+	found = pending_exists_locked(fs, key);
+	pthread_mutex_unlock(&fs->itab_lock);
+	return found;
 }
 
 bool pending_exists(struct acfs_fs *fs, const struct acfs_key *key)
 {
-	bool found = false;
-
 	pthread_mutex_lock(&fs->itab_lock);
-	for (struct inode *in = fs->pending_list; in && !found; in = in->pnext)
-		found = in->key.hash == key->hash && in->key.kind == key->kind;
+	bool found = pending_exists_locked(fs, key);
 	pthread_mutex_unlock(&fs->itab_lock);
 	return found;
 }
@@ -361,13 +427,13 @@ void inode_close(struct acfs_fs *fs, struct inode *in)
 	pthread_mutex_lock(&fs->itab_lock);
 	bool last = in->nopen == 1;
 	pthread_mutex_unlock(&fs->itab_lock);
-	/* Kernel hit mode has no RELEASE: bytes in memory stay until a
-	 * read reaches the end of the file (or FORGET), not one load per
-	 * READ. A spill file goes after every read there: partial reads
-	 * must not keep files on the store's disk until FORGET (the kernel's
-	 * page cache serves what it has). */
+	/* Kernel hit mode has no RELEASE: bytes loaded (in memory or a
+	 * mapped spill file) stay until a read reaches the end of the file,
+	 * not one load per READ (a 200 MB entry read 128 KiB at a time
+	 * would load it 1600 times). What a partial read left is let go by
+	 * fs_unload_idle once no read came for a while. */
 	if (last && in->type == INODE_ENTRY &&
-	    (!fs->d->kernel_hits || in->drop_data || in->data_mapped))
+	    (!fs->d->kernel_hits || in->drop_data))
 		fs_unload_locked(fs, in);
 	pthread_mutex_unlock(&in->lock);
 	pthread_mutex_lock(&fs->itab_lock);
@@ -452,6 +518,39 @@ void tmp_unlink_locked(struct acfs_fs *fs, struct inode *in)
 	in->in_tmp = false;
 }
 
+/*
+ * Kernel hit mode: bytes loaded for reads that never reached the end of
+ * their file, and not read for @idle_ns, go (housekeeping, every few
+ * seconds). The kernel's page cache serves what it has; a later READ
+ * loads them again. In->lock is tried, never waited for, under
+ * itab_lock (inode_close takes them in the other order).
+ */
+void fs_unload_idle(struct acfs_daemon *d, int64_t idle_ns)
+{
+	int64_t before = acfs_now_ns() - idle_ns;
+
+	if (!d->kernel_hits)
+		return;
+	pthread_mutex_lock(&d->mounts_lock);
+	for (struct acfs_fs *fs = d->mounts; fs; fs = fs->next) {
+		pthread_mutex_lock(&fs->itab_lock);
+		for (size_t b = 0; b < fs->nbuckets; b++)
+			for (struct inode *in = fs->buckets[b]; in;
+			     in = in->hnext) {
+				if (in->nopen || !__atomic_load_n(&in->data_at,
+						 __ATOMIC_RELAXED) ||
+				    pthread_mutex_trylock(&in->lock))
+					continue;
+				if (in->type == INODE_ENTRY && in->data &&
+				    in->data_at < before)
+					fs_unload_locked(fs, in);
+				pthread_mutex_unlock(&in->lock);
+			}
+		pthread_mutex_unlock(&fs->itab_lock);
+	}
+	pthread_mutex_unlock(&d->mounts_lock);
+}
+
 /* Drops the bytes fs_load_locked held for reads (caller holds in->lock). */
 void fs_unload_locked(struct acfs_fs *fs, struct inode *in)
 {
@@ -467,4 +566,5 @@ void fs_unload_locked(struct acfs_fs *fs, struct inode *in)
 	in->data = NULL;
 	in->data_len = 0;
 	in->data_mapped = false;
+	__atomic_store_n(&in->data_at, 0, __ATOMIC_RELAXED);
 }

@@ -12,10 +12,15 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/ioctl.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cachefs.h"
@@ -225,7 +230,13 @@ bool fs_killed_by_signal(pid_t tid)
  * own descriptor is gone from its table by the time FLUSH arrives. Only
  * direct creates pay this scan; the compiler stores by rename.
  */
+
 bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in)
+{
+	return fs_key_held(fs, &in->key);
+}
+
+bool fs_key_held(struct acfs_fs *fs, const struct acfs_key *key)
 {
 	char want[PATH_MAX], path[600], link[PATH_MAX];
 	char rel[ACFS_KEY_PATH_MAX];
@@ -235,7 +246,7 @@ bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in)
 
 	if (!fs->mountpoint)
 		return false;
-	acfs_key_format_path(&in->key, rel);
+	acfs_key_format_path(key, rel);
 	snprintf(want, sizeof(want), "%s/%s", fs->mountpoint, rel);
 	procs = opendir("/proc");
 	if (!procs)
@@ -267,12 +278,128 @@ bool fs_held_elsewhere(struct acfs_fs *fs, struct inode *in)
 }
 
 /* Caller holds in->lock. */
-static void note_writer(struct inode *in, pid_t tid)
+static void note_writer(struct acfs_fs *fs, struct inode *in, pid_t tid)
 {
 	if (in->type != INODE_PENDING || tid == in->writer_tid)
 		return;
+	pid_t tgid = fs_tgid_of(tid);
+	if (fs->d->kernel_hits && (tgid != in->writer_tgid ||
+				   in->writer_pidfd < 0)) {
+		/* No FLUSH comes in kernel mode: at the close event this
+		 * pidfd tells how the writer ended. */
+		if (in->writer_pidfd >= 0)
+			close(in->writer_pidfd);
+		in->writer_pidfd = tgid > 0
+			? (int)syscall(SYS_pidfd_open, tgid, 0) : -1;
+	}
 	in->writer_tid = tid;
-	in->writer_tgid = fs_tgid_of(tid);
+	in->writer_tgid = tgid;
+}
+
+/* struct pidfd_info of <linux/pidfd.h> (Linux 6.13; the exit status since
+ * 6.15), its first version: the headers of Debian bookworm predate it. */
+struct pidfd_exit_info {
+	uint64_t mask, cgroupid;
+	uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid;
+	uint32_t fsuid, fsgid;
+	int32_t exit_code;
+};
+#define ACFS_PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_exit_info)
+#define ACFS_PIDFD_INFO_EXIT (1ULL << 3)
+
+/* Field 9 (flags) and 52 (exit_code) of /proc/@pid/stat and its state;
+ * false if the process is gone. */
+static bool proc_stat(pid_t pid, char *state, unsigned long *flags,
+		      long *code)
+{
+	char path[64], buf[1024], *save = NULL;
+	int fd, field = 2;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (!p)
+		return false;
+	*code = -1;
+	for (char *t = strtok_r(p + 1, " \n", &save); t;
+	     t = strtok_r(NULL, " \n", &save)) {
+		field++;
+		if (field == 3)
+			*state = *t;
+		else if (field == 9)
+			*flags = strtoul(t, NULL, 10);
+		else if (field == 52)
+			*code = strtol(t, NULL, 10);
+	}
+	return field >= 52;
+}
+
+/*
+ * Kernel mode, at the last close of a direct create (fs_commit_closed):
+ * how did its last writer end? 1: it is alive (it closed the file) or
+ * exited normally: commit. 0: a signal killed it, perhaps mid-write:
+ * drop. -1: cannot be told (no pidfd, an old kernel and the process
+ * reaped): never commit what may be half a file. @why says which.
+ *
+ * The close event is read after close(2) returned, and a killed writer's
+ * files are closed while it exits: if it is exiting, wait (bounded) until it is
+ * dead, then read its status: as a zombie from /proc, once reaped from
+ * the pidfd (Linux 6.15 keeps the status of a reaped process for pidfds
+ * opened before, here at its first write).
+ */
+int fs_writer_fate(struct inode *in, char *why, size_t len)
+{
+	pid_t pid = in->writer_tgid;
+	struct pollfd p = { .fd = in->writer_pidfd, .events = POLLIN };
+	unsigned long flags = 0;
+	char state = 0;
+	long code = -1;
+
+	if (pid <= 0 || p.fd < 0) {
+		snprintf(why, len, "its writer could not be followed");
+		return -1;
+	}
+	if (poll(&p, 1, 0) == 0 && proc_stat(pid, &state, &flags, &code) &&
+	    !(flags & 0x4 /* PF_EXITING */))
+		return 1; /* alive, not exiting: it closed the file */
+	/* Exiting: dead (readable pidfd) within moments. */
+	if (poll(&p, 1, 10000) <= 0) {
+		snprintf(why, len, "its writer (pid %d) took over 10 s to "
+			 "exit", (int)pid);
+		return -1;
+	}
+	for (int tries = 0; tries < 3; tries++) {
+		struct pidfd_exit_info info;
+		memset(&info, 0, sizeof(info));
+		info.mask = ACFS_PIDFD_INFO_EXIT;
+		if (ioctl(p.fd, ACFS_PIDFD_GET_INFO, &info) == 0 &&
+		    (info.mask & ACFS_PIDFD_INFO_EXIT))
+			code = info.exit_code;
+		else if (!proc_stat(pid, &state, &flags, &code) ||
+			 state != 'Z')
+			code = -1; /* reaped between the two: ask again */
+		if (code >= 0)
+			break;
+	}
+	if (code < 0) {
+		snprintf(why, len, "how its writer (pid %d) ended cannot be "
+			 "read", (int)pid);
+		return -1;
+	}
+	if (WIFSIGNALED((int)code)) {
+		snprintf(why, len, "its writer (pid %d) was killed by a signal "
+			 "before it closed the file (signal %d)", (int)pid,
+			 WTERMSIG((int)code));
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -395,16 +522,6 @@ int fs_create_staged(struct acfs_fs *fs, fuse_ino_t parent, const char *name,
 {
 	if (parent == INO_TMP)
 		return create_in_tmp(fs, name, mode, who, ret);
-	if (fs_is_shard(parent) && fs->d->kernel_hits) {
-		acfs_log(LOG_WARNING, "refused direct create of monomorph/%02x/%s: "
-			 "with --hit-mode=kernel entries are stored by writing "
-			 "tmp/ and renaming (a close would commit it without a "
-			 "FLUSH, too late to tell a writer killed mid-write "
-			 "from one that finished; --hit-mode=open commits "
-			 "direct creates at close)", (unsigned)(parent - INO_SHARD0),
-			 name);
-		return -EPERM;
-	}
 	if (fs_is_shard(parent))
 		return create_in_shard(fs, (unsigned)(parent - INO_SHARD0),
 				       name, who, excl, ret);
@@ -552,7 +669,7 @@ int fs_write_staged_locked(struct acfs_fs *fs, struct inode *in,
 			in->written = true;
 			in->wgen++;
 			fs_prepared_free(fs->d, in);
-			note_writer(in, tid);
+			note_writer(fs, in, tid);
 			in->mtime_ns = in->ctime_ns = acfs_now_ns();
 			*written = (size_t)n;
 		}

@@ -64,20 +64,22 @@ ok "the log names the key and LLVM's reason" sh -c \
 	"grep 'refused commit of monomorph/c4/aaaaaaaaaaaa01.bc' '$LOG' | grep -q 'LLVM'"
 ok "the log names the bad magic" sh -c "grep -q 'bitcode magic' '$LOG'"
 ok "rejected stores are counted" test "$(field rejected_stores)" -eq 6
-direct() { # a direct write of garbage: close fails, nothing appears
+# A direct write of garbage never appears. In the default kernel hit mode
+# no FLUSH reaches the daemon, so close(2) cannot carry the refusal (it
+# comes at the close event, to the log; --hit-mode=open fails the close
+# with EINVAL): the lookup after close waits for that verdict.
+direct() {
 	python3 - "$MNT/monomorph/c4/aaaaaaaaaaaa02.bc" <<'PY'
-import os, sys, errno
+import os, sys
 fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
 os.write(fd, b'not bitcode at all' * 100)
-try:
-    os.close(fd)
-    sys.exit("close succeeded")
-except OSError as e:
-    assert e.errno == errno.EINVAL, e
+os.close(fd)
 assert not os.path.exists(sys.argv[1]), "a refused entry exists"
 PY
 }
-ok "a direct write of garbage fails at close with EINVAL and never appears" direct
+ok "a direct write of garbage never appears" direct
+ok "the log names it and why" sh -c \
+	"grep 'refused commit of monomorph/c4/aaaaaaaaaaaa02.bc' '$LOG' | grep -q 'bitcode magic'"
 r=$(try_store "$WORK/arm.bc"); ok "another target is accepted without --target (got $r)" test "$r" = OK
 r=$(try_store "$WORK/broken.bc"); ok "verifier-invalid IR passes --validate=parse (got $r)" test "$r" = OK
 r=$(try_store "$WORK/good.bc"); ok "good again (got $r)" test "$r" = OK

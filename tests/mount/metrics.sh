@@ -118,7 +118,9 @@ const hist = (name) => {
 	return count[0].value;
 };
 if (mode === 'daemon') {
-	if (hist('hit') !== stats.hits) fail(`hit histogram ${hist('hit')} != hits ${stats.hits}`);
+	// The default kernel hit mode times the hits that reach the daemon
+	// (an entry's first read, which loads it); the kernel serves the rest.
+	if (!(hist('hit') > 0 && hist('hit') <= stats.hits)) fail(`hit histogram ${hist('hit')} not in 1..hits ${stats.hits}`);
 	if (hist('store') !== stats.stores) fail(`store histogram ${hist('store')} != stores ${stats.stores}`);
 	if (hist('validate') < 5) fail('validate histogram ' + hist('validate'));
 	if (hist('remote_fetch') !== 8) fail('remote_fetch histogram ' + hist('remote_fetch'));

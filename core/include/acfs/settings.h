@@ -39,10 +39,10 @@
 	  "refuse modules for another target") \
 	X(SYNC, "sync", "sync", "sync_commits", FLAG, "false", NULL, \
 	  "fsync every commit (power-loss safe)") \
-	X(HIT_MODE, "hit_mode", "hit-mode", "hit_mode", VALUE, "open", \
-	  "MODE", "open: every open reaches the daemon (exact LRU, direct " \
-	  "writes commit at close); kernel: the kernel serves hits alone " \
-	  "(exact LRU from its open events, stores only by tmp + rename)") \
+	X(HIT_MODE, "hit_mode", "hit-mode", "hit_mode", VALUE, "kernel", \
+	  "MODE", "kernel: the kernel serves hits alone (exact LRU from its " \
+	  "open events); open: every open reaches the daemon (costs two " \
+	  "requests a hit; ls -lu shows each use at once)") \
 	X(COMPRESS_LEVEL, "compress_level", "compress-level", \
 	  "compress_level", VALUE, "3", "N", \
 	  "zstd level of stored entries, 1..19 (1 is faster, 0 stores raw)") \
