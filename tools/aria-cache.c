@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * aria-cache [-C MOUNTPOINT | --store DIR] COMMAND [ARGS]
+ * aria-cache [-C DIR | --store DIR] COMMAND [ARGS]
  *
  * Finds the store (from the mount's user.aria.store attribute, --store,
  * or the default), then runs COMMAND through the daemon that serves it or,
@@ -29,10 +29,11 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: aria-cache [-C MOUNTPOINT | --store DIR] COMMAND [ARGS]\n\n"
+		"usage: aria-cache [-C DIR | --store DIR] COMMAND [ARGS]\n\n"
 		"Manages an aria-cachefs monomorphization cache, through its\n"
 		"daemon when one runs, or on the store directly when none does.\n\n"
-		"    -C MOUNTPOINT   the cache mounted there (e.g. .aria/cache)\n"
+		"    -C DIR          the cache mounted there, or the mount of the\n"
+		"                    project DIR is in (as git -C)\n"
 		"    --store DIR     the store directory\n"
 		"With neither: the mount of the current project (the first\n"
 		"directory from here up that is a mount, or holds one at\n"
@@ -42,36 +43,25 @@ static void usage(FILE *f)
 		"    -V, --version   the version\n\n"
 		"commands:\n");
 	acfs_cmd_list(f);
-	fprintf(f, "\nSizes are human (500M, 10G); machine output is --json.\n"
+	fprintf(f, "\nSizes are human (500M, 10G; K, M, G, T count powers of 1024); machine output is --json.\n"
 		"Exit status: 0 success, 1 failure, 2 usage error.\n");
 }
 
-/* The store a mountpoint serves, from its user.aria.store attribute. */
-static char *store_of_mount(const char *mnt)
-{
-	char buf[PATH_MAX];
-	ssize_t n = getxattr(mnt, "user.aria.store", buf, sizeof(buf) - 1);
-
-	if (n < 0) {
-		fprintf(stderr, "aria-cache: %s is not an aria-cachefs mount "
-			"(%s); mount one with: aria-cachefs %s\n", mnt,
-			strerror(errno), mnt);
-		return NULL;
-	}
-	buf[n] = '\0';
-	return strdup(buf);
-}
-
 /*
- * The mount serving the current directory's project: walking up from the
- * current directory, a directory that is an aria-cachefs mount root (we
- * are inside the cache) or holds one at .aria/cache. Returns its store
- * (malloc'd) and the mount in @found, or NULL.
+ * The mount serving a project, as git -C finds its repository: walking up
+ * from @from (NULL: the current directory), a directory that is an
+ * aria-cachefs mount root (we are inside the cache) or holds one at
+ * .aria/cache. Returns its store (malloc'd) and the mount in @found, or
+ * NULL; then @unmounted (if not NULL) names the first .aria/cache met on
+ * the way that is a plain directory (a project not mounted), or is "".
  */
-static char *discover_mount(char *found, size_t len)
+static char *discover_mount_from(const char *from, char *found, size_t len,
+				 char *unmounted, size_t ulen)
 {
-	char buf[PATH_MAX], *dir = getcwd(NULL, 0);
+	char buf[PATH_MAX], *dir = from ? realpath(from, NULL) : getcwd(NULL, 0);
 
+	if (unmounted)
+		*unmounted = '\0';
 	if (!dir)
 		return NULL;
 	for (;;) {
@@ -84,6 +74,10 @@ static char *discover_mount(char *found, size_t len)
 				 tails[t]);
 			n = getxattr(path, "user.aria.store", buf,
 				     sizeof(buf) - 1);
+			struct stat st;
+			if (n <= 0 && *tails[t] && unmounted && !*unmounted &&
+			    stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+				snprintf(unmounted, ulen, "%s", path);
 			if (n > 0) {
 				buf[n] = '\0';
 				snprintf(found, len, "%s", path);
@@ -101,6 +95,42 @@ static char *discover_mount(char *found, size_t len)
 		*slash = '\0';
 	}
 	free(dir);
+	return NULL;
+}
+
+static char *discover_mount(char *found, size_t len)
+{
+	char unmounted[PATH_MAX + 16];
+	char *s = discover_mount_from(NULL, found, len, unmounted,
+				      sizeof(unmounted));
+
+	if (!s && *unmounted)
+		fprintf(stderr, "aria-cache: note: this project's cache %s is "
+			"not mounted (mount it with: aria-cachefs %s); using "
+			"the default store\n", unmounted, unmounted);
+	return s;
+}
+
+/* -C DIR: the mount DIR is, or the one of the project DIR is in. */
+static char *store_of_dir(const char *dir)
+{
+	char found[PATH_MAX + 16], unmounted[PATH_MAX + 16];
+	char *s = discover_mount_from(dir, found, sizeof(found), unmounted,
+				      sizeof(unmounted));
+	struct stat st;
+
+	if (s)
+		return s;
+	if (stat(dir, &st) < 0)
+		fprintf(stderr, "aria-cache: -C %s: %s\n", dir, strerror(errno));
+	else if (*unmounted)
+		fprintf(stderr, "aria-cache: the project of %s is not mounted: "
+			"mount its cache with: aria-cachefs %s\n", dir,
+			unmounted);
+	else
+		fprintf(stderr, "aria-cache: no aria-cachefs mount at or above "
+			"%s (neither a mount nor a project with .aria/cache)\n",
+			dir);
 	return NULL;
 }
 
@@ -311,6 +341,22 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* git's habit: `aria-cache help [COMMAND]`. */
+	if (strcmp(argv[i], "help") == 0) {
+		if (i + 1 == argc) {
+			usage(stdout);
+			return 0;
+		}
+		const struct acfs_cmd *h = acfs_cmd_find(argv[i + 1]);
+		if (!h || i + 2 != argc) {
+			fprintf(stderr, "aria-cache: help takes one command "
+				"(try aria-cache --help)\n");
+			return 2;
+		}
+		printf("usage: aria-cache %s %s\n\n%s\n", h->name, h->usage,
+		       h->help);
+		return 0;
+	}
 	const struct acfs_cmd *cmd = acfs_cmd_find(argv[i]);
 	if (!cmd) {
 		const char *near = acfs_cmd_suggest(argv[i]);
@@ -338,7 +384,7 @@ int main(int argc, char **argv)
 		 * the settings its daemon runs with. */
 		char *s = NULL;
 		if (strcmp(cmd->name, "config") == 0)
-			s = mnt ? store_of_mount(mnt)
+			s = mnt ? store_of_dir(mnt)
 			    : store_arg ? realpath(store_arg, NULL)
 					: discover_mount(found, sizeof(found));
 		if (s && acfs_control_connect(s, &fd) == 0) {
@@ -350,12 +396,12 @@ int main(int argc, char **argv)
 		}
 		free(s);
 		if (mnt)
-			return 1; /* store_of_mount said why */
+			return 1; /* store_of_dir said why */
 		struct acfs_cmd_ctx ctx = { .out = stdout, .err = stderr };
 		return acfs_cmd_run(&ctx, argc - i, argv + i);
 	}
 	if (mnt)
-		store_dir = store_of_mount(mnt);
+		store_dir = store_of_dir(mnt);
 	else if (store_arg)
 		store_dir = realpath(store_arg, NULL);
 	else if (!(store_dir = discover_mount(found, sizeof(found))))

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * aria-cache gc [--max-size SIZE] [--older-than DURATION] [--dry-run]
- *               [--yes] [--json]
+ *               [--yes] [--verbose] [--json]
  * --max-size 0 means what it means everywhere else (the daemon's budget,
  * ccache's -M 0): no size limit, so nothing is removed by size. A gc
  * that would remove more than half of the entries asks first (refuses
@@ -17,7 +17,7 @@
 struct gc_run {
 	struct acfs_cmd_ctx *ctx;
 	uint64_t n, bytes;
-	bool dry, json;
+	bool dry, json, verbose;
 };
 
 static void count_only(const struct acfs_key *key, const struct acfs_entry *e,
@@ -41,7 +41,7 @@ static void report(const struct acfs_key *key, const struct acfs_entry *e,
 	if (g->json) {
 		fprintf(g->ctx->out, "%s{\"path\": \"%s\", \"size\": %llu}",
 			g->n ? ", " : "", path, (unsigned long long)e->size);
-	} else {
+	} else if (g->verbose || g->dry) {
 		fprintf(g->ctx->out, "%s\n", path);
 	}
 	g->n++;
@@ -85,6 +85,9 @@ int acfs_cmd_gc(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			o.dry_run = true;
 		} else if (strcmp(argv[i], "--json") == 0) {
 			g.json = true;
+		} else if (strcmp(argv[i], "--verbose") == 0 ||
+			   strcmp(argv[i], "-v") == 0) {
+			g.verbose = true;
 		} else if (strcmp(argv[i], "--yes") == 0 ||
 			   strcmp(argv[i], "-y") == 0) {
 			yes = true;

@@ -83,11 +83,14 @@ int acfs_cmd_ls(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 					"or mtime");
 		} else if ((r = acfs_cmd_opt(argc, argv, &i, "--limit", &v))) {
 			char *end;
-			if (r > 0)
+			if (r > 0 && *v >= '0' && *v <= '9')
 				limit = strtoull(v, &end, 10);
+			else
+				end = (char *)"x"; /* "-3", "", "+3": refused */
 			if (r < 0 || !*v || *end)
 				return acfs_cmd_usage_error(
-					ctx, "ls", "--limit needs a number");
+					ctx, "ls", "--limit needs a number of "
+					"entries (0 or more)");
 		} else if (strcmp(argv[i], "--json") == 0) {
 			json = true;
 		} else if (strcmp(argv[i], "--reverse") == 0) {

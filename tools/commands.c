@@ -33,13 +33,17 @@ static const struct acfs_cmd commands[] = {
 	{ "zero-stats", acfs_cmd_zero_stats, "[--json]",
 	  "Resets the activity counters (hits, misses, stores, evictions).", false },
 	{ "gc", acfs_cmd_gc,
-	  "[--max-size SIZE] [--older-than DURATION] [--dry-run] [--yes] [--json]",
+	  "[--max-size SIZE] [--older-than DURATION] [--dry-run] [--yes] "
+	  "[--verbose] [--json]",
 	  "Evicts least-recently-used entries first, never pinned ones, until\n"
 	  "the stored bytes fit SIZE (default: the budget; 0: no size limit,\n"
 	  "as for the daemon) and nothing is older than DURATION (90s, 10m,\n"
-	  "2h, 7d, 1w). Prints each path. Removing more than half of the\n"
-	  "entries asks first (`aria-cache clear` empties the cache).\n"
+	  "2h, 7d, 1w). Prints how many entries and bytes went. Removing\n"
+	  "more than half of the entries asks first (`aria-cache clear`\n"
+	  "empties the cache).\n"
 	  "  --dry-run   print exactly what would be removed, remove nothing\n"
+	  "  --verbose   print each path removed (or, with --dry-run, that\n"
+	  "              would be)\n"
 	  "  --yes       do not ask (needed when stdin is not a terminal)\n"
 	  "  --json      the removed paths and sizes, and the totals", false },
 	{ "ls", acfs_cmd_ls,
@@ -204,8 +208,12 @@ bool acfs_cmd_confirm(const char *name, const char *question)
 	}
 	fprintf(stderr, "%s [y/N] ", question);
 	fflush(stderr);
-	return fgets(line, sizeof(line), stdin) &&
-	       (line[0] == 'y' || line[0] == 'Y');
+	if (fgets(line, sizeof(line), stdin) &&
+	    (line[0] == 'y' || line[0] == 'Y'))
+		return true;
+	fprintf(stderr, "aria-cache %s: not answered yes: nothing done\n",
+		name);
+	return false;
 }
 
 int64_t acfs_cmd_now_ns(void)
@@ -259,14 +267,38 @@ int acfs_cmd_usage_error(struct acfs_cmd_ctx *ctx, const char *name,
 			 const char *fmt, ...)
 {
 	const struct acfs_cmd *c = acfs_cmd_find(name);
+	char msg[512], near[64] = "";
 	va_list ap;
 
-	fprintf(ctx->err, "aria-cache %s: ", name);
 	va_start(ap, fmt);
-	vfprintf(ctx->err, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(ctx->err, "\nusage: aria-cache %s %s\n", name,
-		c ? c->usage : "");
+	/* A mistyped option: the closest one the command takes. */
+	char bad_opt[64] = "";
+	const char *bad = NULL;
+	if (strncmp(msg, "unknown option ", 15) == 0) {
+		snprintf(bad_opt, sizeof(bad_opt), "%.*s",
+			 (int)strcspn(msg + 15, "="), msg + 15);
+		bad = bad_opt;
+	}
+	size_t bd = 3;
+	for (const char *u = c && bad ? c->usage : ""; (u = strstr(u, "--"));) {
+		size_t n = strcspn(u, " ]=|\n");
+		char opt[64];
+		if (n < sizeof(opt)) {
+			memcpy(opt, u, n);
+			opt[n] = '\0';
+			size_t d = distance(bad, opt);
+			if (d < bd && strcmp(bad, opt) != 0) {
+				bd = d;
+				snprintf(near, sizeof(near), "%s", opt);
+			}
+		}
+		u += n;
+	}
+	fprintf(ctx->err, "aria-cache %s: %s%s%s%s\nusage: aria-cache %s %s\n",
+		name, msg, *near ? "; did you mean " : "", near,
+		*near ? "?" : "", name, c ? c->usage : "");
 	return 2;
 }
 

@@ -147,7 +147,18 @@ PARSER(STORE)
 
 PARSER(MAX_SIZE)
 {
-	return size_into(v, &c->max_size, "10G", why, len);
+	int r = size_into(v, &c->max_size, "10G", why, len);
+
+	/* "--max-size 100" is 100 bytes: no cache holds an entry then. 0
+	 * is no limit. */
+	if (r == 0 && c->max_size && c->max_size < (1ULL << 20)) {
+		snprintf(why, len, "%s is %llu bytes, too small for a cache "
+			 "budget (at least 1M); did you mean %sM or %sG? (K, M, "
+			 "G, T count powers of 1024: 10G is 10 GiB)", v,
+			 (unsigned long long)c->max_size, v, v);
+		return -EINVAL;
+	}
+	return r;
 }
 
 PARSER(MAX_ENTRY_SIZE)

@@ -523,6 +523,22 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
+	/* Settings: command line > environment > user > system > defaults.
+	 * Checked before anything is made: a usage error leaves no trace. */
+	if (acfs_config_load(&cfg, err) < 0 || options_apply(&opts, &cfg, err) < 0) {
+		fprintf(stderr, "aria-cachefs: %s\n", err);
+		ret = 2;
+		goto out_args;
+	}
+	{
+		struct stat st;
+		if (stat(opts.mountpoint, &st) == 0 && !S_ISDIR(st.st_mode)) {
+			fprintf(stderr, "aria-cachefs: mountpoint %s is not a "
+				"directory\n", opts.mountpoint);
+			ret = 2;
+			goto out_args;
+		}
+	}
 	/* Paths: the mountpoint (made if absent) and the store outside it.
 	 * A stale mount stays until the moment we mount (below): while it
 	 * is stale a compiler gets ENOTCONN, where a bare directory would
@@ -542,12 +558,6 @@ int main(int argc, char *argv[])
 		goto out_args;
 	}
 	if (options_check_fuse(&args) < 0) {
-		ret = 2;
-		goto out_args;
-	}
-	/* Settings: command line > environment > user > system > defaults. */
-	if (acfs_config_load(&cfg, err) < 0 || options_apply(&opts, &cfg, err) < 0) {
-		fprintf(stderr, "aria-cachefs: %s\n", err);
 		ret = 2;
 		goto out_args;
 	}

@@ -145,8 +145,11 @@ int fs_remote_publish(struct acfs_daemon *d, const char *ref,
 
 	*ret_keys = 0;
 	if (!rs || !writable(rs)) {
-		snprintf(why, whylen, "no remote to publish to (--remote, "
-			 "not read-only)");
+		snprintf(why, whylen, "no remote to publish to: this daemon "
+			 "runs without a writable one. Add one as remote = URL "
+			 "in ~/.config/aria-cachefs/config (or --remote URL "
+			 "when mounting; redis://, http(s)://, s3://, see man "
+			 "aria-cachefs), then unmount and mount again");
 		return -ENOTSUP;
 	}
 	if ((r = collect_absent(d, &l)) < 0) {

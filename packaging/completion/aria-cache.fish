@@ -10,6 +10,7 @@ complete -c aria-cache -n "__fish_seen_subcommand_from stats zero-stats config g
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l max-size -x
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l older-than -x
 complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l dry-run
+complete -c aria-cache -n "__fish_seen_subcommand_from gc" -l verbose
 complete -c aria-cache -n "__fish_seen_subcommand_from gc repair clear" -l yes
 complete -c aria-cache -n "__fish_seen_subcommand_from ls" -l sort -x -a 'atime size mtime'
 complete -c aria-cache -n "__fish_seen_subcommand_from ls" -l reverse

@@ -15,6 +15,14 @@ ok "an unknown -o option too (exit 2)" sh -c \
 	"'$ACFS_DAEMON' --store '$STORE' -o max_szie=5G '$MNT' 2>/dev/null; [ \$? -eq 2 ]"
 ok "aria-cache: a mistyped command names the closest one (exit 2)" sh -c \
 	"'$ACFS_TOOL' stat 2>'$WORK/typo.err'; [ \$? -eq 2 ] && grep -q 'did you mean stats?' '$WORK/typo.err'"
+ok "aria-cache help and help COMMAND print the usage (exit 0); help of no command is a usage error" sh -c \
+	"'$ACFS_TOOL' help | grep -q '^commands:' && '$ACFS_TOOL' help gc | grep -q '^usage: aria-cache gc' && { '$ACFS_TOOL' help nope 2>/dev/null; [ \$? -eq 2 ]; }"
+ok "a usage error of aria-cachefs leaves no mountpoint behind" sh -c \
+	"'$ACFS_DAEMON' --store '$STORE' --max-size 100 '$WORK/never' 2>'$WORK/budget.err'; [ \$? -eq 2 ] && [ ! -e '$WORK/never' ]"
+ok "a budget without its unit (--max-size 100) is refused, with the likely meaning" \
+	grep -q 'did you mean 100M or 100G' "$WORK/budget.err"
+ok "a regular file as mountpoint: not a directory (exit 2)" sh -c \
+	"touch '$WORK/afile'; '$ACFS_DAEMON' --store '$STORE' '$WORK/afile' 2>'$WORK/file.err'; [ \$? -eq 2 ] && grep -q 'is not a directory' '$WORK/file.err'"
 ok "aria-cache: -C without its argument is a usage error (exit 2)" sh -c \
 	"'$ACFS_TOOL' -C 2>'$WORK/noarg.err'; [ \$? -eq 2 ] && grep -q -- '-C needs an argument' '$WORK/noarg.err'"
 ok "aria-cache: an unknown option is a usage error (exit 2)" sh -c \

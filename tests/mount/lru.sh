@@ -99,6 +99,20 @@ ok "ls --json lists every entry and the 5 pins" lsjson
 ok "ls --sort=atime lists least recently used first" sh -c \
 	"'$ACFS_TOOL' -C '$MNT' ls --sort=atime --json | python3 -c 'import json,sys; a=[e[\"atime_ns\"] for e in json.load(sys.stdin)]; assert a==sorted(a) and len(a)>1'"
 ok "ls --sort=size --limit 3 lists 3" sh -c "[ \$('$ACFS_TOOL' -C '$MNT' ls --sort=size --limit 3 | wc -l) -eq 4 ]"
+ok "ls --limit -3 is a usage error (exit 2), not 2^64-3" sh -c "'$ACFS_TOOL' -C '$MNT' ls --limit -3 >/dev/null 2>&1; [ \$? -eq 2 ]"
+# -C as git -C: the mount, its project, or any directory inside it.
+mkdir -p "$WORK/proj/.aria" "$WORK/proj/src/deep" "$WORK/proj2/.aria/cache" "$WORK/proj2/src"
+ln -sfn "$MNT" "$WORK/proj/.aria/cache"
+ok "-C PROJECT and -C PROJECT/src/deep find the project's mount" sh -c \
+	"'$ACFS_TOOL' -C '$WORK/proj' stats --json >/dev/null && '$ACFS_TOOL' -C '$WORK/proj/src/deep' stats --json | python3 -c 'import json,sys; json.load(sys.stdin)'"
+ok "-C in a project whose cache is not mounted says so and how to mount it (exit 1)" sh -c \
+	"'$ACFS_TOOL' -C '$WORK/proj2/src' stats 2>'$WORK/c2.err'; [ \$? -eq 1 ] && grep -q 'is not mounted: mount its cache with: aria-cachefs $WORK/proj2/.aria/cache' '$WORK/c2.err'"
+ok "stats run inside an unmounted project notes it before using the default store" sh -c \
+	"cd '$WORK/proj2/src' && ARIA_CACHE_STORE='$WORK/defstore' '$ACFS_TOOL' stats 2>&1 >/dev/null | grep -q 'is not mounted'"
+ok "publish without a remote says how to add one" sh -c \
+	"! '$ACFS_TOOL' -C '$MNT' publish v1 2>'$WORK/pub.err' && grep -q 'remote = URL in ~/.config/aria-cachefs/config' '$WORK/pub.err'"
+ok "a mistyped option of a command names the closest one (exit 2)" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' ls --sotr=size 2>'$WORK/optt.err'; [ \$? -eq 2 ] && grep -q 'did you mean --sort?' '$WORK/optt.err'"
 
 # A reader holding an entry keeps reading it while gc evicts it.
 victim=$(path_of "$(key c3 512)")
@@ -121,6 +135,14 @@ ok "after gc --max-size 1 --yes only the pins remain" sh -c \
 	"[ \$(find '$MNT/monomorph' -name '*.bc' | wc -l) -eq 5 ]"
 refill() { for i in $(seq 600 700); do store "$(key c3 $i)" || return 1; done; }
 ok "store 100 more" refill
+quiet_gc() { # gc prints a summary; each path only with --verbose
+	CACHE gc --max-size 1 --yes >"$WORK/gcq.out" 2>"$WORK/gcq.err" &&
+		[ ! -s "$WORK/gcq.out" ] && grep -q '^gc: removed 101 entries' "$WORK/gcq.err" &&
+		refill &&
+		CACHE gc --max-size 1 --yes --verbose >"$WORK/gcv.out" 2>/dev/null &&
+		[ "$(grep -c '^monomorph/c3/' "$WORK/gcv.out")" -eq 101 ] && refill
+}
+ok "gc prints how many went, each path only with --verbose" quiet_gc
 # --max-size 0 means no size limit, as for the daemon (it emptied the
 # cache); a gc that would remove most of the cache asks first.
 zero_keeps() {
@@ -171,7 +193,7 @@ ok "clear --yes --json empties the store and says how much it removed" sh -c \
 	"n=\$('$ACFS_TOOL' --store '$STORE' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"entries\"])') && '$ACFS_TOOL' --store '$STORE' clear --yes --json | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d[\"removed\"] == '\$n' and d[\"complete\"] and d[\"removed\"] > 0, d' && [ \$('$ACFS_TOOL' --store '$STORE' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"entries\"])') -eq 0 ]"
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 ok "-C on a directory that is no mount fails clearly (exit 1)" sh -c \
-	"'$ACFS_TOOL' -C '$WORK' stats 2>&1 | grep -q 'not an aria-cachefs mount'; [ \$? -eq 0 ]"
+	"'$ACFS_TOOL' -C '$WORK' stats 2>&1 | grep -q 'no aria-cachefs mount at or above'; [ \$? -eq 0 ]"
 ok "an unknown command is a usage error (exit 2)" sh -c \
 	"'$ACFS_TOOL' --store '$STORE' frobnicate 2>/dev/null; [ \$? -eq 2 ]"
 ok "every command has --help" sh -c \

@@ -4,9 +4,11 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include <cmocka.h>
 
+#include "acfs/config.h"
 #include "acfs/size.h"
 
 static void parse(void **state)
@@ -64,6 +66,27 @@ static void format(void **state)
 	assert_string_equal(buf, "1.5K");
 }
 
+/* A cache budget of a few bytes is a missing unit, not a wish. */
+static void budget(void **state)
+{
+	struct acfs_config c = { 0 };
+	char err[512] = "";
+
+	(void)state;
+	assert_int_equal(acfs_config_set(&c, ACFS_SET_MAX_SIZE, "100",
+					 "--max-size", err), -EINVAL);
+	assert_non_null(strstr(err, "did you mean 100M or 100G?"));
+	assert_int_equal(acfs_config_set(&c, ACFS_SET_MAX_SIZE, "1023K",
+					 "--max-size", err), -EINVAL);
+	assert_int_equal(acfs_config_set(&c, ACFS_SET_MAX_SIZE, "1M",
+					 "--max-size", err), 0);
+	assert_true(c.max_size == 1ULL << 20);
+	assert_int_equal(acfs_config_set(&c, ACFS_SET_MAX_SIZE, "0",
+					 "--max-size", err), 0);
+	assert_true(c.max_size == 0);
+	acfs_config_release(&c);
+}
+
 static void durations(void **state)
 {
 	int64_t ns = 5;
@@ -98,6 +121,7 @@ int main(void)
 		cmocka_unit_test(parse),
 		cmocka_unit_test(rejects),
 		cmocka_unit_test(format),
+		cmocka_unit_test(budget),
 		cmocka_unit_test(durations),
 	};
 	return cmocka_run_group_tests_name("size", tests, NULL, NULL);
