@@ -190,9 +190,11 @@ static bool ask_clear(const char *store)
 
 /*
  * Takes the store's lock, as a daemon would; prints who holds it if
- * another does. Returns the locked fd, or -1.
+ * another does. Returns the locked fd, or -1. A store this user cannot
+ * write (a read-only file system, another user's files) returns -2
+ * without a word if @may_read: its reading commands open it read-only.
  */
-static int lock_store(const char *store_dir)
+static int lock_store(const char *store_dir, bool may_read)
 {
 	char path[PATH_MAX], info[PATH_MAX + 64] = "";
 	int fd;
@@ -201,6 +203,16 @@ static int lock_store(const char *store_dir)
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
 		return fd;
+	if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+		int e = errno;
+		if (may_read)
+			return -2;
+		fprintf(stderr, "aria-cache: the store %s cannot be written "
+			"(%s: %s): only reading commands (stats, ls, inspect, "
+			"metrics, verify without --repair) work on it\n",
+			store_dir, path, strerror(e));
+		return -1;
+	}
 	ssize_t n = fd >= 0 ? pread(fd, info, sizeof(info) - 1, 0) : 0;
 	info[n > 0 ? n - 1 : 0] = '\0';
 	fprintf(stderr, "aria-cache: the store %s is in use (%s) but its "
@@ -230,7 +242,7 @@ static int repair_local(const char *store_dir, int argc, char **argv)
 			store_dir);
 		return 1;
 	}
-	fd = lock_store(store_dir);
+	fd = lock_store(store_dir, false);
 	if (fd < 0)
 		return 1;
 	code = acfs_repair_run(store_dir, argc, argv);
@@ -238,11 +250,27 @@ static int repair_local(const char *store_dir, int argc, char **argv)
 	return code;
 }
 
+/* Commands that only read the store: they work on one this user cannot
+ * write, opened read-only. */
+static bool reading_command(int argc, char **argv)
+{
+	static const char *const readers[] = { "stats", "ls", "inspect",
+					       "metrics", "verify" };
+	bool reads = false;
+
+	for (size_t i = 0; i < sizeof(readers) / sizeof(readers[0]); i++)
+		reads |= strcmp(argv[0], readers[i]) == 0;
+	for (int i = 1; i < argc && reads; i++)
+		reads = strcmp(argv[i], "--repair") != 0;
+	return reads;
+}
+
 /* Runs the command on the store itself; no daemon serves it. */
 static int run_local(const char *store_dir, int argc, char **argv)
 {
 	char path[PATH_MAX], err[ACFS_ERR_MAX] = "";
 	struct acfs_cmd_ctx ctx = { 0 };
+	struct acfs_store_options ro = { .read_only = true };
 	struct acfs_store *s;
 	int fd, r, code;
 
@@ -253,15 +281,16 @@ static int run_local(const char *store_dir, int argc, char **argv)
 			store_dir);
 		return 1;
 	}
-	fd = lock_store(store_dir);
-	if (fd < 0)
+	fd = lock_store(store_dir, reading_command(argc, argv));
+	if (fd == -1)
 		return 1;
 	acfs_store_db_path(store_dir, path, sizeof(path));
-	r = acfs_store_open(path, NULL, &s, err);
+	r = acfs_store_open(path, fd == -2 ? &ro : NULL, &s, err);
 	if (r < 0) {
 		fprintf(stderr, "aria-cache: cannot open the store %s: %s\n",
 			store_dir, err);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
 	if (acfs_store_kept_unreferenced(s) > 0)
@@ -278,13 +307,15 @@ static int run_local(const char *store_dir, int argc, char **argv)
 	if (acfs_validator_new(NULL, 2, &ctx.validator) < 0) {
 		fprintf(stderr, "aria-cache: out of memory\n");
 		acfs_store_close(s);
-		close(fd);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
 	code = acfs_cmd_run(&ctx, argc, argv);
 	acfs_validator_free(ctx.validator);
 	acfs_store_close(s);
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	return code;
 }
 

@@ -187,6 +187,22 @@ ok "without a daemon, aria-cache opens the store itself" local_stats
 ok "gc --dry-run works on the store itself" sh -c "'$ACFS_TOOL' --store '$STORE' gc --max-size 1M --dry-run >/dev/null 2>&1"
 ok "gc on the store itself also refuses to remove most of it without --yes" sh -c \
 	"'$ACFS_TOOL' --store '$STORE' gc --max-size 1 </dev/null; [ \$? -eq 2 ] && [ \$('$ACFS_TOOL' --store '$STORE' stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"entries\"])') -eq $entries_before ]"
+# A store this user can only read (here a read-only bind mount of it):
+# the reading commands open it read-only; the others name the cause.
+read_only_store() {
+	mkdir -p "$WORK/ro" && mount --bind "$STORE" "$WORK/ro" &&
+		mount -o remount,bind,ro "$WORK/ro" || return 1
+	local rc=0
+	"$ACFS_TOOL" --store "$WORK/ro" stats --json >/dev/null &&
+		"$ACFS_TOOL" --store "$WORK/ro" ls --limit 3 >/dev/null &&
+		"$ACFS_TOOL" --store "$WORK/ro" verify >/dev/null 2>&1 &&
+		"$ACFS_TOOL" --store "$WORK/ro" metrics >/dev/null || rc=1
+	"$ACFS_TOOL" --store "$WORK/ro" gc --yes 2>"$WORK/ro.err" && rc=1
+	grep -q 'cannot be written (.*Read-only file system)' "$WORK/ro.err" || rc=1
+	umount "$WORK/ro"
+	return $rc
+}
+ok "a read-only store: stats, ls, verify and metrics work; gc names the cause" read_only_store
 ok "clear refuses without --yes when not on a terminal (exit 2)" sh -c \
 	"'$ACFS_TOOL' --store '$STORE' clear </dev/null; [ \$? -eq 2 ]"
 ok "clear --yes --json empties the store and says how much it removed" sh -c \
