@@ -5,6 +5,7 @@
  * input: tests/fuzz/fuzz-remote.c).
  */
 #include "acfs/remote.h"
+#include "acfs/size.h"
 
 #include <errno.h>
 #include <stdbool.h>
@@ -148,8 +149,12 @@ static int parse(const char *text, CURLU *h, struct acfs_remote_url *u,
 		r = bad_url(text, "no host", err);
 		goto out;
 	}
-	if (query || frag) {
-		r = bad_url(text, "no query or fragment, please", err);
+	/* Redis takes ?ttl=DURATION; nothing else takes a query. */
+	if (frag || (query && (strcmp(scheme, "redis") ||
+			       strncmp(query, "ttl=", 4)))) {
+		r = bad_url(text, strcmp(scheme, "redis") == 0 && !frag
+			    ? "the only query is ?ttl=DURATION (e.g. 30d)"
+			    : "no query or fragment, please", err);
 		goto out;
 	}
 	if (!strcmp(scheme, "redis")) {
@@ -170,17 +175,52 @@ static int parse(const char *text, CURLU *h, struct acfs_remote_url *u,
 						   : strdup(host);
 		if (path && path[0] == '/' && path[1]) {
 			long db = strtol(path + 1, &e, 10);
-			if (*e || db < 0 || db > 1000000) {
+			if ((*e && *e != '/') || e == path + 1 || db < 0 ||
+			    db > 1000000) {
 				r = bad_url(text, "the path must be a database "
-					    "number", err);
+					    "number, then a key prefix if any "
+					    "(/DB/PREFIX)", err);
 				goto out;
 			}
 			u->db = (int)db;
+			size_t pl = *e ? strlen(e + 1) : 0;
+			while (pl > 0 && e[pl] == '/')
+				pl--; /* trailing slashes */
+			if (pl > 200 || strspn(e + (pl ? 1 : 0), "abcdefghijklm"
+				"nopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+				"._-/:") < pl) {
+				r = bad_url(text, "a key prefix is up to 200 of "
+					    "A-Z a-z 0-9 . _ - / :", err);
+				goto out;
+			}
+			if (pl && asprintf(&u->prefix, "%.*s/", (int)pl,
+					   e + 1) < 0) {
+				u->prefix = NULL;
+				r = -ENOMEM;
+				goto out;
+			}
 		}
-		if (!u->host || asprintf(&u->display, "redis://%s%s%s:%d/%d",
+		if (query) {
+			int64_t ns;
+			if (acfs_duration_parse(query + 4, &ns) < 0 ||
+			    ns < 1000000000LL) {
+				r = bad_url(text, "ttl needs a duration of a "
+					    "second or more (90s, 10m, 2h, 30d)",
+					    err);
+				goto out;
+			}
+			u->ttl_s = ns / 1000000000LL;
+		}
+		char ttl[40] = "";
+		if (u->ttl_s)
+			snprintf(ttl, sizeof(ttl), "?ttl=%llds",
+				 (long long)u->ttl_s);
+		if (!u->host || asprintf(&u->display, "redis://%s%s%s:%d/%d%s%.*s%s",
 					 u->user ? u->user : "",
 					 u->user ? "@" : "", host, u->port,
-					 u->db) < 0) {
+					 u->db, u->prefix ? "/" : "",
+					 u->prefix ? (int)strlen(u->prefix) - 1 : 0,
+					 u->prefix ? u->prefix : "", ttl) < 0) {
 			u->display = NULL;
 			r = -ENOMEM;
 		}
@@ -288,6 +328,7 @@ void acfs_remote_url_release(struct acfs_remote_url *u)
 		explicit_bzero(u->password, strlen(u->password));
 	free(u->password);
 	free(u->base);
+	free(u->prefix);
 	memset(u, 0, sizeof(*u));
 }
 

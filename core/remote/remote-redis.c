@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Redis (or Valkey) transport over hiredis: GETRANGE (a bounded GET),
- * EXISTS, SET of the keys "aria-cachefs/<path>". Redis Cluster: a MOVED or ASK reply is followed
+ * EXISTS, SET of the keys "aria-cachefs/<path>" (or "PREFIX/<path>" of
+ * redis://HOST/DB/PREFIX; SET with EX of ?ttl=). Redis Cluster: a MOVED or ASK reply is followed
  * to the node it names (a connection per node, kept), so any node of a
  * cluster serves as the URL; the action result and its bytes hash to
  * different slots and are written in that order.
@@ -186,7 +187,8 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 		       const char *path, const void *val, size_t vlen,
 		       int *ret, char *err)
 {
-	char key[ACFS_REMOTE_PATH_MAX + sizeof(KEY_PREFIX)];
+	const char *pfx = c->u->prefix ? c->u->prefix : KEY_PREFIX;
+	char key[ACFS_REMOTE_PATH_MAX + 256], cas[256 + 8];
 	unsigned node = 0;
 	bool asking = false;
 
@@ -201,7 +203,8 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 		c->redis->nodes[0].port = c->u->port;
 		c->redis->n = 1;
 	}
-	snprintf(key, sizeof(key), KEY_PREFIX "%s", path);
+	snprintf(key, sizeof(key), "%s%s", pfx, path);
+	snprintf(cas, sizeof(cas), "%scas/", pfx);
 	for (int hop = 0; hop <= MAX_REDIRECTS; hop++) {
 		redisContext *ctx = node_ctx(c, node, ret, err);
 		redisReply *rep;
@@ -219,8 +222,11 @@ static redisReply *run(struct acfs_remote_conn *c, const char *cmd,
 			rep = redisCommand(ctx, "EVAL %s 1 %b %s %s %s",
 					   FETCH_SCRIPT, key, strlen(key),
 					   ((const char *const *)val)[0],
-					   ((const char *const *)val)[1],
-					   KEY_PREFIX "cas/");
+					   ((const char *const *)val)[1], cas);
+		else if (val && !strcmp(cmd, "SET") && c->u->ttl_s > 0)
+			rep = redisCommand(ctx, "SET %b %b EX %lld", key,
+					   strlen(key), val, vlen,
+					   (long long)c->u->ttl_s);
 		else if (val)
 			rep = redisCommand(ctx, "%s %b %b", cmd, key,
 					   strlen(key), val, vlen);

@@ -380,6 +380,26 @@ if [ "$BACKEND" = redis ]; then
 	ok "a bad URL's error does not echo its password" sh -c \
 		"! '$ACFS_DAEMON' --store '$WORK/x.store' --remote 'redis://ci:ci-s3cret@h:0' '$WORK/x' 2>'$WORK/bad-url.err'; cat '$WORK/bad-url.err'; grep -q 'redis://ci:\*\*\*@h:0' '$WORK/bad-url.err' && ! grep -q ci-s3cret '$WORK/bad-url.err'"
 	ok "unmount I" sh -c "fusermount3 -u '$WORK/i' && pid=\$(awk '{print \$2}' '$WORK/i.store/daemon.lock') && { $(declare -f wait_until); wait_until 'I exits' 60 \"! kill -0 \$pid 2>/dev/null\"; }"
+	# A namespace in a shared Redis: a key prefix after the database,
+	# and an expiry for what it stores.
+	ok "mount J: redis://ci:...@127.0.0.1:PORT/0/team-a/ci?ttl=1h" \
+		daemon_up j --remote "redis://ci:ci-s3cret@127.0.0.1:$P2/0/team-a/ci?ttl=1h"
+	ok "J stores 3 entries" store_all "$WORK/j" "$WORK/c6"
+	ok "J: sync: every upload done" tool j sync --timeout 60s
+	rcli() { redis-cli -p "$P2" --no-auth-warning --user ci --pass ci-s3cret "$@"; }
+	ok "J: its 3 entries are under team-a/ci/ only" test \
+		"$(rcli --scan --pattern 'team-a/ci/ac/*' | wc -l)" = 3
+	ttl_set() {
+		local k t
+		k=$(rcli --scan --pattern 'team-a/ci/ac/*' | head -n 1)
+		t=$(rcli TTL "$k")
+		echo "# TTL of $k: $t"
+		[ "$t" -gt 0 ] && [ "$t" -le 3600 ]
+	}
+	ok "J: they expire within the hour (SET EX)" ttl_set
+	ok "J: stats show the prefix and the expiry, not the password" sh -c \
+		"'$ACFS_TOOL' --store '$WORK/j.store' stats | grep -q 'redis://ci@127.0.0.1:$P2/0/team-a/ci?ttl=3600s' && ! '$ACFS_TOOL' --store '$WORK/j.store' stats | grep -q ci-s3cret"
+	ok "unmount J" daemon_down j
 	kill -9 "$(redis_pid "$P2")" 2>/dev/null
 fi
 

@@ -64,6 +64,17 @@ static void test_urls(void **state)
 	assert_int_equal(u.db, 2);
 	assert_string_equal(u.display, "redis://[::1]:7001/2");
 	acfs_remote_url_release(&u);
+	/* A key prefix after the database, an expiry in the query. */
+	assert_int_equal(acfs_remote_url_parse("redis://h/3/team-a/ci//?ttl=30d", &u, err), 0);
+	assert_int_equal(u.db, 3);
+	assert_string_equal(u.prefix, "team-a/ci/");
+	assert_true(u.ttl_s == 30 * 86400);
+	assert_string_equal(u.display, "redis://h:6379/3/team-a/ci?ttl=2592000s");
+	acfs_remote_url_release(&u);
+	assert_int_equal(acfs_remote_url_parse("redis://h/0", &u, err), 0);
+	assert_null(u.prefix);
+	assert_true(u.ttl_s == 0);
+	acfs_remote_url_release(&u);
 	assert_int_equal(acfs_remote_url_parse("redis://ci:p%40ss%3Aw@cache.lan", &u, err), 0);
 	assert_string_equal(u.user, "ci");
 	assert_string_equal(u.password, "p@ss:w");
@@ -97,7 +108,10 @@ static void test_urls(void **state)
 
 	const char *bad[] = { "ftp://x", "redis://", "redis://h:0",
 			      "redis://h:99999", "redis://h/x", "http://",
-			      "http:///p", "http://h/p?q=1", "cache.example" };
+			      "http:///p", "http://h/p?q=1", "cache.example",
+			      "redis://h/1/a b", "redis://h/1?ttl=0s",
+			      "redis://h/1?ttl=soon", "redis://h/1?x=1",
+			      "http://h/p?ttl=1d" };
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		err[0] = '\0';
 		assert_int_equal(acfs_remote_url_parse(bad[i], &u, err),

@@ -44,6 +44,11 @@ struct acfs_remote_url {
 	char *host;
 	int port;
 	int db;
+	/* redis://HOST/DB/PREFIX: keys are PREFIX/<path> (kept with its
+	 * slash; NULL: "aria-cachefs/"); ?ttl=DURATION: entries stored with
+	 * that expiry (SET EX; 0: none), for a shared Redis to let go. */
+	char *prefix;
+	int64_t ttl_s;
 	/* Both kinds: percent-decoded; NULL when absent. A password given
 	 * nowhere in the URL comes from ARIA_CACHE_REMOTE_PASSWORD_FILE or
 	 * ARIA_CACHE_REMOTE_PASSWORD (Redis, and HTTP URLs naming a user). */
