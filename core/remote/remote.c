@@ -66,8 +66,23 @@ int acfs_remote_put(struct acfs_remote_conn *c, const char *path,
 int acfs_remote_probe(struct acfs_remote_conn *c, char *err)
 {
 	static const char path[] = "ac/0000000000000000000000000000000000000000000000000000000000000000";
-	int r = acfs_remote_has(c, path, err);
+	int r;
 
+	if (c->u->kind == ACFS_REMOTE_REDIS)
+		return (r = redis_has(c, path, err)) == -ENOENT ? 0 : r;
+	/* A GET, not a HEAD: an absent key and an absent bucket are both
+	 * 404, told apart only by the S3 error in the body (NoSuchKey,
+	 * NoSuchBucket). */
+	void *data = NULL;
+	size_t len = 0;
+	r = http_get(c, path, 64 * 1024, &data, &len, err);
+	free(data);
+	if (r == -ENOENT && strstr(err, "NoSuchBucket")) {
+		snprintf(err, ACFS_ERR_MAX, "the bucket of %s does not exist "
+			 "(S3 NoSuchBucket): create it, or fix the URL",
+			 c->u->display);
+		return -ENXIO;
+	}
 	return r == -ENOENT ? 0 : r;
 }
 

@@ -284,6 +284,8 @@ if [ "$BACKEND" = s3 ]; then
 	# A bucket that does not exist: each PUT is refused for good (404
 	# NoSuchBucket) and dropped; sync says so and exits 1.
 	ok "mount G on a bucket that does not exist" daemon_up g --remote "http://127.0.0.1:$PORT/nosuchbucket"
+	ok "G: the missing bucket is said at mount (not taken for a miss)" grep -q \
+		"remote http://127.0.0.1:$PORT/nosuchbucket does not answer as it should: the bucket of http://127.0.0.1:$PORT/nosuchbucket does not exist (S3 NoSuchBucket)" "$WORK/daemon.err"
 	ok "G stores 3 entries" store_all "$WORK/g" "$WORK/c5"
 	sync_dropped() {
 		local rc=0
