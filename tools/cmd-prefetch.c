@@ -83,6 +83,7 @@ int acfs_cmd_prefetch(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 {
 	const char *ref = NULL, *v;
 	unsigned long jobs = 8;
+	unsigned long long max_keys = ACFS_PREFETCH_MAX_KEYS;
 	bool json = false;
 	char b[32];
 	int r;
@@ -97,6 +98,15 @@ int acfs_cmd_prefetch(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 				return acfs_cmd_usage_error(
 					ctx, "prefetch", "--jobs needs a number "
 					"from 1 to 64");
+		} else if ((r = acfs_cmd_opt(argc, argv, &i, "--max-keys",
+					      &v))) {
+			char *end = NULL;
+			max_keys = r > 0 && *v >= '1' && *v <= '9'
+				   ? strtoull(v, &end, 10) : 0;
+			if (r < 0 || !max_keys || !end || *end)
+				return acfs_cmd_usage_error(
+					ctx, "prefetch", "--max-keys needs a "
+					"number of keys, 1 or more");
 		} else if (argv[i][0] == '-' || ref) {
 			return acfs_cmd_usage_error(ctx, "prefetch",
 						    "unexpected %s", argv[i]);
@@ -111,7 +121,7 @@ int acfs_cmd_prefetch(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		no_daemon(ctx, "prefetch");
 		return 1;
 	}
-	struct acfs_prefetch_result res;
+	struct acfs_prefetch_result res = { .max_keys = max_keys };
 	r = ctx->remote_prefetch(ref, (unsigned)jobs,
 				 ctx->progress ? ctx->err : NULL, &res,
 				 ctx->userdata);

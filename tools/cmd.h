@@ -32,7 +32,13 @@ struct acfs_sync_result {
 };
 
 /* aria-cache prefetch: what became of a manifest's keys. */
+/* A manifest naming more keys is refused (aria-cache prefetch
+ * --max-keys). */
+#define ACFS_PREFETCH_MAX_KEYS 1000000
+
 struct acfs_prefetch_result {
+	uint64_t max_keys;         /* in: the cap (0: the default); the rest
+				      is filled in */
 	uint64_t total, fetched, present, missing, failed, bytes;
 	bool budget_stop;          /* stopped before passing the budget */
 	double seconds;

@@ -78,7 +78,7 @@ static const struct acfs_cmd commands[] = {
 	  "under REF (a branch or a commit): CI runs it after aria-cache sync,\n"
 	  "so that developers can prefetch what it built. Runs in the daemon.\n"
 	  "  --json   machine-readable output", false },
-	{ "prefetch", acfs_cmd_prefetch, "[--jobs N] [--json] REF",
+	{ "prefetch", acfs_cmd_prefetch, "[--jobs N] [--max-keys N] [--json] REF",
 	  "Fetches the entries of manifest REF that are not here from the\n"
 	  "remotes, N at once (default 8), validates and stores them: run it\n"
 	  "after git pull, before the build, so the build's probes hit locally.\n"
@@ -86,6 +86,8 @@ static const struct acfs_cmd commands[] = {
 	  "Shows progress on a terminal and ends with a summary; exits 1 if the\n"
 	  "manifest is missing or a fetch failed. Runs in the daemon.\n"
 	  "  --jobs N   fetches at once, 1..64\n"
+	  "  --max-keys N  refuse a manifest naming more keys (default\n"
+	  "             1000000); a manifest is read strictly, whole or not\n"
 	  "  --json     machine-readable output", false },
 	{ "unpin", acfs_cmd_unpin, "[--json] KEY|PATH...", "Unpins entries.", false },
 	{ "clear", acfs_cmd_clear, "[--yes] [--json]",

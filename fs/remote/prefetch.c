@@ -254,6 +254,10 @@ static int prefetch_one(struct prefetch *p, struct acfs_remote_conn **conns,
 			last = rc;
 			continue;
 		}
+		/* The budget counts stored bytes (compressed, known after the
+		 * commit): the raw length is reserved first (no more is
+		 * stored, but for a frame's few bytes), what compression
+		 * saved is given back after. */
 		pthread_mutex_lock(&p->lock);
 		bool fits = len <= p->room;
 		if (fits)
@@ -267,7 +271,22 @@ static int prefetch_one(struct prefetch *p, struct acfs_remote_conn **conns,
 		rc = d->commit_fetched(d, key, data, len, rs->r[i].url.display);
 		free(data);
 		fs_commit_gate(d, admitted, false);
+		if (rc != 0) {
+			pthread_mutex_lock(&p->lock);
+			p->room += len; /* not stored after all */
+			pthread_mutex_unlock(&p->lock);
+		}
 		if (rc == 0) {
+			struct acfs_entry got;
+			uint64_t stored = acfs_store_get(d->store, key, &got) == 0
+					  ? got.stored : len;
+			pthread_mutex_lock(&p->lock);
+			if (stored < len)
+				p->room += len - stored;
+			else
+				p->room = p->room > stored - len
+					  ? p->room - (stored - len) : 0;
+			pthread_mutex_unlock(&p->lock);
 			/* A mount may remember the key as absent. */
 			fs_invalidate_mounts(d, NULL, key);
 			pthread_mutex_lock(&p->lock);
@@ -330,46 +349,144 @@ static void *prefetcher_main(void *arg)
 	return NULL;
 }
 
-/* The keys of manifest @text (every quoted key after "keys"). */
-static int parse_manifest(const char *text, size_t len, struct acfs_key **ret,
-			  size_t *ret_n)
-{
-	const char *end = text + len, *p = memmem(text, len, "\"keys\"", 6);
-	struct acfs_key *keys = NULL;
-	size_t n = 0, cap = 0;
+/* A strict reader of the one JSON document a manifest is. */
+struct jr {
+	const char *p, *end;
+};
 
-	if (!p || !memmem(text, len, "\"aria_cachefs_manifest\"", 23))
-		return -EBADMSG;
-	for (p += 6; p < end; p++) {
-		if (*p != '"')
-			continue;
-		const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
-		char k[32];
-		if (!q)
-			break;
-		if ((size_t)(q - p - 1) < sizeof(k)) {
-			memcpy(k, p + 1, (size_t)(q - p - 1));
-			k[q - p - 1] = '\0';
-			struct acfs_key key;
-			if (acfs_key_parse_any(k, &key) == 0) {
-				if (n == cap) {
-					cap = cap ? cap * 2 : 1024;
-					void *nk = realloc(keys,
-							   cap * sizeof(*keys));
-					if (!nk) {
-						free(keys);
-						return -ENOMEM;
-					}
-					keys = nk;
-				}
-				keys[n++] = key;
-			}
-		}
-		p = q;
+static void jr_ws(struct jr *j)
+{
+	while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' ||
+				 *j->p == '\n' || *j->p == '\r'))
+		j->p++;
+}
+
+static bool jr_lit(struct jr *j, char c)
+{
+	jr_ws(j);
+	if (j->p < j->end && *j->p == c) {
+		j->p++;
+		return true;
 	}
+	return false;
+}
+
+/* A JSON string into @out (escapes kept undecoded: names and keys are
+ * plain ASCII; a ref's escapes only need to be well formed). */
+static bool jr_string(struct jr *j, char *out, size_t len)
+{
+	size_t n = 0;
+
+	if (!jr_lit(j, '"'))
+		return false;
+	while (j->p < j->end && *j->p != '"') {
+		unsigned char c = (unsigned char)*j->p++;
+		if (c < 0x20)
+			return false;
+		if (c == '\\') {
+			if (j->p >= j->end || !strchr("\"\\/bfnrtu", *j->p))
+				return false;
+			if (*j->p == 'u') {
+				if (j->end - j->p < 5)
+					return false;
+				for (int k = 1; k <= 4; k++)
+					if (!strchr("0123456789abcdefABCDEF",
+						    j->p[k]) || !j->p[k])
+						return false;
+				j->p += 4;
+			}
+			j->p++;
+			c = '?';
+		}
+		if (n + 1 < len)
+			out[n++] = (char)c;
+		else
+			return false;
+	}
+	if (j->p >= j->end)
+		return false;
+	j->p++;
+	out[n] = '\0';
+	return true;
+}
+
+/*
+ * The keys of manifest @text, read strictly: exactly one object with
+ * "aria_cachefs_manifest": 1, "ref": a string, "keys": an array of keys,
+ * and nothing after it. A truncated or edited document is no manifest
+ * (it was scanned for quoted keys once: half a manifest prefetched half).
+ * More than @max keys: -E2BIG.
+ */
+static int parse_manifest(const char *text, size_t len, uint64_t max,
+			  struct acfs_key **ret, size_t *ret_n)
+{
+	struct jr j = { text, text + len };
+	struct acfs_key *keys = NULL;
+	bool version = false, ref = false, have_keys = false;
+	size_t n = 0, cap = 0;
+	char name[64], val[1300];
+	int r = -EBADMSG;
+
+	if (!jr_lit(&j, '{'))
+		return -EBADMSG;
+	do {
+		if (!jr_string(&j, name, sizeof(name)) || !jr_lit(&j, ':'))
+			goto fail;
+		if (!strcmp(name, "aria_cachefs_manifest") && !version) {
+			jr_ws(&j);
+			if (j.end - j.p < 1 || *j.p != '1' ||
+			    (j.end - j.p > 1 && strchr("0123456789.eE", j.p[1])))
+				goto fail;
+			j.p++;
+			version = true;
+		} else if (!strcmp(name, "ref") && !ref) {
+			if (!jr_string(&j, val, sizeof(val)))
+				goto fail;
+			ref = true;
+		} else if (!strcmp(name, "keys") && !have_keys) {
+			if (!jr_lit(&j, '['))
+				goto fail;
+			if (!jr_lit(&j, ']')) {
+				do {
+					struct acfs_key key;
+					if (!jr_string(&j, val, sizeof(val)) ||
+					    acfs_key_parse_any(val, &key) < 0)
+						goto fail;
+					if (n >= max) {
+						r = -E2BIG;
+						goto fail;
+					}
+					if (n == cap) {
+						cap = cap ? cap * 2 : 1024;
+						void *nk = realloc(keys, cap *
+								   sizeof(*keys));
+						if (!nk) {
+							r = -ENOMEM;
+							goto fail;
+						}
+						keys = nk;
+					}
+					keys[n++] = key;
+				} while (jr_lit(&j, ','));
+				if (!jr_lit(&j, ']'))
+					goto fail;
+			}
+			have_keys = true;
+		} else {
+			goto fail; /* unknown or repeated member */
+		}
+	} while (jr_lit(&j, ','));
+	if (!jr_lit(&j, '}') || !version || !have_keys)
+		goto fail;
+	jr_ws(&j);
+	if (j.p != j.end)
+		goto fail;
 	*ret = keys;
 	*ret_n = n;
 	return 0;
+fail:
+	free(keys);
+	return r;
 }
 
 int fs_remote_prefetch(struct acfs_daemon *d, const char *ref, unsigned jobs,
@@ -384,6 +501,9 @@ int fs_remote_prefetch(struct acfs_daemon *d, const char *ref, unsigned jobs,
 	size_t len = 0;
 	int64_t t0 = acfs_now_ns();
 	int r = -ENOENT;
+
+	uint64_t max_keys = res->max_keys ? res->max_keys
+					  : ACFS_PREFETCH_MAX_KEYS;
 
 	memset(res, 0, sizeof(*res));
 	if (!rs || !readable(rs)) {
@@ -414,11 +534,19 @@ int fs_remote_prefetch(struct acfs_daemon *d, const char *ref, unsigned jobs,
 			 ref);
 	if (r < 0)
 		return r;
-	r = parse_manifest(text, len, &p.keys, &p.n);
+	r = parse_manifest(text, len, max_keys, &p.keys, &p.n);
 	free(text);
+	if (r == -E2BIG) {
+		snprintf(res->why, sizeof(res->why), "the manifest of %s names "
+			 "more than %llu keys (--max-keys): refused whole", ref,
+			 (unsigned long long)max_keys);
+		return r;
+	}
 	if (r < 0) {
 		snprintf(res->why, sizeof(res->why), "the manifest of %s is "
-			 "not one", ref);
+			 "not a whole manifest (JSON of {\"aria_cachefs_manifest\""
+			 ": 1, \"ref\", \"keys\"}; cut short or edited?): "
+			 "nothing fetched", ref);
 		return r;
 	}
 	res->total = p.n;

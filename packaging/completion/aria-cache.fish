@@ -23,6 +23,7 @@ complete -c aria-cache -n "__fish_seen_subcommand_from sync" -l timeout -x
 complete -c aria-cache -n "__fish_seen_subcommand_from pin unpin inspect" -F
 complete -c aria-cache -n "__fish_seen_subcommand_from import" -x -a '(__fish_complete_directories)'
 complete -c aria-cache -n "__fish_seen_subcommand_from prefetch" -l jobs -x
+complete -c aria-cache -n "__fish_seen_subcommand_from prefetch" -l max-keys -x
 complete -c aria-cache -n "__fish_seen_subcommand_from top" -l interval -x
 complete -c aria-cache -n "__fish_seen_subcommand_from top" -l count -x
 complete -c aria-cache -n "__fish_seen_subcommand_from top" -l json

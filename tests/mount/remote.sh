@@ -130,6 +130,30 @@ no_manifest() {
 	[ "$rc" -eq 1 ] && grep -q "no remote has a manifest for no-such-ref" "$WORK/pf.out"
 }
 ok "prefetch of a ref nobody published: exit 1, says so" no_manifest
+# Manifests are read strictly and capped: one cut short or naming too
+# many keys is refused whole (it was scanned for keys: half a manifest
+# fetched half).
+ok "prefetch --max-keys 39 of a 40-key manifest: refused whole, nothing fetched (exit 1)" sh -c \
+	"'$ACFS_TOOL' --store '$WORK/p.store' prefetch --max-keys 39 ci-main-1 >'$WORK/pfk.out' 2>&1; [ \$? -eq 1 ] && grep -q 'names more than 39 keys' '$WORK/pfk.out'"
+manifest_path() { # the .meta path under which REF's manifest is kept
+	python3 -c '
+import hashlib, sys
+d = hashlib.sha256(b"aria-cachefs manifest\0" + sys.argv[1].encode()).hexdigest()
+print("monomorph/%s/%s.meta" % (d[:2], d[2:16]))' "$1"
+}
+plant_cut() { # a manifest cut short, stored unchecked and uploaded
+	local m
+	m=$(manifest_path cut-1) &&
+		sed 's/,[^,]*$//' "$WORK/ci-main-1.manifest" >"$WORK/m/tmp/cut" &&
+		mv "$WORK/m/tmp/cut" "$WORK/m/$m" && tool m sync --timeout 60s
+}
+ok "mount M (--validate none: a .meta is not checked as JSON)" daemon_up m --remote "$URL" --validate none
+ok "M keeps A's manifest of ci-main-1" sh -c \
+	"cat '$WORK/m/$(manifest_path ci-main-1)' >'$WORK/ci-main-1.manifest' && python3 -c 'import json,sys; assert len(json.load(open(sys.argv[1]))[\"keys\"]) == 40' '$WORK/ci-main-1.manifest'"
+ok "M stores and uploads a copy cut short, as ref cut-1" plant_cut
+ok "unmount M" daemon_down m
+ok "prefetch cut-1: not a whole manifest, nothing fetched (exit 1)" sh -c \
+	"'$ACFS_TOOL' --store '$WORK/p.store' prefetch cut-1 >'$WORK/pfc.out' 2>&1; [ \$? -eq 1 ] && grep -q 'not a whole manifest' '$WORK/pfc.out' || { cat '$WORK/pfc.out'; false; }"
 ok "prefetch without a REF is a usage error (exit 2)" sh -c \
 	"'$ACFS_TOOL' --store '$WORK/p.store' prefetch 2>/dev/null; [ \$? -eq 2 ]"
 ok "unmount P" daemon_down p
@@ -138,12 +162,20 @@ prefetch_budget() {
 	tool q prefetch --json --jobs 2 ci-main-1 >"$WORK/pfq.json" || { cat "$WORK/pfq.json"; return 1; }
 	cat "$WORK/pfq.json"
 	python3 -c '
-import json, sys
+import json, os, sys
 r = json.load(open(sys.argv[1]))
-assert r["stopped_at_budget"] and 0 < r["fetched"] < 40, r' "$WORK/pfq.json" &&
-		[ "$(rstat q stored_bytes)" -le $((1024 * 1024 * 9 / 10)) ] && [ "$(rstat q evictions)" = 0 ]
+stored, corpus = int(sys.argv[2]), sys.argv[3]
+largest = max(os.path.getsize(os.path.join(corpus, f)) for f in os.listdir(corpus))
+cap = 1024 * 1024 * 90 // 100
+print("# fetched %d, %d raw bytes, %d stored, stopped %s" % (r["fetched"], r["fetched_bytes"], stored, r["stopped_at_budget"]))
+assert stored <= cap, "past 90% of the budget"
+# Stored (compressed) bytes are counted, not raw ones: it fills the
+# budget up to the last entry that still fits.
+assert r["fetched"] == 40 or (r["stopped_at_budget"] and stored + largest > cap), r
+assert r["fetched_bytes"] > stored, "raw bytes are more than stored ones"' "$WORK/pfq.json" "$(rstat q stored_bytes)" "$WORK/c1" &&
+		[ "$(rstat q evictions)" = 0 ]
 }
-ok "prefetch into a 1M budget stops before 90% of it, evicting nothing" prefetch_budget
+ok "prefetch into a 1M budget: up to 90% of it in stored bytes, evicting nothing" prefetch_budget
 ok "unmount Q" daemon_down q
 
 if [ "$BACKEND" = redis ]; then
