@@ -48,13 +48,44 @@ void http_conn_free(struct http_conn *h)
 	free(h);
 }
 
+/* The region of an AWS S3 host name (s3.REGION.amazonaws.com, or
+ * BUCKET.s3.REGION.amazonaws.com for virtual-host addressing), or NULL. */
+static char *host_region(const char *base)
+{
+	const char *h = strstr(base, "://"), *s3, *end;
+
+	if (!h)
+		return NULL;
+	h += 3;
+	end = h + strcspn(h, "/:");
+	if ((size_t)(end - h) < sizeof(".amazonaws.com") ||
+	    strncmp(end - 14, ".amazonaws.com", 14) != 0)
+		return NULL;
+	for (s3 = h; (s3 = strstr(s3, "s3.")) && s3 < end; s3 += 3)
+		if ((s3 == h || s3[-1] == '.') && s3 + 3 < end - 14)
+			return strndup(s3 + 3, (size_t)(end - 14 - s3 - 3));
+	return NULL;
+}
+
+static bool aws_host(const char *base)
+{
+	const char *h = strstr(base, "://");
+	size_t n;
+
+	if (!h)
+		return false;
+	h += 3;
+	n = strcspn(h, "/:");
+	return n >= 14 && strncmp(h + n - 14, ".amazonaws.com", 14) == 0;
+}
+
 static struct http_conn *conn_of(struct acfs_remote_conn *c)
 {
 	struct http_conn *h = c->http;
 	const char *id = getenv("AWS_ACCESS_KEY_ID");
 	const char *secret = getenv("AWS_SECRET_ACCESS_KEY");
-	const char *token = getenv("AWS_SESSION_TOKEN");
-	const char *region = getenv("AWS_REGION");
+	struct aws_creds ac = { 0 };
+	char why[256];
 
 	if (h)
 		return h;
@@ -63,23 +94,34 @@ static struct http_conn *conn_of(struct acfs_remote_conn *c)
 		free(h);
 		return NULL;
 	}
-	if (id && *id && secret && *secret) {
-		if (!region || !*region)
-			region = getenv("AWS_DEFAULT_REGION");
-		if (!region || !*region)
-			region = "us-east-1";
-		if (asprintf(&h->sigv4, "aws:amz:%s:s3", region) < 0)
+	/* Keys in the environment sign every HTTP remote (as before); the
+	 * shared files and credential_process only when asked for with
+	 * AWS_PROFILE or for an AWS host: a developer's ~/.aws must not
+	 * turn the basic auth of a bazel-remote into signatures. */
+	bool env_keys = id && *id && secret && *secret;
+	const char *profile = getenv("AWS_PROFILE");
+	if ((env_keys || (profile && *profile) || aws_host(c->u->base)) &&
+	    aws_creds_find(&ac, why, sizeof(why)) < 0)
+		snprintf(c->aws_error, sizeof(c->aws_error), "%s", why);
+	if (ac.id && ac.secret) {
+		char *hr = getenv("AWS_REGION") || getenv("AWS_DEFAULT_REGION")
+			   ? NULL : host_region(c->u->base);
+		if (asprintf(&h->sigv4, "aws:amz:%s:s3",
+			     hr ? hr : ac.region) < 0)
 			h->sigv4 = NULL;
-		if (asprintf(&h->userpwd, "%s:%s", id, secret) < 0)
+		free(hr);
+		if (asprintf(&h->userpwd, "%s:%s", ac.id, ac.secret) < 0)
 			h->userpwd = NULL;
-		if (token && *token) {
+		if (ac.token && *ac.token) {
 			char *t;
-			if (asprintf(&t, "x-amz-security-token: %s", token) >= 0) {
+			if (asprintf(&t, "x-amz-security-token: %s", ac.token) >= 0) {
 				h->headers = curl_slist_append(h->headers, t);
+				explicit_bzero(t, strlen(t));
 				free(t);
 			}
 		}
 	}
+	aws_creds_free(&ac);
 	/* No "Expect: 100-continue" round trip before large PUTs. Signed
 	 * requests keep the header (libcurl 7.88 would sign "expect" while
 	 * sending none, which S3 refuses) and send the body at once. */
@@ -290,8 +332,13 @@ static int perform(struct acfs_remote_conn *c, enum method m, const char *path,
 	 * and keeps uploads queued, never a refusal that drops them. */
 	if (status == 408 || status == 429 || status >= 500)
 		return -EIO;
-	if (status == 401 || status == 403)
+	if (status == 401 || status == 403) {
+		size_t used = strlen(err);
+		if (c->aws_error[0])
+			snprintf(err + used, ACFS_ERR_MAX - used, " (unsigned: "
+				 "%s)", c->aws_error);
 		return -EACCES;
+	}
 	/* Other refusals (400, 413, ...) would not change on a retry. */
 	return -EPERM;
 }

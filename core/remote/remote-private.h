@@ -14,6 +14,7 @@ struct acfs_remote_conn {
 	const volatile bool *stop;
 	struct redis_conn *redis;
 	struct http_conn *http;
+	char aws_error[256];      /* a credential_process that failed */
 };
 
 int redis_get(struct acfs_remote_conn *c, const char *path, size_t max,
@@ -35,6 +36,15 @@ int http_has(struct acfs_remote_conn *c, const char *path, char *err);
 int http_put(struct acfs_remote_conn *c, const char *path, const void *data,
 	     size_t len, char *err);
 void http_conn_free(struct http_conn *h);
+
+/* remote-aws.c: credentials and region as the AWS CLI finds them. */
+struct aws_creds {
+	char *id, *secret, *token, *region;
+};
+/* 0 with c->id/secret set, or both NULL when none is configured; -EIO
+ * when a credential_process failed (why in @err, no secret). */
+int aws_creds_find(struct aws_creds *c, char *err, size_t errlen);
+void aws_creds_free(struct aws_creds *c);
 void http_global_init(void);
 
 #endif

@@ -148,7 +148,7 @@ int fs_remote_publish(struct acfs_daemon *d, const char *ref,
 		snprintf(why, whylen, "no remote to publish to: this daemon "
 			 "runs without a writable one. Add one as remote = URL "
 			 "in ~/.config/aria-cachefs/config (or --remote URL "
-			 "when mounting; redis://, http(s)://, s3://, see man "
+			 "when mounting; redis:// or http(s)://, see man "
 			 "aria-cachefs), then unmount and mount again");
 		return -ENOTSUP;
 	}

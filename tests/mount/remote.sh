@@ -299,11 +299,47 @@ sync_pending() {
 # every upload reached the bucket.
 if [ "$BACKEND" = s3 ]; then
 	ok "make 3 more entries" make_corpus "$WORK/c5" 3 r5
+	# The AWS credential chain: no keys in the environment, a profile
+	# of the shared credentials file; then a profile whose keys come
+	# from a credential_process (with a session token s3rver ignores).
+	cat >"$WORK/aws-credentials" <<'INI'
+[default]
+aws_access_key_id = WRONG
+aws_secret_access_key = WRONG
+
+[ci]
+aws_access_key_id = S3RVER
+aws_secret_access_key = S3RVER
+INI
+	printf '{"Version": 1, "AccessKeyId": "S3RVER", "SecretAccessKey": "S3RVER", "SessionToken": "tok"}\n' >"$WORK/aws-process.json"
+	cat >"$WORK/aws-config" <<INI
+[profile proc]
+credential_process = cat $WORK/aws-process.json
+region = us-east-1
+
+[profile broken]
+credential_process = sh -c 'exit 3'
+INI
+	with_profile() { # with_profile PROFILE CMD...: no AWS keys in the environment
+		env -u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY AWS_PROFILE="$1" \
+			AWS_SHARED_CREDENTIALS_FILE="$WORK/aws-credentials" AWS_CONFIG_FILE="$WORK/aws-config" "${@:2}"
+	}
+	for prof in ci proc; do
+		n0=$(grep -c "remote $URL answers (" "$WORK/daemon.err")
+		ok "mount K ($prof): keys from the profile $prof, none in the environment" \
+			with_profile $prof bash -c "$(declare -f daemon_up); declare -A DAEMON_PIDS; WORK='$WORK' ACFS_DAEMON='$ACFS_DAEMON'; daemon_up k-$prof --remote '$URL'"
+		ok "K ($prof): it answers at mount (signed)" test "$(grep -c "remote $URL answers (" "$WORK/daemon.err")" -gt "$n0"
+		ok "K ($prof) stores 3 entries" store_all "$WORK/k-$prof" "$WORK/c5"
+		ok "K ($prof): sync: every upload done" tool k-$prof sync --timeout 60s
+		ok "unmount K ($prof)" sh -c "fusermount3 -u '$WORK/k-$prof'"
+	done
+	ok "a failing credential_process is said at mount (and no secret)" sh -c \
+		"$(declare -f with_profile); WORK='$WORK'; with_profile broken '$ACFS_DAEMON' --store '$WORK/kb.store' --remote '$URL' '$WORK/kb' 2>>'$WORK/daemon.err'; grep -q 'credential_process of profile broken failed (exit status 3)' '$WORK/daemon.err' && fusermount3 -u '$WORK/kb'"
 	# A wrong secret: every request is refused (403). A failure, not a
 	# verdict on the entries: the breaker opens, the uploads stay queued.
 	wrong_secret() {
 		AWS_SECRET_ACCESS_KEY=not-the-secret daemon_up f --remote "$URL" &&
-			grep -q "remote $URL does not answer as it should: HEAD ac/0*: HTTP 403" "$WORK/daemon.err"
+			grep -q "remote $URL does not answer as it should: GET ac/0*: HTTP 403" "$WORK/daemon.err"
 	}
 	ok "mount F with a wrong secret: the refusal is printed at mount" wrong_secret
 	ok "F stores 3 entries" store_all "$WORK/f" "$WORK/c5"
