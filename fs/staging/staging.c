@@ -192,15 +192,16 @@ pid_t fs_tgid_of(pid_t tid)
  * get (field 52, exit_code, as waitpid(2) reports it: a signal in its low
  * seven bits). A normal exit, even without close, has no signal there.
  */
-bool fs_killed_by_signal(pid_t tid)
+/* Field 9 (flags) and 52 (exit_code) of /proc/@pid/stat and its state;
+ * false if the process is gone. */
+static bool proc_stat(pid_t pid, char *state, unsigned long *flags,
+		      long *code)
 {
-	char path[64], buf[1024];
-	unsigned long flags = 0;
-	long code = 0;
+	char path[64], buf[1024], *save = NULL;
 	int fd, field = 2;
 	ssize_t n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)tid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
 		return false;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -208,19 +209,31 @@ bool fs_killed_by_signal(pid_t tid)
 	if (n <= 0)
 		return false;
 	buf[n] = '\0';
-	char *p = strrchr(buf, ')'), *save = NULL;
+	char *p = strrchr(buf, ')');
 	if (!p)
 		return false;
+	*code = -1;
 	for (char *t = strtok_r(p + 1, " \n", &save); t;
 	     t = strtok_r(NULL, " \n", &save)) {
 		field++;
-		if (field == 9)
-			flags = strtoul(t, NULL, 10);
+		if (field == 3)
+			*state = *t;
+		else if (field == 9)
+			*flags = strtoul(t, NULL, 10);
 		else if (field == 52)
-			code = strtol(t, NULL, 10);
+			*code = strtol(t, NULL, 10);
 	}
-	return (flags & 0x4 /* PF_EXITING */) && field >= 52 &&
-	       (code & 0x7f) != 0;
+	return field >= 52;
+}
+
+bool fs_killed_by_signal(pid_t tid)
+{
+	unsigned long flags = 0;
+	long code = 0;
+	char state = 0;
+
+	return proc_stat(tid, &state, &flags, &code) &&
+	       (flags & 0x4 /* PF_EXITING */) && (code & 0x7f) != 0;
 }
 
 /*
@@ -306,40 +319,6 @@ struct pidfd_exit_info {
 };
 #define ACFS_PIDFD_GET_INFO _IOWR(0xFF, 11, struct pidfd_exit_info)
 #define ACFS_PIDFD_INFO_EXIT (1ULL << 3)
-
-/* Field 9 (flags) and 52 (exit_code) of /proc/@pid/stat and its state;
- * false if the process is gone. */
-static bool proc_stat(pid_t pid, char *state, unsigned long *flags,
-		      long *code)
-{
-	char path[64], buf[1024], *save = NULL;
-	int fd, field = 2;
-	ssize_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return false;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return false;
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (!p)
-		return false;
-	*code = -1;
-	for (char *t = strtok_r(p + 1, " \n", &save); t;
-	     t = strtok_r(NULL, " \n", &save)) {
-		field++;
-		if (field == 3)
-			*state = *t;
-		else if (field == 9)
-			*flags = strtoul(t, NULL, 10);
-		else if (field == 52)
-			*code = strtol(t, NULL, 10);
-	}
-	return field >= 52;
-}
 
 /*
  * Kernel mode, at the last close of a direct create (fs_commit_closed):
