@@ -353,8 +353,9 @@ int main(int argc, char **argv)
 		{
 			char libs[256];
 			acfs_library_versions(libs, sizeof(libs));
-			printf("aria-cache %s (commit %s)\n%s\n", ACFS_VERSION,
-			       acfs_build_commit(), libs);
+			printf("aria-cache %s (commit %s; store format %u)\n%s\n",
+			       ACFS_VERSION, acfs_build_commit(),
+			       ACFS_STORE_FORMAT, libs);
 		}
 			return 0;
 		case ':':

@@ -47,6 +47,8 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 	if (json) {
 		fprintf(ctx->out, "{\"store\": ");
 		acfs_cmd_json_string(ctx->out, ctx->store_dir);
+		fprintf(ctx->out, ", \"store_format\": %u",
+			acfs_store_format(ctx->store));
 		fprintf(ctx->out,
 			", \"daemon_running\": %s, \"entries\": %llu, "
 			"\"logical_bytes\": %llu, \"stored_bytes\": %llu, "
@@ -87,7 +89,8 @@ int acfs_cmd_stats(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 		fprintf(ctx->out, "}\n");
 		return 0;
 	}
-	fprintf(ctx->out, "store              %s\n", ctx->store_dir);
+	fprintf(ctx->out, "store              %s (format %u)\n", ctx->store_dir,
+		acfs_store_format(ctx->store));
 	fprintf(ctx->out, "entries            %llu\n",
 		(unsigned long long)c.entries);
 	human(c.bytes, a, sizeof(a));

@@ -22,6 +22,7 @@
 struct acfs_store {
 	struct acfs_kv *kv;
 	bool read_only;
+	unsigned format;        /* ACFS_STORE_FORMAT once opened for writing */
 	int zstd_level;
 
 	/* Orders every read-modify-write of entries, lru rows and counters. */

@@ -88,6 +88,27 @@ static int load_state(struct acfs_store *s, char *err)
 			s->stats[i] = store_get_le(v + 8 * i, 8);
 		s->stats_since_ns = (int64_t)store_get_le(v + 8 * n, 8);
 	}
+	r = get_fixed(s, ACFS_CF_DEFAULT, "format", v, sizeof(v), &len, err);
+	if (r < 0)
+		return r;
+	s->format = len == 4 ? (unsigned)store_get_le(v, 4) : 1;
+	if (s->format > ACFS_STORE_FORMAT) {
+		snprintf(err, ACFS_ERR_MAX, "the store is of format %u, newer "
+			 "than this aria-cachefs knows (format %u): use the "
+			 "aria-cachefs that wrote it, or a newer one; nothing "
+			 "was changed", s->format, ACFS_STORE_FORMAT);
+		return -EPROTONOSUPPORT;
+	}
+	if (len != 4 && !s->read_only) {
+		struct acfs_kv_batch *b = acfs_kv_batch_new();
+		store_put_le(v, ACFS_STORE_FORMAT, 4);
+		acfs_kv_batch_put(b, s->kv, ACFS_CF_DEFAULT, "format", 6, v, 4);
+		r = acfs_kv_write(s->kv, b, err);
+		acfs_kv_batch_free(b);
+		if (r < 0)
+			return r;
+		s->format = ACFS_STORE_FORMAT;
+	}
 	r = get_fixed(s, ACFS_CF_DEFAULT, "id_limit", v, sizeof(v), &len, err);
 	if (r < 0)
 		return r;
@@ -208,6 +229,11 @@ int acfs_store_set_budget(struct acfs_store *s, uint64_t bytes)
 	r = acfs_kv_write(s->kv, b, NULL);
 	acfs_kv_batch_free(b);
 	return r;
+}
+
+unsigned acfs_store_format(struct acfs_store *s)
+{
+	return s->format;
 }
 
 uint64_t acfs_store_budget(struct acfs_store *s)

@@ -248,7 +248,8 @@ static void read_lock_info(const char *store, char *info, size_t len)
 static void lock_info(int fd, const char *mp)
 {
 	if (ftruncate(fd, 0) == 0)
-		dprintf(fd, "pid %d mountpoint %s", (int)getpid(), mp);
+		dprintf(fd, "pid %d version %s+%s mountpoint %s", (int)getpid(),
+			ACFS_VERSION, acfs_build_commit(), mp);
 }
 
 /* ---- another daemon serves the store -------------------------------------- */
@@ -323,6 +324,18 @@ static int join_daemon(const char *store_dir, const char *mp, int fargc,
 		return r;
 	fprintf(stderr, "aria-cachefs: mounted %s (store %s, served by the "
 		"daemon already running: %s)\n", mp, store_dir, info);
+	/* A newer (or older) binary joining: the running daemon's code
+	 * serves the mount until the last mount of the store is gone. */
+	char mine[128];
+	snprintf(mine, sizeof(mine), " version %s+%s ", ACFS_VERSION,
+		 acfs_build_commit());
+	if (!strstr(info, mine))
+		fprintf(stderr, "aria-cachefs: note: this is aria-cachefs %s+%s; "
+			"the daemon serving the store runs another build (%s): "
+			"it serves this mount too, with its own code and store "
+			"format, until every mount of the store is unmounted; "
+			"mount again then to run this one\n",
+			ACFS_VERSION, acfs_build_commit(), info);
 	if (!foreground)
 		return 0;
 	return wait_mount(store_dir, mp);
@@ -511,8 +524,10 @@ int main(int argc, char *argv[])
 	if (opts.show_version) {
 		char libs[256];
 		acfs_library_versions(libs, sizeof(libs));
-		printf("aria-cachefs %s (commit %s)\nlibfuse %s, %s\n",
-		       ACFS_VERSION, acfs_build_commit(), fuse_pkgversion(),
+		printf("aria-cachefs %s (commit %s; store format %u)\n"
+		       "libfuse %s, %s\n",
+		       ACFS_VERSION, acfs_build_commit(), ACFS_STORE_FORMAT,
+		       fuse_pkgversion(),
 		       libs);
 		ret = 0;
 		goto out_args;

@@ -33,7 +33,20 @@ join() { # join DIR: another project's mount of the same store
 	grep -q "served by the daemon already running: pid $PID" "$WORK/join.err" && serving "$1"
 }
 ok "mount B of the same store joins the daemon" join "$B"
-ok "mount C too" join "$C"
+ok "the same build joining says nothing of versions" sh -c "! grep -q 'runs another build' '$WORK/join.err'"
+# A daemon of another build (its lock names its version): the joining
+# binary says that the running code serves its mount.
+older_daemon() {
+	# Rewritten in place (>: the same file, whose lock the daemon holds).
+	local saved rc
+	saved=$(cat "$STORE/daemon.lock")
+	printf '%s' "${saved/ version / version 0.0.1+0ld }" >"$STORE/daemon.lock"
+	join "$C"
+	rc=$?
+	printf '%s' "$saved" >"$STORE/daemon.lock"
+	[ $rc -eq 0 ] && grep -q 'the daemon serving the store runs another build (pid .* version 0.0.1+0ld' "$WORK/join.err"
+}
+ok "mount C: a daemon of another build serves it, and the join says so" older_daemon
 ok "one daemon serves the three (its pid unchanged)" sh -c \
 	"[ \"\$(awk '{print \$2}' '$STORE/daemon.lock')\" = $PID ] && [ $(daemons) -eq 1 ]"
 

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "acfs/store.h"
+#include "kv.h"
 #include "tmpstore.h"
 
 struct fixture {
@@ -457,11 +458,49 @@ static void empty_directory_becomes_a_store(void **state)
 	acfs_store_close(s);
 }
 
+/* The format is recorded at the first open for writing; a store of a
+ * newer format than this binary knows is refused, nothing changed. */
+static void newer_format_refused(void **state)
+{
+	struct fixture *f = *state;
+	char err[ACFS_ERR_MAX] = "";
+	struct acfs_kv *kv;
+	unsigned char v[4] = { 2, 0, 0, 0 };
+
+	assert_int_equal(acfs_store_format(f->t.s), ACFS_STORE_FORMAT);
+	acfs_store_close(f->t.s);
+	f->t.s = NULL;
+	assert_int_equal(acfs_kv_open(f->t.dir, false, false, 0, &kv, err), 0);
+	struct acfs_kv_batch *b = acfs_kv_batch_new();
+	acfs_kv_batch_put(b, kv, ACFS_CF_DEFAULT, "format", 6, v, 4);
+	assert_int_equal(acfs_kv_write(kv, b, err), 0);
+	acfs_kv_batch_free(b);
+	acfs_kv_close(kv);
+	struct acfs_store *s = NULL;
+	assert_int_equal(acfs_store_open(f->t.dir, NULL, &s, err),
+			 -EPROTONOSUPPORT);
+	assert_non_null(strstr(err, "format 2, newer than this aria-cachefs "
+				    "knows (format 1)"));
+	struct acfs_store_options ro = { .read_only = true };
+	assert_int_equal(acfs_store_open(f->t.dir, &ro, &s, err),
+			 -EPROTONOSUPPORT);
+	/* Back to format 1, for the fixture's check. */
+	assert_int_equal(acfs_kv_open(f->t.dir, false, false, 0, &kv, err), 0);
+	b = acfs_kv_batch_new();
+	v[0] = 1;
+	acfs_kv_batch_put(b, kv, ACFS_CF_DEFAULT, "format", 6, v, 4);
+	assert_int_equal(acfs_kv_write(kv, b, err), 0);
+	acfs_kv_batch_free(b);
+	acfs_kv_close(kv);
+	assert_int_equal(tmpstore_open(&f->t), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
 	const struct CMUnitTest tests[] = {
 		T(commit_and_get),
+		T(newer_format_refused),
 		T(replace_drops_unused_version),
 		T(replace_keeps_version_in_use),
 		T(orphans_swept_at_open),

@@ -153,6 +153,16 @@ unsigned acfs_store_kept_unreferenced(struct acfs_store *s);
 int acfs_store_set_budget(struct acfs_store *store, uint64_t bytes);
 uint64_t acfs_store_budget(struct acfs_store *store);
 
+/*
+ * The store's format: the layout of its rows. An older binary refuses a
+ * store of a newer format (it would misread rows it does not know); a
+ * newer binary opens an older store and, opened for writing, records its
+ * own format once it has brought the rows up to it (format 1 is the first
+ * recorded: stores made before it have no record and are format 1).
+ */
+#define ACFS_STORE_FORMAT 1u
+unsigned acfs_store_format(struct acfs_store *store);
+
 /* Looks up @key. Returns 0, -ENOENT, or -EIO. */
 int acfs_store_get(struct acfs_store *store, const struct acfs_key *key,
 		   struct acfs_entry *ret_entry);
