@@ -90,18 +90,19 @@ static void frame(struct acfs_cmd_ctx *ctx, const struct sample *p,
 	if (!ctx->progress) {
 		/* Not a terminal: one line per sample. */
 		fprintf(ctx->out, "hits/s %.1f misses/s %.1f stores/s %.1f "
-			"evictions/s %.1f down %s/s up %s/s queue %llu "
-			"entries %llu stored %s\n",
+			"rejected/s %.1f evictions/s %.1f down %s/s up %s/s "
+			"queue %llu entries %llu stored %s\n",
 			rate(p->hits, s->hits, secs),
 			rate(p->misses, s->misses, secs),
 			rate(p->stores, s->stores, secs),
+			rate(p->rejected, s->rejected, secs),
 			rate(p->evictions, s->evictions, secs), a, b,
 			(unsigned long long)s->queued,
 			(unsigned long long)s->c.entries, c);
 		return;
 	}
 	fprintf(ctx->out, "\033[H\033[2J");
-	fprintf(ctx->out, "aria-cache top   %s%s%s   every %.1fs (Ctrl-C "
+	fprintf(ctx->out, "aria-cache top   %s%s%s   every %.1fs (q or Ctrl-C "
 		"ends)\n\n", ctx->store_dir, ctx->mountpoint ? " at " : "",
 		ctx->mountpoint ? ctx->mountpoint : "", secs);
 	fprintf(ctx->out, "                 per second        total\n");

@@ -2,12 +2,16 @@
 #include "control.h"
 
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <termios.h>
 #include <unistd.h>
 
 int acfs_control_path(const char *store_dir, char *buf, size_t len)
@@ -101,21 +105,91 @@ int acfs_control_connect(const char *store_dir, int *ret_fd)
 	return 0;
 }
 
+/* `top` on a terminal ends on q: the terminal reads keys unbuffered and
+ * unechoed meanwhile, and gets its settings back whatever ends us. */
+static struct termios saved_tty;
+static bool tty_raw;
+
+static void tty_restore(void)
+{
+	if (tty_raw)
+		tcsetattr(0, TCSANOW, &saved_tty);
+	tty_raw = false;
+}
+
+static void tty_restore_signal(int sig)
+{
+	tty_restore();
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void tty_keys(void)
+{
+	struct termios t;
+
+	if (tcgetattr(0, &saved_tty) < 0)
+		return;
+	t = saved_tty;
+	t.c_lflag &= ~(tcflag_t)(ICANON | ECHO);
+	t.c_cc[VMIN] = 1;
+	t.c_cc[VTIME] = 0;
+	if (tcsetattr(0, TCSANOW, &t) < 0)
+		return;
+	tty_raw = true;
+	atexit(tty_restore);
+	signal(SIGINT, tty_restore_signal);
+	signal(SIGTERM, tty_restore_signal);
+	signal(SIGHUP, tty_restore_signal);
+}
+
+/* Waits for @fd; 1 if q was typed on the terminal meanwhile. */
+static int wait_or_quit(int fd)
+{
+	struct pollfd p[2] = { { .fd = fd, .events = POLLIN },
+			       { .fd = 0, .events = POLLIN } };
+
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return 0;
+		}
+		if (p[1].revents & POLLIN) {
+			char c;
+			if (read(0, &c, 1) == 1 && (c == 'q' || c == 'Q'))
+				return 1;
+		}
+		if (p[0].revents)
+			return 0;
+	}
+}
+
 int acfs_control_call(int fd, int argc, char **argv, bool progress,
 		      FILE *out, FILE *err)
 {
 	unsigned char p = progress;
 	char *buf = NULL;
 	int r = send_frame(fd, 'P', &p, 1);
+	bool keys = progress && argc > 0 && strcmp(argv[0], "top") == 0 &&
+		    isatty(0);
 
 	for (int i = 0; i < argc && r == 0; i++)
 		r = send_frame(fd, 'A', argv[i], strlen(argv[i]));
 	if (r == 0)
 		r = send_frame(fd, 'E', "", 0);
+	if (r == 0 && keys)
+		tty_keys();
 	while (r == 0) {
 		char type;
 		uint32_t len;
 
+		if (tty_raw && wait_or_quit(fd)) {
+			tty_restore();
+			free(buf);
+			fflush(out);
+			return 0; /* the daemon sees the reader go */
+		}
 		r = read_header(fd, &type, &len);
 		if (r < 0)
 			break;
@@ -135,12 +209,14 @@ int acfs_control_call(int fd, int argc, char **argv, bool progress,
 			fflush(err);
 		} else if (type == 'X' && len == 4) {
 			int code = (unsigned char)buf[0];
+			tty_restore();
 			free(buf);
 			return code;
 		} else {
 			r = -EPROTO;
 		}
 	}
+	tty_restore();
 	free(buf);
 	fprintf(err, "aria-cache: lost the daemon while it ran the command "
 		"(%s)\n", strerror(-r));

@@ -166,8 +166,41 @@ assert abs(moved - (hits[-1] - hits[0])) <= 1, (moved, hits)
 PY
 }
 ok "top --json: four samples while hits happen, rates add up to the totals" top_while_reading
-ok "top on a pipe: one line per sample" sh -c \
-	"'$ACFS_TOOL' -C '$MNT' top --count 2 --interval 0.2 | grep -c '^hits/s ' | grep -qx 2"
+ok "top on a pipe: one line per sample, rejected/s in it" sh -c \
+	"'$ACFS_TOOL' -C '$MNT' top --count 2 --interval 0.2 | grep -c '^hits/s .* rejected/s ' | grep -qx 2"
+top_quits() { # on a terminal (a pty), q ends top at once, exit 0, the tty restored
+	python3 - "$ACFS_TOOL" "$MNT" <<'PY'
+import os, pty, select, sys, termios, time
+tool, mnt = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(tool, [tool, '-C', mnt, 'top', '--interval', '0.2'])
+out, deadline = b'', time.time() + 20
+while b'every 0.2s (q or Ctrl-C ends)' not in out and time.time() < deadline:
+    if select.select([fd], [], [], 0.5)[0]:
+        out += os.read(fd, 65536)
+assert b'(q or Ctrl-C ends)' in out, out[-500:]
+lflag = termios.tcgetattr(fd)[3]
+assert not lflag & termios.ICANON, 'keys not read one at a time'
+os.write(fd, b'q')
+deadline = time.time() + 10
+while time.time() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    if select.select([fd], [], [], 0.2)[0]:
+        try:
+            os.read(fd, 65536)
+        except OSError:
+            pass
+else:
+    os.kill(pid, 9)
+    sys.exit('top did not end on q')
+assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0, status
+assert termios.tcgetattr(fd)[3] & termios.ICANON, 'the terminal was not restored'
+PY
+}
+ok "top on a terminal ends on q (exit 0) and gives the terminal back" top_quits
 ok "top --interval 0 is a usage error (exit 2)" sh -c \
 	"'$ACFS_TOOL' -C '$MNT' top --interval 0 2>/dev/null; [ \$? -eq 2 ]"
 ok "unmount" fusermount3 -u "$MNT"
