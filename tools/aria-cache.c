@@ -275,6 +275,11 @@ static int run_local(const char *store_dir, int argc, char **argv)
 	int fd, r, code;
 
 	acfs_store_db_path(store_dir, path, sizeof(path));
+	/* import fills a new store as well as an existing one (as a first
+	 * mount would make it); every other command needs one. */
+	if (access(path, F_OK) < 0 && strcmp(argv[0], "import") == 0 &&
+	    mkdir(path, 0700) == 0)
+		fprintf(stderr, "aria-cache: a new store in %s\n", store_dir);
 	if (access(path, F_OK) < 0) {
 		fprintf(stderr, "aria-cache: no store at %s (mount one with "
 			"aria-cachefs --store %s MOUNTPOINT)\n", store_dir,
@@ -434,8 +439,13 @@ int main(int argc, char **argv)
 	}
 	if (mnt)
 		store_dir = store_of_dir(mnt);
-	else if (store_arg)
+	else if (store_arg) {
+		if (strcmp(cmd->name, "import") == 0 &&
+		    mkdir(store_arg, 0700) < 0 && errno != EEXIST)
+			fprintf(stderr, "aria-cache: cannot make the store %s: "
+				"%s\n", store_arg, strerror(errno));
 		store_dir = realpath(store_arg, NULL);
+	}
 	else if (!(store_dir = discover_mount(found, sizeof(found))))
 		/* No mount from here up: the default store. */
 		store_dir = acfs_default_store();

@@ -203,6 +203,12 @@ read_only_store() {
 	return $rc
 }
 ok "a read-only store: stats, ls, verify and metrics work; gc names the cause" read_only_store
+import_new() { # --store NEWDIR import makes the store (it failed: no store)
+	mkdir -p "$WORK/plain1/monomorph/ab" && cp "$WORK/e.bc" "$WORK/plain1/monomorph/ab/00000000000042.bc" &&
+		"$ACFS_TOOL" --store "$WORK/newstore" import "$WORK/plain1" &&
+		[ "$("$ACFS_TOOL" --store "$WORK/newstore" stats --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["entries"])')" = 1 ]
+}
+ok "import into a store that does not exist yet makes it" import_new
 ok "clear refuses without --yes when not on a terminal (exit 2)" sh -c \
 	"'$ACFS_TOOL' --store '$STORE' clear </dev/null; [ \$? -eq 2 ]"
 ok "clear --yes --json empties the store and says how much it removed" sh -c \
