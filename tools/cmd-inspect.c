@@ -11,7 +11,8 @@
 /* @dis: the module as LLVM assembly (--disassemble), or NULL. */
 static void print_json(struct acfs_cmd_ctx *ctx, const char *path,
 		       const struct acfs_key *key, const struct acfs_entry *e,
-		       const struct acfs_bitcode_info *info, const char *dis)
+		       const struct acfs_bitcode_info *info, const char *dis,
+		       const char *content)
 {
 	FILE *o = ctx->out;
 
@@ -47,12 +48,16 @@ static void print_json(struct acfs_cmd_ctx *ctx, const char *path,
 		fprintf(o, ", \"disassembly\": ");
 		acfs_cmd_json_string(o, dis);
 	}
+	if (content) {
+		fprintf(o, ", \"content\": ");
+		acfs_cmd_json_string(o, content);
+	}
 	fprintf(o, "}\n");
 }
 
 static void print_text(struct acfs_cmd_ctx *ctx, const char *path,
 		       const struct acfs_key *key, const struct acfs_entry *e,
-		       const struct acfs_bitcode_info *info)
+		       const struct acfs_bitcode_info *info, const char *content)
 {
 	FILE *o = ctx->out;
 	char a[32], b[32], at[32], mt[32];
@@ -66,6 +71,10 @@ static void print_text(struct acfs_cmd_ctx *ctx, const char *path,
 		"pinned      %s\n", path, (unsigned long long)key->hash, a,
 		(unsigned long long)e->size, b, at, mt,
 		(e->flags & ACFS_ENTRY_PINNED) ? "yes" : "no");
+	if (content)
+		fprintf(o, "content:\n%s%s", content,
+			*content && content[strlen(content) - 1] != '\n'
+			? "\n" : "");
 	if (!info)
 		return;
 	fprintf(o, "triple      %s\ndatalayout  %s\nproducer    %s\n"
@@ -135,16 +144,35 @@ int acfs_cmd_inspect(struct acfs_cmd_ctx *ctx, int argc, char **argv)
 			fprintf(ctx->err, "aria-cache inspect: cannot "
 				"disassemble %s: %s\n", path, err);
 		} else if (json) {
-			print_json(ctx, path, &key, &e, ip, text);
+			print_json(ctx, path, &key, &e, ip, text, NULL);
 			free(text);
 		} else {
 			fputs(text, ctx->out);
 			free(text);
 		}
-	} else if (json) {
-		print_json(ctx, path, &key, &e, ip, NULL);
 	} else {
-		print_text(ctx, path, &key, &e, ip);
+		/* A .meta sidecar is the compiler's JSON: shown (its first
+		 * 64 KiB, bytes that are no text as '?'). */
+		char *content = NULL;
+		if (key.kind == ACFS_KIND_META &&
+		    acfs_store_read_blob(ctx->store, e.id, &raw, &len, err) == 0) {
+			size_t n = len < 65536 ? len : 65536;
+			content = malloc(n + 1);
+			for (size_t i = 0; content && i < n; i++) {
+				unsigned char c = ((unsigned char *)raw)[i];
+				content[i] = c == '\n' || c == '\t' ||
+					     (c >= 0x20 && c != 0x7f) ? (char)c
+								      : '?';
+			}
+			if (content)
+				content[n] = '\0';
+			free(raw);
+		}
+		if (json)
+			print_json(ctx, path, &key, &e, ip, NULL, content);
+		else
+			print_text(ctx, path, &key, &e, ip, content);
+		free(content);
 	}
 	if (ip)
 		acfs_bitcode_info_release(ip);

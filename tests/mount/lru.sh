@@ -109,6 +109,13 @@ ok "-C in a project whose cache is not mounted says so and how to mount it (exit
 	"'$ACFS_TOOL' -C '$WORK/proj2/src' stats 2>'$WORK/c2.err'; [ \$? -eq 1 ] && grep -q 'is not mounted: mount its cache with: aria-cachefs $WORK/proj2/.aria/cache' '$WORK/c2.err'"
 ok "stats run inside an unmounted project notes it before using the default store" sh -c \
 	"cd '$WORK/proj2/src' && ARIA_CACHE_STORE='$WORK/defstore' '$ACFS_TOOL' stats 2>&1 >/dev/null | grep -q 'is not mounted'"
+meta_shown() { # inspect of a .meta sidecar shows its JSON
+	printf '{"signature": "vec_push<i32>", "types": ["i32"]}\n' >"$MNT/tmp/m1" &&
+		mv "$MNT/tmp/m1" "$MNT/monomorph/ab/00000000000777.meta" &&
+		CACHE inspect monomorph/ab/00000000000777.meta | grep -q '"signature": "vec_push<i32>"' &&
+		CACHE inspect --json monomorph/ab/00000000000777.meta | python3 -c 'import json,sys; d=json.load(sys.stdin); assert json.loads(d["content"])["types"] == ["i32"], d'
+}
+ok "inspect shows a .meta sidecar's content (text and --json)" meta_shown
 ok "publish without a remote says how to add one" sh -c \
 	"! '$ACFS_TOOL' -C '$MNT' publish v1 2>'$WORK/pub.err' && grep -q 'remote = URL in ~/.config/aria-cachefs/config' '$WORK/pub.err'"
 ok "a mistyped option of a command names the closest one (exit 2)" sh -c \
