@@ -597,6 +597,24 @@ int main(int argc, char *argv[])
 		ret = 2;
 		goto out_args;
 	}
+	{
+		/* A store inside any aria-cachefs mount (another project's
+		 * cache) would be served through FUSE by a daemon: refused. */
+		char up[PATH_MAX], owner[PATH_MAX];
+		snprintf(up, sizeof(up), "%s", store_dir);
+		for (char *slash; (slash = strrchr(up, '/')) && slash != up;) {
+			*slash = '\0';
+			if (live_mount(up, owner, sizeof(owner))) {
+				fprintf(stderr, "aria-cachefs: the store %s is "
+					"inside the aria-cachefs mount %s (store "
+					"%s): choose a store outside every "
+					"cache mount (--store DIR)\n", store_dir,
+					up, owner);
+				ret = 2;
+				goto out_args;
+			}
+		}
+	}
 	if ((r = mkdir_p(store_dir, 0700)) < 0) {
 		fprintf(stderr, "aria-cachefs: cannot create store %s: %s\n",
 			store_dir, strerror(-r));

@@ -47,6 +47,8 @@ older_daemon() {
 	[ $rc -eq 0 ] && grep -q 'the daemon serving the store runs another build (pid .* version 0.0.1+0ld' "$WORK/join.err"
 }
 ok "mount C: a daemon of another build serves it, and the join says so" older_daemon
+ok "a store inside another project's cache mount is refused (exit 2), nothing made" sh -c \
+	"'$ACFS_DAEMON' --store '$MNT/globs/st' '$WORK/inner' 2>'$WORK/inner.err'; [ \$? -eq 2 ] && grep -q 'is inside the aria-cachefs mount $MNT' '$WORK/inner.err' && [ ! -e '$MNT/globs/st' ] && [ ! -e '$WORK/inner' ]"
 ok "one daemon serves the three (its pid unchanged)" sh -c \
 	"[ \"\$(awk '{print \$2}' '$STORE/daemon.lock')\" = $PID ] && [ $(daemons) -eq 1 ]"
 
