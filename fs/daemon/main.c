@@ -500,6 +500,7 @@ int main(int argc, char *argv[])
 	struct acfs_config cfg = { 0 };
 	char dbdir[PATH_MAX], *recorded = NULL;
 	int lock_fd = -1, notify_fd = -1, ret = 1, r;
+	bool made_mp = false;
 
 	/* A bitcode helper process of ours (acfs/validator.h). */
 	if (argc == 2 && strcmp(argv[1], ACFS_VALIDATOR_ARG) == 0)
@@ -558,6 +559,7 @@ int main(int argc, char *argv[])
 	 * A stale mount stays until the moment we mount (below): while it
 	 * is stale a compiler gets ENOTCONN, where a bare directory would
 	 * take files the mount then hides. */
+	made_mp = access(opts.mountpoint, F_OK) < 0;
 	if (mkdir_p(opts.mountpoint, 0755) < 0 ||
 	    !(mp = realpath(opts.mountpoint, NULL))) {
 		fprintf(stderr, "aria-cachefs: mountpoint %s: %s\n",
@@ -828,6 +830,9 @@ out_lock:
 	if (lock_fd >= 0)
 		close(lock_fd);
 out_args:
+	/* A usage error leaves no trace: the mountpoint made for it goes. */
+	if (ret == 2 && made_mp && mp)
+		rmdir(mp);
 	acfs_validator_free(daemon.validator);
 	free(store_dir);
 	free(mp);
