@@ -236,6 +236,8 @@ struct acfs_daemon {
 	 * check of how its writer ended (fs_writer_fate).
 	 */
 	bool kernel_hits;
+	bool sync_failing;          /* the keeper's periodic sync failed last
+				       time (said once); keeper thread only */
 	unsigned max_tmp_files;     /* staging files the fd budget allows */
 	/* Bytes staged in memory, daemon-wide (atomic); files beyond
 	 * ACFS_STAGE_MEM_MAX each, or past stage_mem_max in all, are staged

@@ -255,6 +255,9 @@ int fs_control_start(struct acfs_daemon *d)
 	pthread_cond_init(&d->control_cv, NULL);
 	r = pthread_create(&d->control, NULL, control_main, d);
 	if (r) {
+		acfs_log(LOG_ERR, "cannot start the thread of %s/control.sock: "
+			 "%s; aria-cache will not reach this daemon",
+			 d->store_dir, strerror(r));
 		close(d->control_fd);
 		d->control_fd = -1;
 		return -r;

@@ -779,7 +779,10 @@ int main(int argc, char *argv[])
 	fs_mounts_recover(&daemon, recorded, mp);
 	free(recorded);
 	recorded = NULL;
-	fs_control_start(&daemon);
+	if (fs_control_start(&daemon) < 0)
+		acfs_log_say(LOG_ERR, "aria-cache cannot reach this daemon (see "
+			     "above): the mount serves, but stats, gc and sync "
+			     "work only once it is remounted");
 	{
 		char state[PATH_MAX * 2 + 100];
 		snprintf(state, sizeof(state), "READY=1\nMAINPID=%d\n"

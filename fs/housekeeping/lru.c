@@ -227,11 +227,27 @@ static void *keeper_main(void *arg)
 		fs_unload_idle(d, 5 * 1000000000LL);
 		if (evict)
 			evict_pass(d);
-		acfs_store_flush_stats(d->store);
+		int fr = acfs_store_flush_stats(d->store);
 		/* Without --sync, a power cut loses at most what was
 		 * written since this fsync of the WAL (a kill -9 loses
-		 * nothing either way). */
-		acfs_store_sync(d->store);
+		 * nothing either way). A failure says so, once until it
+		 * heals: that bound does not hold meanwhile. */
+		int sr = acfs_store_sync(d->store);
+		if ((sr < 0 || fr < 0) != d->sync_failing) {
+			d->sync_failing = sr < 0 || fr < 0;
+			if (d->sync_failing)
+				acfs_log(LOG_ERR, "the periodic sync of the "
+					 "store %s failed (%s%s%s): a power cut "
+					 "may lose more than the last 5 s of "
+					 "commits until it works again",
+					 d->store_dir,
+					 sr < 0 ? strerror(-sr) : "",
+					 sr < 0 && fr < 0 ? "; stats: " : "",
+					 fr < 0 ? strerror(-fr) : "");
+			else
+				acfs_log(LOG_INFO, "the periodic sync of the "
+					 "store %s works again", d->store_dir);
+		}
 
 		pthread_mutex_lock(&d->lru_lock);
 		if (evict) {
