@@ -63,6 +63,11 @@ int acfs_remote_put(struct acfs_remote_conn *c, const char *path,
 		       : http_put(c, path, data, len, err);
 }
 
+const char *acfs_remote_conn_warning(const struct acfs_remote_conn *c)
+{
+	return c ? c->aws_error : "";
+}
+
 int acfs_remote_probe(struct acfs_remote_conn *c, char *err)
 {
 	static const char path[] = "ac/0000000000000000000000000000000000000000000000000000000000000000";

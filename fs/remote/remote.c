@@ -326,6 +326,10 @@ int fs_remote_start(struct acfs_daemon *d, const struct acfs_config *cfg)
 			acfs_remote_conn_new(&x->url, rs->timeout_ms, &rs->stopping);
 		int64_t t0 = acfs_now_ns();
 		r = c ? acfs_remote_probe(c, err) : -ENOMEM;
+		if (c && *acfs_remote_conn_warning(c))
+			acfs_log_say(LOG_WARNING, "remote %s: %s: its requests "
+				     "go unsigned", x->url.display,
+				     acfs_remote_conn_warning(c));
 		acfs_remote_conn_free(c);
 		if (r == 0) {
 			acfs_log(LOG_INFO, "remote %s answers (%.1f ms; %s; %"

@@ -50,7 +50,7 @@ second() {
 	out=$("$ACFS_DAEMON" --store "$STORE" "$WORK/mnt2" 2>&1) || rc=$?
 	echo "$out"
 	[ "$rc" -eq 0 ] || return 1
-	echo "$out" | grep -q "served by the daemon already running: pid $(daemon_pid) mountpoint $MNT" &&
+	echo "$out" | grep -q "served by the daemon already running: pid $(daemon_pid) version [^ ]* mountpoint $MNT" &&
 		mountpoint -q "$WORK/mnt2" && fusermount3 -u "$WORK/mnt2" &&
 		kill -0 "$(daemon_pid)" && stat -f "$MNT" >/dev/null
 }

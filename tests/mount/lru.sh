@@ -170,7 +170,7 @@ most_refused() {
 ok "gc removing most of the cache refuses without --yes off a terminal (exit 2)" most_refused
 dry() {
 	CACHE gc --max-size 16M --dry-run >"$WORK/dry" 2>/dev/null &&
-		CACHE gc --max-size 16M --yes >"$WORK/real" 2>/dev/null &&
+		CACHE gc --max-size 16M --yes --verbose >"$WORK/real" 2>/dev/null &&
 		[ -s "$WORK/dry" ] && diff "$WORK/dry" "$WORK/real"
 }
 ok "gc --dry-run lists exactly what gc then removes" dry

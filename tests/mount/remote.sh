@@ -333,7 +333,7 @@ INI
 		ok "K ($prof): sync: every upload done" tool k-$prof sync --timeout 60s
 		ok "unmount K ($prof)" sh -c "fusermount3 -u '$WORK/k-$prof'"
 	done
-	ok "a failing credential_process is said at mount (and no secret)" sh -c \
+	ok "a failing credential_process is said at mount (and no secret)" bash -c \
 		"$(declare -f with_profile); WORK='$WORK'; with_profile broken '$ACFS_DAEMON' --store '$WORK/kb.store' --remote '$URL' '$WORK/kb' 2>>'$WORK/daemon.err'; grep -q 'credential_process of profile broken failed (exit status 3)' '$WORK/daemon.err' && fusermount3 -u '$WORK/kb'"
 	# A wrong secret: every request is refused (403). A failure, not a
 	# verdict on the entries: the breaker opens, the uploads stay queued.

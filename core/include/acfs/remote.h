@@ -68,6 +68,10 @@ void acfs_remote_global_init(void);
 /* Parses @text. Returns 0 or -EINVAL with the reason in @err. */
 int acfs_remote_url_parse(const char *text, struct acfs_remote_url *ret,
 			  char *err);
+struct acfs_remote_conn;
+/* What went wrong setting up @c that its requests cannot tell (a failed
+ * credential_process: they go unsigned), or "". No secret in it. */
+const char *acfs_remote_conn_warning(const struct acfs_remote_conn *c);
 void acfs_remote_url_release(struct acfs_remote_url *u);
 /* @text (a URL or a list of them) with every password shown as "***":
  * for messages and `aria-cache config`. */
