@@ -292,6 +292,12 @@ struct acfs_daemon {
 				       lru_lock */
 	struct use_watch *watches;  /* by watch descriptor; use_lock */
 	size_t nwatches;            /* protected by use_lock */
+	/* Close events of direct creates read from the queue, applied by
+	 * fs_uses_apply under close_lock (taken before use_lock), never by
+	 * the keeper: a commit may wait for its eviction pass. */
+	pthread_mutex_t close_lock;
+	struct use_close *closes;   /* protected by use_lock */
+	size_t ncloses, close_cap;  /* protected by use_lock */
 	uint64_t use_overflows;     /* queue overflows seen; atomic */
 
 	/* remote/: remote tiers (--remote); NULL without */
@@ -505,8 +511,11 @@ void fs_uses_free(struct acfs_daemon *d);
 int fs_uses_watch(struct acfs_fs *fs, char *err, size_t errlen);
 /* @fs ended: its last opens count, its watches are forgotten. */
 void fs_uses_forget(struct acfs_fs *fs);
-/* Applies every open queued so far. */
+/* Applies every open queued so far (its closes wait: fs_uses_apply). */
 void fs_uses_drain(struct acfs_daemon *d);
+/* The same, and commits the direct creates whose close was queued (not
+ * from the keeper, nor under any lock a commit takes). */
+void fs_uses_apply(struct acfs_daemon *d);
 /* Drops the kernel's dentry of @key (from the notifier thread). */
 void fs_invalidate(struct acfs_fs *fs, const struct acfs_key *key);
 /* housekeeping/uses.c: persists recorded uses now (opens queued by the

@@ -44,7 +44,7 @@ static void pending_settle(struct acfs_fs *fs, const struct acfs_key *key)
 		if (fs_key_held(fs, key))
 			return; /* still being written: absent to others */
 		/* Its close event is queued already: read it now. */
-		fs_uses_drain(fs->d);
+		fs_uses_apply(fs->d);
 		if (pending_exists(fs, key))
 			pending_wait(fs, key, 100);
 	}

@@ -144,44 +144,52 @@ static void opened(struct acfs_fs *fs, unsigned shard, const char *name,
 	acfs_trace(d, "hit", &key, ent.size, now_ns);
 }
 
+/* A close to apply (fs_commit_closed), queued under use_lock. */
+struct use_close {
+	struct acfs_fs *fs;
+	struct acfs_key key;
+};
+
+static void queue_close(struct acfs_daemon *d, struct acfs_fs *fs,
+			const struct acfs_key *key)
+{
+	if (d->ncloses == d->close_cap) {
+		size_t cap = d->close_cap ? d->close_cap * 2 : 16;
+		struct use_close *n = realloc(d->closes, cap * sizeof(*n));
+		if (!n) {
+			acfs_log(LOG_ERR, "out of memory: the close of a direct "
+				 "create is applied at its next lookup");
+			return;
+		}
+		d->closes = n;
+		d->close_cap = cap;
+	}
+	d->closes[d->ncloses].fs = fs;
+	d->closes[d->ncloses++].key = *key;
+}
+
 /* A file written in monomorph/@shard/@name of @fs was closed: a direct
- * create commits now. Caller holds use_lock (the mount stays). */
+ * create commits (fs_uses_drain, outside use_lock). */
 static void closed(struct acfs_fs *fs, unsigned shard, const char *name)
 {
 	struct acfs_key key;
 
-	if (acfs_key_parse_name(shard, name, &key) == 0 &&
-	    fs->d->commit_closed)
-		fs->d->commit_closed(fs, &key);
+	if (acfs_key_parse_name(shard, name, &key) == 0)
+		queue_close(fs->d, fs, &key);
 }
 
-/* Close events were lost too: each pending direct create that no process
- * holds any more is closed. Caller holds use_lock: the mounts stay. */
+/* Close events were lost too: each pending direct create is closed if no
+ * process holds it any more. Caller holds use_lock: the mounts stay. */
 static void closed_all(struct acfs_daemon *d)
 {
-	struct { struct acfs_fs *fs; struct acfs_key key; } *p = NULL;
-	size_t n = 0, cap = 0;
-
 	pthread_mutex_lock(&d->mounts_lock);
 	for (struct acfs_fs *fs = d->mounts; fs; fs = fs->next) {
 		struct acfs_key keys[64];
 		size_t k = pending_keys(fs, keys, 64);
-		for (size_t i = 0; i < k; i++) {
-			if (n == cap) {
-				cap = cap ? cap * 2 : 64;
-				void *np = realloc(p, cap * sizeof(*p));
-				if (!np)
-					break;
-				p = np;
-			}
-			p[n].fs = fs;
-			p[n++].key = keys[i];
-		}
+		for (size_t i = 0; i < k; i++)
+			queue_close(d, fs, &keys[i]);
 	}
 	pthread_mutex_unlock(&d->mounts_lock);
-	for (size_t i = 0; i < n && d->commit_closed; i++)
-		d->commit_closed(p[i].fs, &p[i].key);
-	free(p);
 }
 
 /* Events were lost: every entry a kernel holds counts as used now. */
@@ -248,13 +256,46 @@ static void drain_locked(struct acfs_daemon *d)
 	}
 }
 
-void fs_uses_drain(struct acfs_daemon *d)
+/*
+ * Applies every queued event. Closes of direct creates are committed
+ * outside use_lock, under close_lock, and only if @closes: a commit may
+ * wait for an eviction pass, and the keeper drains (without closes)
+ * before each one; the closes it read wait for the next drain that
+ * applies them (the reader thread's, within USE_READ_MS, or a lookup's).
+ */
+static void drain(struct acfs_daemon *d, bool closes)
 {
 	if (d->use_fd < 0)
 		return;
+	if (closes)
+		pthread_mutex_lock(&d->close_lock);
 	pthread_mutex_lock(&d->use_lock);
 	drain_locked(d);
+	struct use_close *c = NULL;
+	size_t n = 0;
+	if (closes) {
+		c = d->closes;
+		n = d->ncloses;
+		d->closes = NULL;
+		d->ncloses = d->close_cap = 0;
+	}
 	pthread_mutex_unlock(&d->use_lock);
+	/* The mounts stay: fs_uses_forget takes close_lock first. */
+	for (size_t i = 0; i < n && d->commit_closed; i++)
+		d->commit_closed(c[i].fs, &c[i].key);
+	free(c);
+	if (closes)
+		pthread_mutex_unlock(&d->close_lock);
+}
+
+void fs_uses_drain(struct acfs_daemon *d)
+{
+	drain(d, false);
+}
+
+void fs_uses_apply(struct acfs_daemon *d)
+{
+	drain(d, true);
 }
 
 /*
@@ -279,7 +320,7 @@ static void *use_main(void *arg)
 			break;
 		if (n > 0 && stop.revents)
 			break;
-		fs_uses_drain(d);
+		fs_uses_apply(d);
 	}
 	return NULL;
 }
@@ -290,6 +331,7 @@ int fs_uses_start(struct acfs_daemon *d)
 
 	d->use_fd = d->use_stop_fd = -1;
 	pthread_mutex_init(&d->use_lock, NULL);
+	pthread_mutex_init(&d->close_lock, NULL);
 	if (!d->kernel_hits)
 		return 0;
 	d->use_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
@@ -336,7 +378,11 @@ void fs_uses_free(struct acfs_daemon *d)
 	free(d->watches);
 	d->watches = NULL;
 	d->nwatches = 0;
+	free(d->closes);
+	d->closes = NULL;
+	d->ncloses = d->close_cap = 0;
 	pthread_mutex_destroy(&d->use_lock);
+	pthread_mutex_destroy(&d->close_lock);
 }
 
 int fs_uses_watch(struct acfs_fs *fs, char *err, size_t errlen)
@@ -403,12 +449,33 @@ void fs_uses_forget(struct acfs_fs *fs)
 {
 	struct acfs_daemon *d = fs->d;
 
+	struct use_close *mine = NULL;
+	size_t n = 0;
+
 	if (d->use_fd < 0)
 		return;
+	pthread_mutex_lock(&d->close_lock);
 	pthread_mutex_lock(&d->use_lock);
-	drain_locked(d); /* its last opens count */
+	drain_locked(d); /* its last opens and closes count */
 	for (size_t i = 0; i < d->nwatches; i++)
 		if (d->watches[i].fs == fs)
 			d->watches[i].fs = NULL;
+	/* Its queued closes are applied now, the others' stay queued. */
+	for (size_t i = 0; i < d->ncloses;) {
+		if (d->closes[i].fs != fs) {
+			i++;
+			continue;
+		}
+		void *m = realloc(mine, (n + 1) * sizeof(*mine));
+		if (m) {
+			mine = m;
+			mine[n++] = d->closes[i];
+		}
+		d->closes[i] = d->closes[--d->ncloses];
+	}
 	pthread_mutex_unlock(&d->use_lock);
+	for (size_t i = 0; i < n && d->commit_closed; i++)
+		d->commit_closed(fs, &mine[i].key);
+	free(mine);
+	pthread_mutex_unlock(&d->close_lock);
 }

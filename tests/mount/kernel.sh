@@ -134,5 +134,30 @@ ok "and let go of them once no read came for 5 s (housekeeping)" \
 	wait_until "no spill file mapped" 30 "[ \$(maps) = 0 ]"
 ok "and the entries read back whole" sh -c "for i in 1 2 3 4 5 6; do cmp '$WORK/big'\$i '$MNT/monomorph/ee/00000000000b0'\$i.bc || exit 1; done"
 ok "unmount" unmount_fg
+# Direct creates past the budget: each commit at its close event waits
+# for an eviction pass, whose drain of the event queue must not wait for
+# that commit (it held the queue's lock: each commit waited 3 x 60 s for
+# room and was refused).
+ok "mount --max-size 1M --validate=none" mount_fg --max-size 1M --validate=none
+over_budget() {
+	python3 - "$MNT" <<'PY'
+import os, sys
+mnt = sys.argv[1]
+for i in range(8):
+    data = os.urandom(300000)
+    p = os.path.join(mnt, 'monomorph', 'ef', '%014x.bc' % (0xd0 + i))
+    fd = os.open(p, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    os.write(fd, data)
+    os.close(fd)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if open(p, 'rb').read() == data else 1)
+    assert os.waitpid(pid, 0)[1] == 0, 'direct create %d not there after close' % i
+PY
+}
+ok "8 direct creates of 300 KB into a 1 MB budget: each there once close returned" over_budget
+ok "and older ones were evicted to make room" sh -c \
+	"[ \$('$ACFS_TOOL' -C '$MNT' stats --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(int(d[\"evictions\"] > 0 and d[\"stored_bytes\"] <= 1048576 + 300100))') = 1 ]"
+ok "unmount" unmount_fg
 ok "store invariants hold" "$ACFS_CHECK" "$STORE/db"
 finish
